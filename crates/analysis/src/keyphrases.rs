@@ -1,0 +1,90 @@
+//! Keyphrases: runs of content words between stop words and punctuation,
+//! scored by how often they recur and whether the headline uses them.
+
+use std::collections::HashMap;
+
+use readnext_core::Keyphrase;
+use rust_stemmers::{Algorithm, Stemmer};
+
+use crate::stopwords::is_stop;
+use crate::tokens::{Word, fold};
+
+const MAX_PHRASES: usize = 12;
+
+fn stem(lang: &str, w: &str) -> String {
+    let alg = if lang == "es" { Algorithm::Spanish } else { Algorithm::English };
+    fold(&Stemmer::create(alg).stem(w))
+}
+
+/// Extracts up to a dozen keyphrases (1 to 3 words).
+pub fn extract(lang: &str, title: &[Word<'_>], body: &[Word<'_>]) -> Vec<Keyphrase> {
+    // phrase key -> (score, surface counts)
+    let mut cands: HashMap<String, (f32, HashMap<String, u32>)> = HashMap::new();
+    let mut scan = |ws: &[Word<'_>], weight: f32| {
+        let mut run: Vec<String> = Vec::new();
+        let mut flush = |run: &mut Vec<String>| {
+            // All sub-phrases of up to three words.
+            for n in 1..=3.min(run.len()) {
+                for win in run.windows(n) {
+                    let key = win.iter().map(|w| stem(lang, w)).collect::<Vec<_>>().join(" ");
+                    let e = cands.entry(key).or_default();
+                    // Longer phrases are rarer and more telling.
+                    e.0 += weight * n as f32;
+                    *e.1.entry(win.join(" ")).or_default() += 1;
+                }
+            }
+            run.clear();
+        };
+        for w in ws {
+            let lower = w.text.trim_end_matches('.').to_lowercase();
+            let content = lower.chars().count() >= 3
+                && !is_stop(lang, &lower)
+                && !lower.chars().all(|c| c.is_ascii_digit());
+            if w.after_break || !content {
+                flush(&mut run);
+            }
+            if content {
+                run.push(lower);
+            }
+        }
+        flush(&mut run);
+    };
+    scan(title, 3.0);
+    scan(body, 1.0);
+    let mut out: Vec<Keyphrase> = cands
+        .into_iter()
+        .filter(|(k, (score, _))| *score >= 2.0 && !k.is_empty())
+        .map(|(key, (score, surfaces))| {
+            let text = surfaces.into_iter().max_by(|a, b| a.1.cmp(&b.1).then_with(|| b.0.cmp(&a.0))).map(|s| s.0).unwrap_or_default();
+            Keyphrase { key, text, score }
+        })
+        .collect();
+    out.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.key.cmp(&b.key)));
+    // Drop a phrase contained in a better one already kept.
+    let mut kept: Vec<Keyphrase> = Vec::new();
+    for k in out {
+        if kept.len() >= MAX_PHRASES {
+            break;
+        }
+        if kept.iter().any(|p| p.key.split(' ').collect::<Vec<_>>().windows(k.key.split(' ').count()).any(|w| w.join(" ") == k.key)) {
+            continue;
+        }
+        kept.push(k);
+    }
+    kept
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tokens::words;
+
+    #[test]
+    fn recurring_phrases_rank_first() {
+        let t = words("Tariffs on Mexican products");
+        let b = words("The drug cartels answered. Drug cartels again, and the drug cartels. Mexican products face tariffs.");
+        let k = extract("en", &t, &b);
+        assert!(k.iter().take(3).any(|p| p.key == "drug cartel"), "{k:?}");
+        assert!(k.iter().any(|p| p.text.contains("mexican products")), "{k:?}");
+    }
+}

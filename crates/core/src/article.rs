@@ -1,0 +1,138 @@
+use serde::{Deserialize, Serialize};
+
+/// One news article as readnext knows it, whatever format it came from.
+///
+/// Only `id` and `title` are always present; everything else depends on what
+/// the source provided.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Article {
+    /// Stable identifier: the source's own id, else a hash of the canonical
+    /// URL, else a hash of the content (see [`crate::stable_id`]).
+    pub id: String,
+    /// Canonical URL, when known.
+    pub url: Option<String>,
+    /// The headline.
+    pub title: String,
+    /// The standfirst under the headline.
+    pub dek: Option<String>,
+    /// The caption of the lead photo.
+    pub caption: Option<String>,
+    /// Body paragraphs, in order; subheads are not included.
+    pub body: Vec<String>,
+    /// Subheads found between body paragraphs.
+    pub subheads: Vec<String>,
+    /// Publication time, seconds since the Unix epoch (UTC).
+    pub published: Option<i64>,
+    /// ISO 639-1 language code given by the source (analysis detects it otherwise).
+    pub lang: Option<String>,
+    /// Section of the publication ("politics", "fact-sheets", ...).
+    pub section: Option<String>,
+    /// Free tags.
+    pub tags: Vec<String>,
+    /// Bylines.
+    pub authors: Vec<String>,
+    /// Where the article came from: the publisher's host or the ingested folder.
+    pub source: Option<String>,
+    /// URL of the lead image, when known.
+    pub image: Option<String>,
+}
+
+impl Article {
+    /// The whole text used for analysis: title, dek, caption, subheads and body.
+    pub fn full_text(&self) -> String {
+        let mut out = String::with_capacity(self.body.iter().map(|p| p.len() + 2).sum::<usize>() + 256);
+        out.push_str(&self.title);
+        for part in [&self.dek, &self.caption].into_iter().flatten() {
+            out.push_str("\n\n");
+            out.push_str(part);
+        }
+        for s in &self.subheads {
+            out.push_str("\n\n");
+            out.push_str(s);
+        }
+        for p in &self.body {
+            out.push_str("\n\n");
+            out.push_str(p);
+        }
+        out
+    }
+}
+
+/// A stemmed term of an article with its weighted count.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Term {
+    /// The stem, lower-cased; the key used by the indexes.
+    pub stem: String,
+    /// The most frequent surface form, for explanations.
+    pub surface: String,
+    /// Occurrences, with headline words counted extra (see analysis).
+    pub tf: u32,
+}
+
+/// What kind of thing an entity names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+pub enum EntityKind {
+    /// A person.
+    Person,
+    /// A company, agency, party, newspaper...
+    Organization,
+    /// A country, city, region.
+    Place,
+    /// Anything else that is capitalised and repeated.
+    Other,
+}
+
+impl EntityKind {
+    /// Lower-case name used in JSON and explanations.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntityKind::Person => "person",
+            EntityKind::Organization => "organization",
+            EntityKind::Place => "place",
+            EntityKind::Other => "other",
+        }
+    }
+}
+
+/// A named entity resolved within one article.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entity {
+    /// Matching key: the canonical name folded to lower-case ASCII, words joined by `_`.
+    pub key: String,
+    /// The canonical name as written ("Claudia Sheinbaum").
+    pub name: String,
+    /// What it names.
+    pub kind: EntityKind,
+    /// Mentions in the article, aliases included.
+    pub count: u32,
+}
+
+/// A keyphrase of an article.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Keyphrase {
+    /// Matching key: the stems joined by a space.
+    pub key: String,
+    /// The phrase as written.
+    pub text: String,
+    /// Salience score (higher is more central to the article).
+    pub score: f32,
+}
+
+/// Everything analysis derives from an article; stored beside it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Analysis {
+    /// Detected (or given) language, ISO 639-1 when known.
+    pub lang: String,
+    /// Stemmed terms with counts, sorted by stem.
+    pub terms: Vec<Term>,
+    /// Named entities, most mentioned first.
+    pub entities: Vec<Entity>,
+    /// Keyphrases, most salient first.
+    pub keyphrases: Vec<Keyphrase>,
+    /// 64-bit SimHash of word shingles, for near-duplicate detection.
+    pub simhash: u64,
+    /// Number of word tokens in the article.
+    pub tokens: u32,
+    /// Hash of the normalised text; equal hashes mean identical content.
+    pub content_hash: u64,
+}

@@ -1,0 +1,25 @@
+//! Core types shared by every readnext crate.
+//!
+//! This crate owns the vocabulary of the engine (articles, their analysis, the
+//! picks of a recommendation block and their explanations) and nothing else:
+//! no IO, no parsing, no scoring. Every other crate depends on it, and it
+//! depends on no other readnext crate.
+#![warn(missing_docs)]
+
+mod article;
+mod hash;
+mod pick;
+mod time;
+
+pub use article::{Analysis, Article, Entity, EntityKind, Keyphrase, Term};
+pub use hash::{fnv1a64, stable_id};
+pub use pick::{Pick, Signal, Why};
+pub use time::{civil_from_days, days_from_civil, format_date, parse_date};
+
+/// Errors raised by core helpers.
+#[derive(Debug, thiserror::Error)]
+pub enum CoreError {
+    /// A date string could not be understood.
+    #[error("unrecognised date {0:?} (expected YYYY-MM-DD, RFC 3339 or RFC 2822)")]
+    BadDate(String),
+}
