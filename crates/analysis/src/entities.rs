@@ -257,6 +257,8 @@ fn kind_of(words: &[String], titled: bool) -> EntityKind {
 }
 
 struct Cluster {
+    key: String,
+    person: bool,
     words: Vec<String>,
     titled: bool,
     count: u32,
@@ -287,15 +289,11 @@ fn resolve(mentions: &mut [Mention], title_case: &[Word<'_>]) -> Vec<Entity> {
             }
             // A bare surname or first name joins the one longer person name it abbreviates.
             let k = &key;
+            let (suffix, prefix) = (format!("_{k}"), format!("{k}_"));
             let hits: Vec<usize> = clusters
                 .iter()
                 .enumerate()
-                .filter(|(_, c)| {
-                    c.words.len() > 1 && kind_of(&c.words, c.titled) == EntityKind::Person && {
-                        let ck = key_of(&c.words);
-                        ck.ends_with(&format!("_{k}")) || ck.starts_with(&format!("{k}_"))
-                    }
-                })
+                .filter(|(_, c)| c.person && (c.key.ends_with(&suffix) || c.key.starts_with(&prefix)))
                 .map(|(i, _)| i)
                 .collect();
             (hits.len() == 1).then(|| hits[0])
@@ -305,11 +303,13 @@ fn resolve(mentions: &mut [Mention], title_case: &[Word<'_>]) -> Vec<Entity> {
                 let c = &mut clusters[t];
                 c.count += 1;
                 c.titled |= m.titled;
+                c.person = c.words.len() > 1 && kind_of(&c.words, c.titled) == EntityKind::Person;
                 c.non_initial |= !m.only_sentence_start;
             }
             None => {
-                by_key.insert(key, clusters.len());
-                clusters.push(Cluster { words, titled: m.titled, count: 1, non_initial: !m.only_sentence_start });
+                by_key.insert(key.clone(), clusters.len());
+                let person = words.len() > 1 && kind_of(&words, m.titled) == EntityKind::Person;
+                clusters.push(Cluster { key, person, words, titled: m.titled, count: 1, non_initial: !m.only_sentence_start });
             }
         }
     }
@@ -327,7 +327,7 @@ fn resolve(mentions: &mut [Mention], title_case: &[Word<'_>]) -> Vec<Entity> {
     let mut out: Vec<Entity> = clusters
         .into_iter()
         .filter(|c| c.non_initial || place(&fold(&c.words.join(" "))).is_some())
-        .map(|c| Entity { key: key_of(&c.words), kind: kind_of(&c.words, c.titled), name: c.words.join(" "), count: c.count })
+        .map(|c| Entity { kind: kind_of(&c.words, c.titled), name: c.words.join(" "), key: c.key, count: c.count })
         .collect();
     out.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.key.cmp(&b.key)));
     out

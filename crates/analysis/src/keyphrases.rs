@@ -4,29 +4,25 @@
 use std::collections::HashMap;
 
 use readnext_core::Keyphrase;
-use rust_stemmers::{Algorithm, Stemmer};
 
 use crate::stopwords::is_stop;
-use crate::tokens::{Word, fold};
+use crate::terms::StemCache;
+use crate::tokens::Word;
 
 const MAX_PHRASES: usize = 12;
 
-fn stem(lang: &str, w: &str) -> String {
-    let alg = if lang == "es" { Algorithm::Spanish } else { Algorithm::English };
-    fold(&Stemmer::create(alg).stem(w))
-}
-
 /// Extracts up to a dozen keyphrases (1 to 3 words).
-pub fn extract(lang: &str, title: &[Word<'_>], body: &[Word<'_>]) -> Vec<Keyphrase> {
+pub(crate) fn extract(stems: &mut StemCache, lang: &str, title: &[Word<'_>], body: &[Word<'_>]) -> Vec<Keyphrase> {
     // phrase key -> (score, surface counts)
     let mut cands: HashMap<String, (f32, HashMap<String, u32>)> = HashMap::new();
     let mut scan = |ws: &[Word<'_>], weight: f32| {
         let mut run: Vec<String> = Vec::new();
         let mut flush = |run: &mut Vec<String>| {
+            let stemmed: Vec<String> = run.iter().map(|w| stems.stem(w).to_string()).collect();
             // All sub-phrases of up to three words.
             for n in 1..=3.min(run.len()) {
-                for win in run.windows(n) {
-                    let key = win.iter().map(|w| stem(lang, w)).collect::<Vec<_>>().join(" ");
+                for (i, win) in run.windows(n).enumerate() {
+                    let key = stemmed[i..i + n].join(" ");
                     let e = cands.entry(key).or_default();
                     // Longer phrases are rarer and more telling.
                     e.0 += weight * n as f32;
@@ -66,7 +62,13 @@ pub fn extract(lang: &str, title: &[Word<'_>], body: &[Word<'_>]) -> Vec<Keyphra
         if kept.len() >= MAX_PHRASES {
             break;
         }
-        if kept.iter().any(|p| p.key.split(' ').collect::<Vec<_>>().windows(k.key.split(' ').count()).any(|w| w.join(" ") == k.key)) {
+        let inside = |p: &Keyphrase| {
+            p.key == k.key
+                || p.key.starts_with(&format!("{} ", k.key))
+                || p.key.ends_with(&format!(" {}", k.key))
+                || p.key.contains(&format!(" {} ", k.key))
+        };
+        if kept.iter().any(inside) {
             continue;
         }
         kept.push(k);
@@ -83,7 +85,7 @@ mod tests {
     fn recurring_phrases_rank_first() {
         let t = words("Tariffs on Mexican products");
         let b = words("The drug cartels answered. Drug cartels again, and the drug cartels. Mexican products face tariffs.");
-        let k = extract("en", &t, &b);
+        let k = extract(&mut StemCache::new("en"), "en", &t, &b);
         assert!(k.iter().take(3).any(|p| p.key == "drug cartel"), "{k:?}");
         assert!(k.iter().any(|p| p.text.contains("mexican products")), "{k:?}");
     }

@@ -62,7 +62,8 @@ pub fn analyze(article: &Article) -> Result<Analysis, AnalysisError> {
     };
     let title_words = words(&article.title);
     let body_words = words(&body_text);
-    let terms = stem_terms(&lang, &title_words, &body_words);
+    let mut stems = terms::StemCache::new(&lang);
+    let terms = terms::stem_terms_with(&mut stems, &lang, &title_words, &body_words);
     let lower_vocab: HashSet<String> = title_words
         .iter()
         .chain(&body_words)
@@ -84,7 +85,7 @@ pub fn analyze(article: &Article) -> Result<Analysis, AnalysisError> {
         }));
         entities::extract(&all, &lang, &lower_vocab, &[])
     };
-    let keyphrases = keyphrases::extract(&lang, &title_words, &body_words);
+    let keyphrases = keyphrases::extract(&mut stems, &lang, &title_words, &body_words);
     let lowered: Vec<String> = title_words.iter().chain(&body_words).map(|w| w.text.to_lowercase()).collect();
     let simhash = simhash(&lowered);
     let content_hash = fnv1a64(lowered.join(" ").as_bytes());
@@ -96,6 +97,7 @@ pub fn analyze(article: &Article) -> Result<Analysis, AnalysisError> {
         simhash,
         tokens: u32::try_from(lowered.len()).unwrap_or(u32::MAX),
         content_hash,
+        published: article.published,
     })
 }
 

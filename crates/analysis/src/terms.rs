@@ -11,6 +11,31 @@ use crate::tokens::{Word, fold};
 /// How many times a headline word counts: headlines say what a story is about.
 pub const TITLE_WEIGHT: u32 = 3;
 
+/// Stems of one article's words, each computed once (stemming is the
+/// costliest step of analysis, and news text repeats its words).
+pub(crate) struct StemCache {
+    stemmer: Option<Stemmer>,
+    cache: HashMap<String, String>,
+}
+
+impl StemCache {
+    pub(crate) fn new(lang: &str) -> StemCache {
+        StemCache { stemmer: stemmer(lang), cache: HashMap::new() }
+    }
+
+    /// The folded stem of a lower-case word.
+    pub(crate) fn stem(&mut self, lower: &str) -> &str {
+        if !self.cache.contains_key(lower) {
+            let stem = match &self.stemmer {
+                Some(s) => fold(&s.stem(lower)),
+                None => fold(lower),
+            };
+            self.cache.insert(lower.to_string(), stem);
+        }
+        self.cache.get(lower).map_or("", String::as_str)
+    }
+}
+
 fn stemmer(lang: &str) -> Option<Stemmer> {
     let alg = match lang {
         "en" => Algorithm::English,
@@ -36,20 +61,28 @@ fn stemmer(lang: &str) -> Option<Stemmer> {
 /// words are dropped. Stems are folded (no accents) so that `México` and
 /// `Mexico` meet.
 pub fn stem_terms(lang: &str, title: &[Word<'_>], body: &[Word<'_>]) -> Vec<Term> {
-    let stemmer = stemmer(lang);
+    stem_terms_with(&mut StemCache::new(lang), lang, title, body)
+}
+
+pub(crate) fn stem_terms_with(stems: &mut StemCache, lang: &str, title: &[Word<'_>], body: &[Word<'_>]) -> Vec<Term> {
     let mut counts: HashMap<String, (u32, HashMap<String, u32>)> = HashMap::new();
     let mut add = |w: &Word<'_>, weight: u32| {
         let lower = w.text.trim_end_matches('.').to_lowercase();
-        if lower.chars().count() < 2 || is_stop(lang, &lower) {
+        if lower.chars().nth(1).is_none() || is_stop(lang, &lower) {
             return;
         }
-        let stem = match &stemmer {
-            Some(s) => fold(&s.stem(&lower)),
-            None => fold(&lower),
+        let stem = stems.stem(&lower);
+        let e = match counts.get_mut(stem) {
+            Some(e) => e,
+            None => counts.entry(stem.to_string()).or_default(),
         };
-        let e = counts.entry(stem).or_default();
         e.0 += weight;
-        *e.1.entry(lower).or_default() += 1;
+        match e.1.get_mut(&lower) {
+            Some(n) => *n += 1,
+            None => {
+                e.1.insert(lower, 1);
+            }
+        }
     };
     for w in title {
         add(w, TITLE_WEIGHT);

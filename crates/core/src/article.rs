@@ -135,4 +135,7 @@ pub struct Analysis {
     pub tokens: u32,
     /// Hash of the normalised text; equal hashes mean identical content.
     pub content_hash: u64,
+    /// Publication time (Unix seconds): the article's own, kept here so that
+    /// ranking reads it without decoding the article.
+    pub published: Option<i64>,
 }

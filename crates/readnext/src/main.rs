@@ -1,3 +1,143 @@
-fn main() {
-    println!("Hello, world!");
+//! The `readnext` command: flags and glue over the library crates.
+
+mod bench;
+mod eval_cmd;
+mod ingest_cmd;
+mod related_cmd;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// readnext: fills the "Recommended" block under a news article.
+#[derive(Parser)]
+#[command(version, about, long_about = None)]
+struct Cli {
+    /// Store folder (the embedded database and its index).
+    #[arg(long, global = true, env = "READNEXT_STORE", default_value = ".readnext")]
+    store: PathBuf,
+    /// Log level filter (also RUST_LOG), e.g. `info` or `readnext=debug`.
+    #[arg(long, global = true, default_value = "warn")]
+    log: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Ingest articles from files and folders (recursively).
+    Ingest(ingest_cmd::IngestArgs),
+    /// Print the related block of a stored article or of a page file.
+    Related(related_cmd::RelatedArgs),
+    /// Report what is stored.
+    Stats {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = StatsFormat::Text)]
+        format: StatsFormat,
+    },
+    /// Rebuild the derived index from the store.
+    Reindex,
+    /// Measure ingest throughput and related-query latency against a baseline.
+    Bench(bench::BenchArgs),
+    /// Measure relevance on a labelled dataset, with baselines in the same run.
+    Eval(eval_cmd::EvalArgs),
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum StatsFormat {
+    Text,
+    Json,
+}
+
+/// Exit status: 0 success, 1 some inputs failed (the rest was done), 2 the
+/// command itself failed.
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&cli.log));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Ingest(args) => ingest_cmd::run(&cli.store, args),
+        Command::Related(args) => related_cmd::run(&cli.store, args),
+        Command::Stats { format } => stats(&cli.store, format),
+        Command::Reindex => {
+            let engine = open(&cli.store)?;
+            let started = std::time::Instant::now();
+            let n = engine.reindex()?;
+            println!("reindexed {n} articles in {:.1}s", started.elapsed().as_secs_f64());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench(args) => bench::run(args),
+        Command::Eval(args) => eval_cmd::run(args),
+    }
+}
+
+fn open(store: &std::path::Path) -> anyhow::Result<readnext_recommend::Engine> {
+    readnext_recommend::Engine::open(store).with_context(|| format!("cannot open the store at {}", store.display()))
+}
+
+fn stats(store: &std::path::Path, format: StatsFormat) -> anyhow::Result<ExitCode> {
+    let engine = open(store)?;
+    let s = engine.store().stats()?;
+    let index_docs = engine.index().num_docs();
+    let index_bytes = engine.index().size_bytes();
+    let lag = s.last_seq.saturating_sub(engine.index().applied_seq()?);
+    match format {
+        StatsFormat::Json => {
+            let v = serde_json::json!({
+                "articles": s.articles,
+                "by_lang": s.by_lang,
+                "by_source": s.by_source,
+                "store_bytes": s.store_bytes,
+                "index": {"bm25": {"docs": index_docs, "bytes": index_bytes, "lag": lag}},
+            });
+            println!("{}", serde_json::to_string_pretty(&v)?);
+        }
+        StatsFormat::Text => {
+            println!("articles: {}", s.articles);
+            println!("store:    {} ({})", store.display(), human_bytes(s.store_bytes));
+            println!("index:    {} documents, {}, {} changes behind", index_docs, human_bytes(index_bytes), lag);
+            println!("by language:");
+            for (k, v) in &s.by_lang {
+                println!("  {k:<8} {v}");
+            }
+            println!("by source:");
+            for (k, v) in &s.by_source {
+                println!("  {k:<32} {v}");
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `12.3 MiB`.
+pub(crate) fn human_bytes(n: u64) -> String {
+    let mut v = n as f64;
+    for unit in ["B", "KiB", "MiB", "GiB"] {
+        if v < 1024.0 || unit == "GiB" {
+            return if unit == "B" { format!("{n} B") } else { format!("{v:.1} {unit}") };
+        }
+        v /= 1024.0;
+    }
+    format!("{n} B")
+}
+
+/// Peak resident memory of this process (Linux), in bytes.
+pub(crate) fn peak_rss() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
 }

@@ -1,14 +1,34 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
-}
+//! Recommendations: the engine that owns the store and its derived index,
+//! the write path that keeps them in step, and the `related` ranking:
+//! candidates, fusion, recency, near-duplicate collapsing, diversity and
+//! explanations.
+//!
+//! The CLI, the evaluation harness and (later) the server all call
+//! [`Engine::related`] and [`Engine::similarity`]; there is no second scorer.
+#![warn(missing_docs)]
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+mod engine;
+mod options;
+mod rank;
+mod vectors;
 
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
-    }
+pub use engine::{Engine, IngestOutcome, Query};
+pub use options::{RelatedOptions, Weights};
+pub use vectors::CorpusStats;
+
+/// Errors of the recommend crate.
+#[derive(Debug, thiserror::Error)]
+pub enum RecommendError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] readnext_store::StoreError),
+    /// The index failed.
+    #[error(transparent)]
+    Index(#[from] readnext_index::IndexError),
+    /// The article could not be analysed.
+    #[error(transparent)]
+    Analysis(#[from] readnext_analysis::AnalysisError),
+    /// No article has that id.
+    #[error("no article with id {0:?}")]
+    NotFound(String),
 }

@@ -1,14 +1,342 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
+//! The source of truth: an embedded, transactional store (redb) of articles
+//! and their analysis.
+//!
+//! Every change goes through [`Store::apply`] (or [`Store::apply_batch`], the
+//! same thing for many writes in one transaction). Applying a [`Write`] is
+//! idempotent: writing an article identical to the stored one changes
+//! nothing. That is what lets the store be fed from a replicated log later,
+//! where a write may be delivered twice.
+//!
+//! Each applied change takes the next sequence number in a change log that
+//! holds the latest change of every id. Derived indexes remember the last
+//! sequence they applied and catch up from [`Store::changes_since`]; so an
+//! index can lag, crash or be deleted, and is rebuilt from here.
+#![warn(missing_docs)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use readnext_core::{Analysis, Article};
+use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
+use serde::{Deserialize, Serialize};
+
+const ARTICLES: TableDefinition<&str, &[u8]> = TableDefinition::new("articles");
+// Analyses live in their own table: ranking reads hundreds of them per query
+// and must not decode article bodies to do so.
+const ANALYSES: TableDefinition<&str, &[u8]> = TableDefinition::new("analyses");
+const CHANGES: TableDefinition<u64, &str> = TableDefinition::new("changes");
+const ID_SEQ: TableDefinition<&str, u64> = TableDefinition::new("id_seq");
+const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+
+const FORMAT_VERSION: u8 = 1;
+const STORE_FILE: &str = "store.redb";
+
+/// Errors of the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database file could not be opened, read or written.
+    #[error("store {path}: {source}")]
+    Db {
+        /// The database file.
+        path: PathBuf,
+        /// The cause.
+        source: Box<redb::Error>,
+    },
+    /// The store folder could not be created.
+    #[error("store folder {path}: {source}")]
+    Io {
+        /// The folder.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// A stored record cannot be decoded.
+    #[error("stored record {id:?} is unreadable: {reason}")]
+    Corrupt {
+        /// The article id.
+        id: String,
+        /// Why.
+        reason: String,
+    },
+    /// A write was rejected before touching the store.
+    #[error("invalid write: {0}")]
+    Invalid(String),
+}
+
+type Result<T> = std::result::Result<T, StoreError>;
+
+/// An article with its analysis, as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    /// The article.
+    pub article: Article,
+    /// What analysis derived from it.
+    pub analysis: Analysis,
+}
+
+/// One write. The unit that a replicated log would carry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Write {
+    /// Insert or replace an article.
+    Upsert(Box<Record>),
+    /// Remove an article.
+    Delete(String),
+}
+
+/// What a write did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    /// A new article was stored.
+    Inserted,
+    /// An existing article was replaced by a different version.
+    Updated,
+    /// The same article was already stored: nothing changed.
+    Unchanged,
+    /// An article was removed.
+    Deleted,
+    /// A delete named an article that is not stored: nothing changed.
+    Missing,
+}
+
+/// One entry of the change log: the latest change of an id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    /// Sequence number.
+    pub seq: u64,
+    /// The article id.
+    pub id: String,
+}
+
+/// What is stored, for `readnext stats`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Stats {
+    /// Number of articles.
+    pub articles: u64,
+    /// Articles per language.
+    pub by_lang: BTreeMap<String, u64>,
+    /// Articles per source.
+    pub by_source: BTreeMap<String, u64>,
+    /// Size of the database file in bytes.
+    pub store_bytes: u64,
+    /// Last sequence number of the change log.
+    pub last_seq: u64,
+}
+
+/// The store. Cheap to share behind an `Arc`; redb serialises writers.
+pub struct Store {
+    db: Database,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Opens the store in `dir` (creating the folder and the database file).
+    pub fn open(dir: &Path) -> Result<Store> {
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::Io { path: dir.to_path_buf(), source })?;
+        let path = dir.join(STORE_FILE);
+        let db = Database::create(&path).map_err(|e| db_err(&path, e))?;
+        let store = Store { db, path };
+        // Create the tables so that readers never meet a missing table.
+        let txn = store.db.begin_write().map_err(|e| store.err(e))?;
+        {
+            txn.open_table(ARTICLES).map_err(|e| store.err(e))?;
+            txn.open_table(ANALYSES).map_err(|e| store.err(e))?;
+            txn.open_table(CHANGES).map_err(|e| store.err(e))?;
+            txn.open_table(ID_SEQ).map_err(|e| store.err(e))?;
+            txn.open_table(META).map_err(|e| store.err(e))?;
+        }
+        txn.commit().map_err(|e| store.err(e))?;
+        Ok(store)
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn err(&self, e: impl Into<redb::Error>) -> StoreError {
+        db_err(&self.path, e)
+    }
+
+    /// Applies one write in its own transaction.
+    pub fn apply(&self, write: &Write) -> Result<Applied> {
+        Ok(self.apply_batch(std::slice::from_ref(write))?.remove(0))
+    }
+
+    /// Applies writes in one transaction: all are durable when this returns
+    /// `Ok`, none is visible if it returns an error or the process dies first.
+    pub fn apply_batch(&self, writes: &[Write]) -> Result<Vec<Applied>> {
+        for w in writes {
+            if let Write::Upsert(r) = w {
+                if r.article.id.is_empty() {
+                    return Err(StoreError::Invalid("an article without an id".into()));
+                }
+            }
+        }
+        let txn = self.db.begin_write().map_err(|e| self.err(e))?;
+        let mut out = Vec::with_capacity(writes.len());
+        {
+            let mut articles = txn.open_table(ARTICLES).map_err(|e| self.err(e))?;
+            let mut analyses = txn.open_table(ANALYSES).map_err(|e| self.err(e))?;
+            let mut changes = txn.open_table(CHANGES).map_err(|e| self.err(e))?;
+            let mut id_seq = txn.open_table(ID_SEQ).map_err(|e| self.err(e))?;
+            let mut meta = txn.open_table(META).map_err(|e| self.err(e))?;
+            let mut next = meta.get("next_seq").map_err(|e| self.err(e))?.map_or(1, |v| v.value());
+            for w in writes {
+                let (id, applied) = match w {
+                    Write::Upsert(r) => {
+                        let article = encode(&r.article, &r.article.id)?;
+                        let analysis = encode(&r.analysis, &r.article.id)?;
+                        let id = r.article.id.as_str();
+                        let old_article = articles.insert(id, article.as_slice()).map_err(|e| self.err(e))?;
+                        let same_article = old_article.is_some_and(|o| o.value() == article.as_slice());
+                        let old_analysis = analyses.insert(id, analysis.as_slice()).map_err(|e| self.err(e))?;
+                        let existed = old_analysis.is_some();
+                        let same_analysis = old_analysis.is_some_and(|o| o.value() == analysis.as_slice());
+                        let applied = match (existed, same_article && same_analysis) {
+                            (false, _) => Applied::Inserted,
+                            (true, true) => Applied::Unchanged,
+                            (true, false) => Applied::Updated,
+                        };
+                        (id, applied)
+                    }
+                    Write::Delete(id) => {
+                        analyses.remove(id.as_str()).map_err(|e| self.err(e))?;
+                        let old = articles.remove(id.as_str()).map_err(|e| self.err(e))?;
+                        (id.as_str(), if old.is_some() { Applied::Deleted } else { Applied::Missing })
+                    }
+                };
+                if matches!(applied, Applied::Inserted | Applied::Updated | Applied::Deleted) {
+                    // The log keeps only the latest change of each id.
+                    if let Some(old_seq) = id_seq.insert(id, next).map_err(|e| self.err(e))? {
+                        changes.remove(old_seq.value()).map_err(|e| self.err(e))?;
+                    }
+                    changes.insert(next, id).map_err(|e| self.err(e))?;
+                    next += 1;
+                }
+                out.push(applied);
+            }
+            meta.insert("next_seq", next).map_err(|e| self.err(e))?;
+        }
+        txn.commit().map_err(|e| self.err(e))?;
+        Ok(out)
+    }
+
+    /// The stored record of `id`.
+    pub fn get(&self, id: &str) -> Result<Option<Record>> {
+        Ok(self.get_many(&[id])?.pop().flatten())
+    }
+
+    /// The stored records of several ids, read in one snapshot, in order.
+    pub fn get_many<S: AsRef<str>>(&self, ids: &[S]) -> Result<Vec<Option<Record>>> {
+        let txn = self.db.begin_read().map_err(|e| self.err(e))?;
+        let articles = txn.open_table(ARTICLES).map_err(|e| self.err(e))?;
+        let analyses = txn.open_table(ANALYSES).map_err(|e| self.err(e))?;
+        ids.iter()
+            .map(|id| {
+                let id = id.as_ref();
+                let article = articles.get(id).map_err(|e| self.err(e))?;
+                let analysis = analyses.get(id).map_err(|e| self.err(e))?;
+                match (article, analysis) {
+                    (Some(a), Some(b)) => Ok(Some(Record { article: decode(id, a.value())?, analysis: decode(id, b.value())? })),
+                    (None, None) => Ok(None),
+                    _ => Err(StoreError::Corrupt { id: id.to_string(), reason: "article without analysis".into() }),
+                }
+            })
+            .collect()
+    }
+
+    /// The analyses of several ids (no article bodies), in one snapshot, in order.
+    pub fn analyses<S: AsRef<str>>(&self, ids: &[S]) -> Result<Vec<Option<Analysis>>> {
+        let txn = self.db.begin_read().map_err(|e| self.err(e))?;
+        let table = txn.open_table(ANALYSES).map_err(|e| self.err(e))?;
+        ids.iter()
+            .map(|id| match table.get(id.as_ref()).map_err(|e| self.err(e))? {
+                Some(v) => decode(id.as_ref(), v.value()).map(Some),
+                None => Ok(None),
+            })
+            .collect()
+    }
+
+    /// Number of stored articles.
+    pub fn len(&self) -> Result<u64> {
+        let txn = self.db.begin_read().map_err(|e| self.err(e))?;
+        txn.open_table(ARTICLES).map_err(|e| self.err(e))?.len().map_err(|e| self.err(e))
+    }
+
+    /// Whether the store holds no article.
+    pub fn is_empty(&self) -> Result<bool> {
+        Ok(self.len()? == 0)
+    }
+
+    /// Calls `f` on every stored record, in id order, from one snapshot.
+    pub fn for_each(&self, mut f: impl FnMut(Record) -> Result<()>) -> Result<()> {
+        let txn = self.db.begin_read().map_err(|e| self.err(e))?;
+        let articles = txn.open_table(ARTICLES).map_err(|e| self.err(e))?;
+        let analyses = txn.open_table(ANALYSES).map_err(|e| self.err(e))?;
+        for item in articles.iter().map_err(|e| self.err(e))? {
+            let (k, v) = item.map_err(|e| self.err(e))?;
+            let id = k.value();
+            let Some(analysis) = analyses.get(id).map_err(|e| self.err(e))? else {
+                return Err(StoreError::Corrupt { id: id.to_string(), reason: "article without analysis".into() });
+            };
+            f(Record { article: decode(id, v.value())?, analysis: decode(id, analysis.value())? })?;
+        }
+        Ok(())
+    }
+
+    /// The latest change of every id changed after `seq`, oldest first.
+    pub fn changes_since(&self, seq: u64) -> Result<Vec<Change>> {
+        let txn = self.db.begin_read().map_err(|e| self.err(e))?;
+        let table = txn.open_table(CHANGES).map_err(|e| self.err(e))?;
+        let mut out = Vec::new();
+        for item in table.range(seq.saturating_add(1)..).map_err(|e| self.err(e))? {
+            let (k, v) = item.map_err(|e| self.err(e))?;
+            out.push(Change { seq: k.value(), id: v.value().to_string() });
+        }
+        Ok(out)
+    }
+
+    /// The sequence number of the latest applied change (0 when none).
+    pub fn last_seq(&self) -> Result<u64> {
+        let txn = self.db.begin_read().map_err(|e| self.err(e))?;
+        let meta = txn.open_table(META).map_err(|e| self.err(e))?;
+        Ok(meta.get("next_seq").map_err(|e| self.err(e))?.map_or(1, |v| v.value()) - 1)
+    }
+
+    /// Counts by language and source, and the file size.
+    pub fn stats(&self) -> Result<Stats> {
+        let mut s = Stats::default();
+        self.for_each(|r| {
+            s.articles += 1;
+            *s.by_lang.entry(r.analysis.lang.clone()).or_default() += 1;
+            let src = r.article.source.clone().unwrap_or_else(|| "unknown".into());
+            *s.by_source.entry(src).or_default() += 1;
+            Ok(())
+        })?;
+        s.store_bytes = std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0);
+        s.last_seq = self.last_seq()?;
+        Ok(s)
+    }
+}
+
+fn db_err(path: &Path, e: impl Into<redb::Error>) -> StoreError {
+    StoreError::Db { path: path.to_path_buf(), source: Box::new(e.into()) }
+}
+
+fn encode<T: Serialize>(value: &T, id: &str) -> Result<Vec<u8>> {
+    let mut out = vec![FORMAT_VERSION];
+    postcard::to_io(value, &mut out).map_err(|e| StoreError::Invalid(format!("article {id:?} cannot be encoded: {e}")))?;
+    Ok(out)
+}
+
+fn decode<T: serde::de::DeserializeOwned>(id: &str, bytes: &[u8]) -> Result<T> {
+    let corrupt = |reason: String| StoreError::Corrupt { id: id.to_string(), reason };
+    match bytes.split_first() {
+        Some((&FORMAT_VERSION, rest)) => postcard::from_bytes(rest).map_err(|e| corrupt(e.to_string())),
+        Some((v, _)) => Err(corrupt(format!("unknown record version {v}"))),
+        None => Err(corrupt("empty record".into())),
+    }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
-    }
-}
+mod tests;

@@ -1,0 +1,180 @@
+//! `readnext ingest`.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use rayon::prelude::*;
+use readnext_analysis::analyze;
+use readnext_ingest::{Format, Options, collect_files, read_file};
+use readnext_recommend::Engine;
+use readnext_store::{Applied, Record, Write};
+
+#[derive(Args)]
+pub struct IngestArgs {
+    /// Files and folders to ingest.
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    /// Input format: auto, page, markdown, jsonl, bbc, html or feed.
+    #[arg(long, default_value = "auto")]
+    format: String,
+    /// Largest file accepted, in bytes.
+    #[arg(long, default_value_t = readnext_ingest::DEFAULT_MAX_BYTES)]
+    max_bytes: u64,
+    /// Files per transaction: each batch is durable once reported.
+    #[arg(long, default_value_t = 512)]
+    batch: usize,
+    /// Write a JSON Lines report with one line per file to this path.
+    #[arg(long)]
+    report: Option<PathBuf>,
+    /// No progress bar.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+/// Counters of one ingest run.
+#[derive(Default, Debug, Clone, Copy)]
+pub struct Totals {
+    pub files: usize,
+    pub failed_files: usize,
+    pub failed_items: usize,
+    pub inserted: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+}
+
+enum FileOutcome {
+    Ok { path: PathBuf, format: &'static str, records: Vec<Record>, item_errors: Vec<String> },
+    Failed { path: PathBuf, error: String },
+}
+
+pub fn run(store: &Path, args: IngestArgs) -> anyhow::Result<ExitCode> {
+    let format: Format = args.format.parse()?;
+    let engine = crate::open(store)?;
+    let opts = Options { format, max_bytes: args.max_bytes };
+    let mut report = match &args.report {
+        Some(p) => Some(std::io::BufWriter::new(std::fs::File::create(p)?)),
+        None => None,
+    };
+    let started = Instant::now();
+    let totals = ingest(&engine, &args.paths, &opts, args.batch.max(1), args.quiet, |line| {
+        if let Some(r) = report.as_mut() {
+            let _ = writeln!(r, "{line}");
+        }
+    })?;
+    if let Some(mut r) = report {
+        r.flush()?;
+    }
+    engine.finish()?;
+    let secs = started.elapsed().as_secs_f64();
+    let stored = totals.inserted + totals.updated + totals.unchanged;
+    println!(
+        "ingested {} files in {:.1}s ({:.0} files/s): {} articles stored ({} new, {} updated, {} unchanged); {} files failed, {} items failed",
+        totals.files,
+        secs,
+        totals.files as f64 / secs.max(1e-9),
+        stored,
+        totals.inserted,
+        totals.updated,
+        totals.unchanged,
+        totals.failed_files,
+        totals.failed_items
+    );
+    Ok(if totals.failed_files + totals.failed_items > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+/// Reads, analyses and stores every file under `paths`, in batches. Failures
+/// are printed (one line each) and counted; the batch goes on. `report`
+/// receives one JSON line per file.
+pub fn ingest(
+    engine: &Engine,
+    paths: &[PathBuf],
+    opts: &Options,
+    batch: usize,
+    quiet: bool,
+    mut report: impl FnMut(String),
+) -> anyhow::Result<Totals> {
+    let (files, walk_errors) = collect_files(paths);
+    let mut totals = Totals { failed_files: walk_errors.len(), ..Default::default() };
+    for e in &walk_errors {
+        eprintln!("error: {e}");
+        report(serde_json::json!({"error": e.to_string()}).to_string());
+    }
+    let bar = if quiet { ProgressBar::hidden() } else { ProgressBar::new(files.len() as u64) };
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} files ({per_sec}, eta {eta}) {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    for chunk in files.chunks(batch) {
+        let outcomes: Vec<FileOutcome> = chunk.par_iter().map(|(root, path)| process(root, path, opts)).collect();
+        let mut writes = Vec::new();
+        let mut owners = Vec::new();
+        for (i, o) in outcomes.iter().enumerate() {
+            if let FileOutcome::Ok { records, .. } = o {
+                for r in records {
+                    writes.push(Write::Upsert(Box::new(r.clone())));
+                    owners.push(i);
+                }
+            }
+        }
+        // One transaction per batch: once it returns, the batch is durable
+        // and only then reported as stored.
+        let applied = engine.write(&writes)?.applied;
+        let mut per_file: Vec<Vec<Applied>> = vec![Vec::new(); outcomes.len()];
+        for (owner, a) in owners.into_iter().zip(applied) {
+            per_file[owner].push(a);
+        }
+        for (o, applied) in outcomes.into_iter().zip(per_file) {
+            totals.files += 1;
+            match o {
+                FileOutcome::Ok { path, format, item_errors, .. } => {
+                    for e in &item_errors {
+                        bar.suspend(|| eprintln!("error: {e}"));
+                    }
+                    totals.failed_items += item_errors.len();
+                    let count = |k| applied.iter().filter(|a| **a == k).count();
+                    let (ins, upd, unch) = (count(Applied::Inserted), count(Applied::Updated), count(Applied::Unchanged));
+                    totals.inserted += ins;
+                    totals.updated += upd;
+                    totals.unchanged += unch;
+                    report(
+                        serde_json::json!({"file": path, "format": format, "stored": applied.len(), "new": ins,
+                            "updated": upd, "unchanged": unch, "errors": item_errors})
+                        .to_string(),
+                    );
+                }
+                FileOutcome::Failed { path, error } => {
+                    totals.failed_files += 1;
+                    bar.suspend(|| eprintln!("error: {error}"));
+                    report(serde_json::json!({"file": path, "error": error}).to_string());
+                }
+            }
+            bar.inc(1);
+        }
+    }
+    bar.finish_and_clear();
+    Ok(totals)
+}
+
+fn process(root: &Path, path: &Path, opts: &Options) -> FileOutcome {
+    let parsed = match read_file(path, root, opts) {
+        Ok(p) => p,
+        Err(e) => return FileOutcome::Failed { path: path.to_path_buf(), error: e.to_string() },
+    };
+    let mut records = Vec::with_capacity(parsed.articles.len());
+    let mut item_errors: Vec<String> =
+        parsed.errors.iter().map(|e| format!("{}:{}: {}", path.display(), e.line, e.message)).collect();
+    for article in parsed.articles {
+        match analyze(&article) {
+            Ok(analysis) => records.push(Record { article, analysis }),
+            Err(e) => item_errors.push(format!("{}: {e}", path.display())),
+        }
+    }
+    if records.is_empty() && !item_errors.is_empty() && parsed.format != Format::Jsonl && parsed.format != Format::Feed {
+        return FileOutcome::Failed { path: path.to_path_buf(), error: item_errors.join("; ") };
+    }
+    FileOutcome::Ok { path: path.to_path_buf(), format: parsed.format.name(), records, item_errors }
+}

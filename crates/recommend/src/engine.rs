@@ -1,0 +1,192 @@
+//! The engine: store + derived index, the write path, and the query entry points.
+
+use std::path::Path;
+use std::sync::{Arc, RwLock};
+
+use readnext_analysis::{analyze, match_keys};
+use readnext_core::{Analysis, Article, Pick};
+use readnext_index::{BmIndex, IndexDoc, Vocab};
+use readnext_store::{Applied, Record, Store, Write};
+
+use crate::options::{RelatedOptions, Weights};
+use crate::rank;
+use crate::vectors::{CorpusStats, entity_vector, text_vector};
+use crate::RecommendError;
+
+type Result<T> = std::result::Result<T, RecommendError>;
+
+/// How many changes the index takes per commit when catching up.
+const SYNC_CHUNK: usize = 2000;
+
+/// An article to recommend for: stored (with an id) or brand new.
+#[derive(Debug, Clone)]
+pub struct Query {
+    /// The id when the article is stored; it is then excluded from its own block.
+    pub id: Option<String>,
+    /// Headline.
+    pub title: String,
+    /// Publication time, for recency.
+    pub published: Option<i64>,
+    /// Its analysis.
+    pub analysis: Analysis,
+}
+
+impl Query {
+    /// Analyses an article that need not be stored.
+    pub fn from_article(article: &Article, stored: bool) -> Result<Query> {
+        Ok(Query {
+            id: stored.then(|| article.id.clone()),
+            title: article.title.clone(),
+            published: article.published,
+            analysis: analyze(article)?,
+        })
+    }
+
+    /// A stored record as a query.
+    pub fn from_record(r: &Record) -> Query {
+        Query {
+            id: Some(r.article.id.clone()),
+            title: r.article.title.clone(),
+            published: r.article.published,
+            analysis: r.analysis.clone(),
+        }
+    }
+}
+
+/// What one batch of writes did.
+#[derive(Debug, Clone, Default)]
+pub struct IngestOutcome {
+    /// Per write, in order.
+    pub applied: Vec<Applied>,
+}
+
+/// The engine. Open one per store folder.
+pub struct Engine {
+    store: Store,
+    index: BmIndex,
+    stats: RwLock<Option<Arc<CorpusStats>>>,
+}
+
+impl Engine {
+    /// Opens the store in `dir` and its index in `dir/index`, and brings the
+    /// index up to date with the store (after a crash, for instance).
+    pub fn open(dir: &Path) -> Result<Engine> {
+        let store = Store::open(dir)?;
+        let index = BmIndex::open(&dir.join("index"))?;
+        let engine = Engine { store, index, stats: RwLock::new(None) };
+        engine.sync_index()?;
+        Ok(engine)
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The index.
+    pub fn index(&self) -> &BmIndex {
+        &self.index
+    }
+
+    /// The write path: applies writes to the store in one transaction, then
+    /// brings the index up to date. Articles are durable once this returns,
+    /// whatever happens to the index afterwards.
+    pub fn write(&self, writes: &[Write]) -> Result<IngestOutcome> {
+        let applied = self.store.apply_batch(writes)?;
+        self.sync_index()?;
+        Ok(IngestOutcome { applied })
+    }
+
+    /// Applies to the index every change the store has that the index has
+    /// not seen. Returns how many changes were applied.
+    pub fn sync_index(&self) -> Result<usize> {
+        let from = self.index.applied_seq()?;
+        let changes = self.store.changes_since(from)?;
+        for chunk in changes.chunks(SYNC_CHUNK) {
+            let ids: Vec<&str> = chunk.iter().map(|c| c.id.as_str()).collect();
+            let records = self.store.get_many(&ids)?;
+            let mut deletes = Vec::new();
+            let mut entity_keys = Vec::new();
+            for (id, rec) in ids.iter().zip(&records) {
+                match rec {
+                    Some(r) => entity_keys.push(
+                        r.analysis.entities.iter().flat_map(|e| match_keys(e).map(move |k| (k, e.count))).collect::<Vec<_>>(),
+                    ),
+                    None => {
+                        deletes.push(*id);
+                        entity_keys.push(Vec::new());
+                    }
+                }
+            }
+            let docs: Vec<IndexDoc<'_>> = records
+                .iter()
+                .zip(entity_keys)
+                .filter_map(|(rec, entities)| {
+                    let r = rec.as_ref()?;
+                    Some(IndexDoc {
+                        id: &r.article.id,
+                        terms: r.analysis.terms.iter().map(|t| (t.stem.as_str(), t.tf)).collect(),
+                        entities,
+                        published: r.article.published,
+                        lang: &r.analysis.lang,
+                        section: r.article.section.as_deref(),
+                    })
+                })
+                .collect();
+            let seq = chunk.last().map_or(from, |c| c.seq);
+            self.index.apply(&docs, &deletes, seq)?;
+        }
+        if !changes.is_empty() {
+            *self.stats.write().unwrap_or_else(|p| p.into_inner()) = None;
+        }
+        Ok(changes.len())
+    }
+
+    /// Rebuilds the index from the store. Returns the number of articles indexed.
+    pub fn reindex(&self) -> Result<u64> {
+        self.index.clear()?;
+        self.sync_index()?;
+        self.index.finish()?;
+        Ok(self.index.num_docs())
+    }
+
+    /// Waits for index maintenance to finish; call before exiting.
+    pub fn finish(&self) -> Result<()> {
+        Ok(self.index.finish()?)
+    }
+
+    /// Corpus statistics (document frequencies), computed once per index change.
+    pub fn stats(&self) -> Result<Arc<CorpusStats>> {
+        if let Some(s) = self.stats.read().unwrap_or_else(|p| p.into_inner()).as_ref() {
+            return Ok(s.clone());
+        }
+        let stats = Arc::new(CorpusStats {
+            docs: self.index.num_docs(),
+            term_df: self.index.doc_freqs(Vocab::Terms)?,
+            entity_df: self.index.doc_freqs(Vocab::Entities)?,
+        });
+        *self.stats.write().unwrap_or_else(|p| p.into_inner()) = Some(stats.clone());
+        Ok(stats)
+    }
+
+    /// The query for a stored article.
+    pub fn query_for_id(&self, id: &str) -> Result<Query> {
+        let rec = self.store.get(id)?.ok_or_else(|| RecommendError::NotFound(id.to_string()))?;
+        Ok(Query::from_record(&rec))
+    }
+
+    /// The related block of an article: up to `opts.k` picks, best first.
+    pub fn related(&self, query: &Query, opts: &RelatedOptions) -> Result<Vec<Pick>> {
+        let stats = self.stats()?;
+        rank::related(self, &stats, query, opts)
+    }
+
+    /// The pairwise relevance of two articles: the score that ranks related
+    /// picks, before recency and diversity.
+    pub fn similarity(&self, a: &Analysis, b: &Analysis, weights: &Weights) -> Result<f32> {
+        let stats = self.stats()?;
+        let (ta, ea) = (text_vector(a, &stats), entity_vector(a, &stats));
+        let (tb, eb) = (text_vector(b, &stats), entity_vector(b, &stats));
+        Ok(rank::relevance(weights, &ta, &ea, a, &tb, &eb, b).0)
+    }
+}

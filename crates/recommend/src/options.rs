@@ -1,0 +1,61 @@
+use readnext_index::Filter;
+
+/// Weights of the signals fused into one relevance score.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Weights {
+    /// Cosine of the TF-IDF vectors of the stems.
+    pub text: f32,
+    /// Cosine of the entity vectors (idf-weighted mention counts).
+    pub entities: f32,
+    /// Share of keyphrases in common.
+    pub keyphrases: f32,
+}
+
+impl Default for Weights {
+    /// Fitted on the ECB+ and SemEval dev sets (see `readnext eval`).
+    fn default() -> Self {
+        Weights { text: 0.75, entities: 0.2, keyphrases: 0.05 }
+    }
+}
+
+/// Options of a `related` query.
+#[derive(Debug, Clone)]
+pub struct RelatedOptions {
+    /// How many picks.
+    pub k: usize,
+    /// Language, date and section restrictions.
+    pub filter: Filter,
+    /// Signal weights.
+    pub weights: Weights,
+    /// How much closeness in time can change a score: a pick published
+    /// `recency_days` away from the query keeps `1 - recency_weight * (1 - 1/e)`
+    /// of its relevance. 0 turns recency off.
+    pub recency_weight: f32,
+    /// The time scale of the recency decay, in days.
+    pub recency_days: f32,
+    /// MMR trade-off: 1 ranks by relevance alone, lower values favour picks
+    /// unlike the ones already chosen.
+    pub mmr_lambda: f32,
+    /// Two articles whose SimHash differ in at most this many bits are copies.
+    pub dup_bits: u32,
+    /// Two articles whose text cosine is at least this are copies.
+    pub dup_cosine: f32,
+    /// Candidates taken from each retrieval list.
+    pub candidates: usize,
+}
+
+impl Default for RelatedOptions {
+    fn default() -> Self {
+        RelatedOptions {
+            k: 8,
+            filter: Filter::default(),
+            weights: Weights::default(),
+            recency_weight: 0.2,
+            recency_days: 120.0,
+            mmr_lambda: 0.85,
+            dup_bits: 3,
+            dup_cosine: 0.92,
+            candidates: 150,
+        }
+    }
+}

@@ -1,0 +1,60 @@
+use super::*;
+
+fn record(id: &str, title: &str) -> Record {
+    Record {
+        article: Article { id: id.into(), title: title.into(), source: Some("src".into()), ..Default::default() },
+        analysis: Analysis { lang: "en".into(), ..Default::default() },
+    }
+}
+
+fn upsert(id: &str, title: &str) -> Write {
+    Write::Upsert(Box::new(record(id, title)))
+}
+
+#[test]
+fn writes_are_idempotent_and_logged_once_per_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.apply(&upsert("a", "A")).unwrap(), Applied::Inserted);
+    assert_eq!(store.apply(&upsert("a", "A")).unwrap(), Applied::Unchanged);
+    assert_eq!(store.last_seq().unwrap(), 1);
+    assert_eq!(store.apply(&upsert("a", "A2")).unwrap(), Applied::Updated);
+    assert_eq!(store.apply(&upsert("b", "B")).unwrap(), Applied::Inserted);
+    assert_eq!(store.len().unwrap(), 2);
+    assert_eq!(store.get("a").unwrap().unwrap().article.title, "A2");
+    // The log holds the latest change of each id only.
+    let ch = store.changes_since(0).unwrap();
+    assert_eq!(ch, [Change { seq: 2, id: "a".into() }, Change { seq: 3, id: "b".into() }]);
+    assert_eq!(store.changes_since(2).unwrap().len(), 1);
+    assert_eq!(store.apply(&Write::Delete("a".into())).unwrap(), Applied::Deleted);
+    assert_eq!(store.apply(&Write::Delete("a".into())).unwrap(), Applied::Missing);
+    assert!(store.get("a").unwrap().is_none());
+    assert_eq!(store.changes_since(3).unwrap(), [Change { seq: 4, id: "a".into() }]);
+}
+
+#[test]
+fn batch_and_stats_and_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open(dir.path()).unwrap();
+        let applied = store.apply_batch(&[upsert("a", "A"), upsert("b", "B"), upsert("a", "A")]).unwrap();
+        assert_eq!(applied, [Applied::Inserted, Applied::Inserted, Applied::Unchanged]);
+    }
+    let store = Store::open(dir.path()).unwrap();
+    let s = store.stats().unwrap();
+    assert_eq!(s.articles, 2);
+    assert_eq!(s.by_lang.get("en"), Some(&2));
+    assert_eq!(s.by_source.get("src"), Some(&2));
+    assert!(s.store_bytes > 0);
+    let many = store.get_many(&["b", "zz", "a"]).unwrap();
+    assert_eq!(many.iter().map(Option::is_some).collect::<Vec<_>>(), [true, false, true]);
+}
+
+#[test]
+fn invalid_write_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    store.apply(&upsert("a", "A")).unwrap();
+    assert!(store.apply_batch(&[upsert("b", "B"), upsert("", "no id")]).is_err());
+    assert_eq!(store.len().unwrap(), 1);
+}
