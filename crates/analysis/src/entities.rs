@@ -333,14 +333,15 @@ fn resolve(mentions: &mut [Mention], title_case: &[Word<'_>]) -> Vec<Entity> {
     out
 }
 
-/// The keys an entity matches on across articles: its own key and, for a
-/// person with a full name, the bare surname (another article may only say
-/// "Sheinbaum").
-pub fn match_keys(e: &Entity) -> impl Iterator<Item = String> + '_ {
-    let surname = (e.kind == EntityKind::Person)
-        .then(|| e.key.rsplit_once('_').map(|(_, s)| s.to_string()))
-        .flatten();
-    std::iter::once(e.key.clone()).chain(surname)
+/// The key an entity matches on across articles: a person with a full name
+/// matches on the bare surname (another article may only say "Sheinbaum"),
+/// everything else on its own key. One key per entity, so that a person does
+/// not weigh twice.
+pub fn match_key(e: &Entity) -> &str {
+    match (e.kind, e.key.rsplit_once('_')) {
+        (EntityKind::Person, Some((_, surname))) => surname,
+        _ => &e.key,
+    }
 }
 
 #[cfg(test)]

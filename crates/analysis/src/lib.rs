@@ -15,7 +15,7 @@ mod stopwords;
 mod terms;
 mod tokens;
 
-pub use entities::match_keys;
+pub use entities::match_key;
 pub use fingerprint::{hamming, simhash};
 pub use lang::detect_lang;
 pub use stopwords::{ENGLISH as ENGLISH_STOP_WORDS, is_stop};

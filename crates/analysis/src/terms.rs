@@ -9,7 +9,7 @@ use crate::stopwords::is_stop;
 use crate::tokens::{Word, fold};
 
 /// How many times a headline word counts: headlines say what a story is about.
-pub const TITLE_WEIGHT: u32 = 3;
+pub const TITLE_WEIGHT: u32 = 2;
 
 /// Stems of one article's words, each computed once (stemming is the
 /// costliest step of analysis, and news text repeats its words).

@@ -1,14 +1,67 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
+//! Offline evaluation: datasets, metrics, baselines and reports.
+//!
+//! readnext is always measured through the engine's public `related` and
+//! `similarity` calls, the ones the CLI and the server use; the baselines are
+//! computed by the harness on the same documents in the same run, so every
+//! comparison is a ratio measured on one machine.
+#![warn(missing_docs)]
+
+mod baselines;
+mod datasets;
+mod memory;
+mod metrics;
+mod report;
+mod run;
+
+pub use baselines::{Bm25Mlt, LexCorpus, Rng, Tfidf, sk_tokens};
+pub use datasets::{EvalDoc, Grading, Pair, RelatedSet, agnews, bbc, ecbplus, labeled_jsonl, semeval};
+pub use memory::{peak_rss_bytes, reset_peak_rss};
+pub use metrics::{average_precision, average_ranks, ndcg_at, pearson, precision_at, spearman};
+pub use report::{to_json, to_table, write_html};
+pub use run::{EvalRun, SEED, SystemResult, build_engine, run_related, run_semeval};
+
+use std::path::{Path, PathBuf};
+
+/// Errors of evaluation.
+#[derive(Debug, thiserror::Error)]
+pub enum EvalError {
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The data is not what the dataset loader expects.
+    #[error("{0}")]
+    Data(String),
+    /// The engine failed.
+    #[error(transparent)]
+    Engine(#[from] readnext_recommend::RecommendError),
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// A fingerprint of the data: a hash of every file's name and size, so a
+/// report says which data it was computed on.
+pub fn fingerprint(files: &[PathBuf]) -> String {
+    let mut s = String::new();
+    for f in files {
+        let size = std::fs::metadata(f).map(|m| m.len()).unwrap_or(0);
+        let name = f.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        s.push_str(&format!("{name}:{size};"));
+    }
+    format!("{:016x}", readnext_core::fnv1a64(s.as_bytes()))
+}
 
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
+/// Loads a `related` dataset by name.
+pub fn load_related(name: &str, path: &Path) -> Result<RelatedSet, EvalError> {
+    match name {
+        "ecbplus" => ecbplus(path),
+        "bbc" => bbc(path),
+        "agnews" => agnews(path),
+        "labeled-jsonl" => labeled_jsonl(path),
+        other => Err(EvalError::Data(format!(
+            "unknown dataset {other:?} (expected ecbplus, semeval, bbc, agnews or labeled-jsonl)"
+        ))),
     }
 }

@@ -1,4 +1,117 @@
-use clap::Args;
+//! `readnext eval`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand, ValueEnum};
+use readnext_recommend::RelatedOptions;
+
 #[derive(Args)]
-pub struct EvalArgs {}
-pub fn run(_a: EvalArgs) -> anyhow::Result<std::process::ExitCode> { anyhow::bail!("wip") }
+pub struct EvalArgs {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum Format {
+    Table,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Task {
+    /// Related-article relevance: ecbplus, semeval, bbc, agnews or labeled-jsonl.
+    Related {
+        /// Dataset kind.
+        #[arg(long)]
+        dataset: String,
+        /// Path of the dataset (folder or file); defaults under $READNEXT_DATA.
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+        /// Write a self-contained HTML report (and result.json) into this folder.
+        #[arg(long)]
+        report: Option<PathBuf>,
+        /// Length of the ranked lists (MAP depth).
+        #[arg(long, default_value_t = 100)]
+        depth: usize,
+        /// Weight of the text signal (default: the engine's).
+        #[arg(long)]
+        w_text: Option<f32>,
+        /// Weight of the entity signal.
+        #[arg(long)]
+        w_entities: Option<f32>,
+        /// Weight of the keyphrase signal.
+        #[arg(long)]
+        w_keyphrases: Option<f32>,
+        /// MMR trade-off.
+        #[arg(long)]
+        mmr_lambda: Option<f32>,
+        /// Pseudo-relevance feedback weight.
+        #[arg(long)]
+        feedback: Option<f32>,
+        /// Number of documents in the feedback centroid.
+        #[arg(long)]
+        feedback_docs: Option<usize>,
+    },
+}
+
+fn data_root() -> PathBuf {
+    std::env::var_os("READNEXT_DATA").map_or_else(|| PathBuf::from("../shared/data"), PathBuf::from)
+}
+
+fn default_path(dataset: &str) -> PathBuf {
+    let root = data_root();
+    match dataset {
+        "ecbplus" => root.join("ecbplus"),
+        "semeval" => root.join("semeval2022-task8/training_set.csv"),
+        "bbc" => root.join("bbc"),
+        "agnews" => root.join("ag_news/test.csv"),
+        _ => root,
+    }
+}
+
+pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
+    match args.task {
+        Task::Related { dataset, data, format, report, depth, w_text, w_entities, w_keyphrases, mmr_lambda, feedback, feedback_docs } => {
+            let path = data.unwrap_or_else(|| default_path(&dataset));
+            let mut opts = RelatedOptions::default();
+            if let Some(w) = w_text {
+                opts.weights.text = w;
+            }
+            if let Some(w) = w_entities {
+                opts.weights.entities = w;
+            }
+            if let Some(w) = w_keyphrases {
+                opts.weights.keyphrases = w;
+            }
+            if let Some(l) = mmr_lambda {
+                opts.mmr_lambda = l;
+            }
+            if let Some(f) = feedback {
+                opts.feedback = f;
+            }
+            if let Some(n) = feedback_docs {
+                opts.feedback_docs = n;
+            }
+            let run = if dataset == "semeval" {
+                let pairs = readnext_eval::semeval(&path)?;
+                readnext_eval::run_semeval(&pairs, &opts, &[path.clone()])?
+            } else {
+                let set = readnext_eval::load_related(&dataset, &path)?;
+                readnext_eval::run_related(&set, depth.max(10), &opts)?
+            };
+            match format {
+                Format::Table => print!("{}", readnext_eval::to_table(&run)),
+                Format::Json => println!("{}", serde_json::to_string_pretty(&readnext_eval::to_json(&run))?),
+            }
+            if let Some(dir) = report {
+                readnext_eval::write_html(&run, &dir)?;
+                eprintln!("report written to {}", dir.join("index.html").display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

@@ -3,14 +3,15 @@
 use std::path::Path;
 use std::sync::{Arc, RwLock};
 
-use readnext_analysis::{analyze, match_keys};
+use readnext_analysis::{analyze, match_key};
 use readnext_core::{Analysis, Article, Pick};
 use readnext_index::{BmIndex, IndexDoc, Vocab};
 use readnext_store::{Applied, Record, Store, Write};
 
-use crate::options::{RelatedOptions, Weights};
+use crate::features::{FeatureCache, Features};
+use crate::options::RelatedOptions;
 use crate::rank;
-use crate::vectors::{CorpusStats, entity_vector, text_vector};
+use crate::vectors::CorpusStats;
 use crate::RecommendError;
 
 type Result<T> = std::result::Result<T, RecommendError>;
@@ -65,6 +66,7 @@ pub struct Engine {
     store: Store,
     index: BmIndex,
     stats: RwLock<Option<Arc<CorpusStats>>>,
+    features: FeatureCache,
 }
 
 impl Engine {
@@ -73,7 +75,7 @@ impl Engine {
     pub fn open(dir: &Path) -> Result<Engine> {
         let store = Store::open(dir)?;
         let index = BmIndex::open(&dir.join("index"))?;
-        let engine = Engine { store, index, stats: RwLock::new(None) };
+        let engine = Engine { store, index, stats: RwLock::new(None), features: FeatureCache::default() };
         engine.sync_index()?;
         Ok(engine)
     }
@@ -110,7 +112,7 @@ impl Engine {
             for (id, rec) in ids.iter().zip(&records) {
                 match rec {
                     Some(r) => entity_keys.push(
-                        r.analysis.entities.iter().flat_map(|e| match_keys(e).map(move |k| (k, e.count))).collect::<Vec<_>>(),
+                        r.analysis.entities.iter().map(|e| (match_key(e).to_string(), e.count)).collect::<Vec<_>>(),
                     ),
                     None => {
                         deletes.push(*id);
@@ -138,6 +140,7 @@ impl Engine {
         }
         if !changes.is_empty() {
             *self.stats.write().unwrap_or_else(|p| p.into_inner()) = None;
+            self.features.clear();
         }
         Ok(changes.len())
     }
@@ -162,11 +165,30 @@ impl Engine {
         }
         let stats = Arc::new(CorpusStats {
             docs: self.index.num_docs(),
-            term_df: self.index.doc_freqs(Vocab::Terms)?,
-            entity_df: self.index.doc_freqs(Vocab::Entities)?,
+            term_df: self.index.doc_freqs(Vocab::Terms)?.into_iter().collect(),
+            entity_df: self.index.doc_freqs(Vocab::Entities)?.into_iter().collect(),
         });
         *self.stats.write().unwrap_or_else(|p| p.into_inner()) = Some(stats.clone());
         Ok(stats)
+    }
+
+    /// Ranking features of stored articles, from the cache or built from
+    /// their stored analyses. `None` for ids that are not stored.
+    pub(crate) fn features(&self, ids: &[String], stats: &CorpusStats) -> Result<Vec<Option<Arc<Features>>>> {
+        let mut out: Vec<Option<Arc<Features>>> = ids.iter().map(|id| self.features.get(id)).collect();
+        let missing: Vec<usize> = (0..ids.len()).filter(|&i| out[i].is_none()).collect();
+        if missing.is_empty() {
+            return Ok(out);
+        }
+        let missing_ids: Vec<&str> = missing.iter().map(|&i| ids[i].as_str()).collect();
+        for (&i, a) in missing.iter().zip(self.store.analyses(&missing_ids)?) {
+            if let Some(a) = a {
+                let f = Arc::new(Features::new(&a, stats, false));
+                self.features.put(ids[i].clone(), f.clone());
+                out[i] = Some(f);
+            }
+        }
+        Ok(out)
     }
 
     /// The query for a stored article.
@@ -182,11 +204,14 @@ impl Engine {
     }
 
     /// The pairwise relevance of two articles: the score that ranks related
-    /// picks, before recency and diversity.
-    pub fn similarity(&self, a: &Analysis, b: &Analysis, weights: &Weights) -> Result<f32> {
+    /// picks (fusion and feedback, before recency and diversity), averaged
+    /// over both directions. Ids, when given, are kept out of each other's
+    /// feedback as a query is kept out of its own block.
+    pub fn similarity(&self, a: (&Analysis, Option<&str>), b: (&Analysis, Option<&str>), opts: &RelatedOptions) -> Result<f32> {
         let stats = self.stats()?;
-        let (ta, ea) = (text_vector(a, &stats), entity_vector(a, &stats));
-        let (tb, eb) = (text_vector(b, &stats), entity_vector(b, &stats));
-        Ok(rank::relevance(weights, &ta, &ea, a, &tb, &eb, b).0)
+        let (fa, fb) = (Features::new(a.0, &stats, true), Features::new(b.0, &stats, true));
+        let ab = rank::directed_relevance(self, &stats, &fa, a.1, &fb, opts)?;
+        let ba = rank::directed_relevance(self, &stats, &fb, b.1, &fa, opts)?;
+        Ok((ab + ba) / 2.0)
     }
 }

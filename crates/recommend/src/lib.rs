@@ -8,6 +8,7 @@
 #![warn(missing_docs)]
 
 mod engine;
+mod features;
 mod options;
 mod rank;
 mod vectors;

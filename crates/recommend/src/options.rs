@@ -14,7 +14,7 @@ pub struct Weights {
 impl Default for Weights {
     /// Fitted on the ECB+ and SemEval dev sets (see `readnext eval`).
     fn default() -> Self {
-        Weights { text: 0.75, entities: 0.2, keyphrases: 0.05 }
+        Weights { text: 0.8, entities: 0.1, keyphrases: 0.05 }
     }
 }
 
@@ -42,6 +42,12 @@ pub struct RelatedOptions {
     pub dup_cosine: f32,
     /// Candidates taken from each retrieval list.
     pub candidates: usize,
+    /// Pseudo-relevance feedback: how much of the text score comes from
+    /// similarity to the centroid of the best first-pass candidates (0 turns
+    /// it off). It brings in the story's other words.
+    pub feedback: f32,
+    /// How many first-pass candidates make the feedback centroid.
+    pub feedback_docs: usize,
 }
 
 impl Default for RelatedOptions {
@@ -52,10 +58,12 @@ impl Default for RelatedOptions {
             weights: Weights::default(),
             recency_weight: 0.2,
             recency_days: 120.0,
-            mmr_lambda: 0.85,
+            mmr_lambda: 0.95,
             dup_bits: 3,
             dup_cosine: 0.92,
             candidates: 150,
+            feedback: 0.4,
+            feedback_docs: 3,
         }
     }
 }

@@ -1,30 +1,33 @@
 //! The `related` ranking: retrieval, fusion, recency, copies, diversity, why.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
+use std::sync::Arc;
 
 use readnext_analysis::hamming;
-use readnext_core::{Analysis, Pick, Signal, Why, format_date};
+use readnext_core::{Pick, Signal, Why, fnv1a64, format_date};
 
 use crate::RecommendError;
 use crate::engine::{Engine, Query};
+use crate::features::Features;
 use crate::options::{RelatedOptions, Weights};
-use crate::vectors::{CorpusStats, SparseVec, entity_vector, text_vector};
+use crate::vectors::{CorpusStats, SparseVec};
 
 /// Terms in the "more like this" query, as Lucene's default.
 const MLT_TERMS: usize = 25;
 /// Entities in the entity query.
 const ENTITY_TERMS: usize = 10;
+/// Candidates beyond k that diversity may choose from.
+const MMR_POOL_EXTRA: usize = 16;
 /// Reciprocal-rank-fusion constant.
 const RRF_K: f32 = 60.0;
 
 struct Candidate {
     id: String,
-    analysis: Analysis,
-    text: SparseVec,
-    ents: SparseVec,
+    f: Arc<Features>,
     bm25_rank: Option<usize>,
     entity_rank: Option<usize>,
-    parts: [f32; 3],
+    /// text, entities, keyphrases, feedback
+    parts: [f32; 4],
     relevance: f32,
     recency: f32,
     score: f32,
@@ -32,45 +35,121 @@ struct Candidate {
 
 /// Fused relevance of a candidate to a query, with its parts
 /// `[text, entities, keyphrases]`.
-pub(crate) fn relevance(
-    w: &Weights,
-    qt: &SparseVec,
-    qe: &SparseVec,
-    qa: &Analysis,
-    ct: &SparseVec,
-    ce: &SparseVec,
-    ca: &Analysis,
-) -> (f32, [f32; 3]) {
-    let text = qt.cosine(ct);
-    let ents = qe.cosine(ce);
-    let kp = keyphrase_overlap(qa, ca);
+pub(crate) fn relevance(w: &Weights, q: &Features, c: &Features) -> (f32, [f32; 3]) {
+    let text = q.text.cosine(&c.text);
+    let ents = q.ents.cosine(&c.ents);
+    let kp = keyphrase_overlap(&q.keyphrases, &c.keyphrases);
     (w.text * text + w.entities * ents + w.keyphrases * kp, [text, ents, kp])
 }
 
-fn keyphrase_overlap(a: &Analysis, b: &Analysis) -> f32 {
-    let n = a.keyphrases.len().min(b.keyphrases.len());
+/// Shared keyphrases over the smaller of the two sets (both sorted).
+fn keyphrase_overlap(a: &[u64], b: &[u64]) -> f32 {
+    let n = a.len().min(b.len());
     if n == 0 {
         return 0.0;
     }
-    let keys: HashSet<&str> = a.keyphrases.iter().map(|k| k.key.as_str()).collect();
-    let shared = b.keyphrases.iter().filter(|k| keys.contains(k.key.as_str())).count();
+    let shared = a.iter().filter(|h| b.binary_search(h).is_ok()).count();
     shared as f32 / n as f32
 }
 
-fn is_copy(a: &Analysis, at: &SparseVec, b: &Analysis, bt: &SparseVec, opts: &RelatedOptions) -> bool {
-    a.content_hash == b.content_hash || hamming(a.simhash, b.simhash) <= opts.dup_bits || at.cosine(bt) >= opts.dup_cosine
+fn is_copy(a: &Features, b: &Features, opts: &RelatedOptions) -> bool {
+    a.content_hash == b.content_hash || hamming(a.simhash, b.simhash) <= opts.dup_bits || a.text.cosine(&b.text) >= opts.dup_cosine
 }
 
 pub(crate) fn related(engine: &Engine, stats: &CorpusStats, q: &Query, opts: &RelatedOptions) -> Result<Vec<Pick>, RecommendError> {
     if opts.k == 0 {
         return Ok(vec![]);
     }
-    let qt = text_vector(&q.analysis, stats);
-    let qe = entity_vector(&q.analysis, stats);
-    let exclude = q.id.as_deref();
+    let qf = Features::new(&q.analysis, stats, true);
+    let mut cands = scored_candidates(engine, stats, &qf, q.id.as_deref(), opts)?;
+    // Recency: closeness in time to the query article, when both have dates.
+    if opts.recency_weight > 0.0 {
+        if let Some(qp) = q.published {
+            for c in cands.iter_mut() {
+                if let Some(p) = c.f.published {
+                    let days = ((p - qp).abs() as f32) / 86_400.0;
+                    c.recency = 1.0 - opts.recency_weight * (1.0 - (-days / opts.recency_days.max(1.0)).exp());
+                    c.score = c.relevance * c.recency;
+                }
+            }
+        }
+    }
+    cands.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.id.cmp(&b.id)));
+
+    // Collapse copies: of a query's copy and of each other, keep the best one.
+    let mut kept: Vec<Candidate> = Vec::new();
+    for c in cands {
+        // A little more than k: room for diversity without quadratic cost.
+        if c.score <= 0.0 || kept.len() >= opts.k + MMR_POOL_EXTRA {
+            break;
+        }
+        if is_copy(&qf, &c.f, opts) {
+            continue;
+        }
+        if kept.iter().any(|k| is_copy(&k.f, &c.f, opts)) {
+            continue;
+        }
+        kept.push(c);
+    }
+
+    // Diversity: maximal marginal relevance over the text vectors.
+    let top = kept.first().map_or(1.0, |c| c.score.max(1e-6));
+    let mut chosen: Vec<Candidate> = Vec::with_capacity(opts.k);
+    // Highest similarity of each remaining candidate to anything chosen,
+    // updated with each new choice only.
+    let mut redundancy = vec![0.0f32; kept.len()];
+    while chosen.len() < opts.k && !kept.is_empty() {
+        let mut best = 0;
+        let mut best_value = f32::NEG_INFINITY;
+        for (i, c) in kept.iter().enumerate() {
+            let value = opts.mmr_lambda * c.score / top - (1.0 - opts.mmr_lambda) * redundancy[i];
+            if value > best_value {
+                best_value = value;
+                best = i;
+            }
+        }
+        let pick = kept.remove(best);
+        redundancy.remove(best);
+        if opts.mmr_lambda < 1.0 {
+            for (r, c) in redundancy.iter_mut().zip(&kept) {
+                *r = r.max(pick.f.text.cosine(&c.f.text));
+            }
+        }
+        chosen.push(pick);
+    }
+
+    let ids: Vec<&str> = chosen.iter().map(|c| c.id.as_str()).collect();
+    let records = engine.store().get_many(&ids)?;
+    Ok(chosen
+        .iter()
+        .zip(records)
+        .filter_map(|(c, r)| {
+            let r = r?;
+            Some(Pick {
+                id: c.id.clone(),
+                title: r.article.title,
+                url: r.article.url,
+                published: r.article.published.map(format_date),
+                score: c.score,
+                why: explain(q, &qf, c),
+            })
+        })
+        .collect())
+}
+
+/// Retrieves candidates (BM25 "more like this" and entity lists), scores
+/// them, and applies pseudo-relevance feedback. Scores are relevance only:
+/// no recency, no diversity.
+fn scored_candidates(
+    engine: &Engine,
+    stats: &CorpusStats,
+    qf: &Features,
+    exclude: Option<&str>,
+    opts: &RelatedOptions,
+) -> Result<Vec<Candidate>, RecommendError> {
     let index = engine.index();
-    let by_terms = index.search_terms(&boosts(&qt, MLT_TERMS), opts.candidates, &opts.filter, exclude)?;
-    let by_entities = index.search_entities(&boosts(&qe, ENTITY_TERMS), opts.candidates / 2, &opts.filter, exclude)?;
+    let by_terms = index.search_terms(&boosts(&qf.text, MLT_TERMS), opts.candidates, &opts.filter, exclude)?;
+    let by_entities = index.search_entities(&boosts(&qf.ents, ENTITY_TERMS), opts.candidates / 2, &opts.filter, exclude)?;
 
     // Union of both lists, remembering each rank.
     let mut ranks: HashMap<String, (Option<usize>, Option<usize>)> = HashMap::new();
@@ -87,90 +166,57 @@ pub(crate) fn related(engine: &Engine, stats: &CorpusStats, q: &Query, opts: &Re
         });
         e.1 = Some(rank);
     }
-    let analyses = engine.store().analyses(&order)?;
+    let features = engine.features(&order, stats)?;
     let mut cands: Vec<Candidate> = Vec::with_capacity(order.len());
-    for (id, analysis) in order.into_iter().zip(analyses) {
-        let Some(analysis) = analysis else { continue };
+    for (id, f) in order.into_iter().zip(features) {
+        let Some(f) = f else { continue };
         let (bm25_rank, entity_rank) = ranks.get(&id).copied().unwrap_or((None, None));
-        let text = text_vector(&analysis, stats);
-        let ents = entity_vector(&analysis, stats);
-        let (relevance, parts) = relevance(&opts.weights, &qt, &qe, &q.analysis, &text, &ents, &analysis);
-        cands.push(Candidate {
-            id,
-            analysis,
-            text,
-            ents,
-            bm25_rank,
-            entity_rank,
-            parts,
-            relevance,
-            recency: 1.0,
-            score: relevance,
-        });
+        let (relevance, [t, e, k]) = relevance(&opts.weights, qf, &f);
+        cands.push(Candidate { id, f, bm25_rank, entity_rank, parts: [t, e, k, 0.0], relevance, recency: 1.0, score: relevance });
     }
-    // Recency: closeness in time to the query article, when both have dates.
-    if opts.recency_weight > 0.0 {
-        if let Some(qp) = q.published {
-            for c in cands.iter_mut() {
-                if let Some(p) = c.analysis.published {
-                    let days = ((p - qp).abs() as f32) / 86_400.0;
-                    c.recency = 1.0 - opts.recency_weight * (1.0 - (-days / opts.recency_days.max(1.0)).exp());
-                    c.score = c.relevance * c.recency;
-                }
-            }
+    if let Some(centroid) = feedback_centroid(qf, &cands, opts) {
+        for c in cands.iter_mut() {
+            let fb = centroid.cosine(&c.f.text);
+            c.parts[3] = fb;
+            c.relevance = (1.0 - opts.feedback) * c.relevance + opts.feedback * fb;
+            c.score = c.relevance;
         }
     }
-    cands.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.id.cmp(&b.id)));
+    Ok(cands)
+}
 
-    // Collapse copies: of a query's copy and of each other, keep the best one.
-    let mut kept: Vec<Candidate> = Vec::new();
-    for c in cands {
-        if c.score <= 0.0 || kept.len() >= opts.k * 4 {
-            break;
-        }
-        if is_copy(&q.analysis, &qt, &c.analysis, &c.text, opts) {
-            continue;
-        }
-        if kept.iter().any(|k| is_copy(&k.analysis, &k.text, &c.analysis, &c.text, opts)) {
-            continue;
-        }
-        kept.push(c);
+/// Pseudo-relevance feedback: the centroid of the best first-pass
+/// candidates (copies of the query excluded). It carries the story's other
+/// words, which the query article may not use.
+fn feedback_centroid(qf: &Features, cands: &[Candidate], opts: &RelatedOptions) -> Option<SparseVec> {
+    if opts.feedback <= 0.0 || cands.len() <= opts.feedback_docs {
+        return None;
     }
+    let mut order: Vec<usize> = (0..cands.len()).collect();
+    order.sort_by(|&a, &b| cands[b].relevance.total_cmp(&cands[a].relevance).then(a.cmp(&b)));
+    let top = order.into_iter().filter(|&i| !is_copy(qf, &cands[i].f, opts)).take(opts.feedback_docs);
+    Some(SparseVec::centroid(top.map(|i| &cands[i].f.text)))
+}
 
-    // Diversity: maximal marginal relevance over the text vectors.
-    let top = kept.first().map_or(1.0, |c| c.score.max(1e-6));
-    let mut chosen: Vec<Candidate> = Vec::with_capacity(opts.k);
-    while chosen.len() < opts.k && !kept.is_empty() {
-        let mut best = 0;
-        let mut best_value = f32::NEG_INFINITY;
-        for (i, c) in kept.iter().enumerate() {
-            let redundancy = chosen.iter().map(|s| s.text.cosine(&c.text)).fold(0.0, f32::max);
-            let value = opts.mmr_lambda * c.score / top - (1.0 - opts.mmr_lambda) * redundancy;
-            if value > best_value {
-                best_value = value;
-                best = i;
-            }
-        }
-        chosen.push(kept.remove(best));
+/// The relevance of `target` to `query` as `related` scores it (feedback
+/// included, recency and diversity not).
+pub(crate) fn directed_relevance(
+    engine: &Engine,
+    stats: &CorpusStats,
+    query: &Features,
+    exclude: Option<&str>,
+    target: &Features,
+    opts: &RelatedOptions,
+) -> Result<f32, RecommendError> {
+    let rel = relevance(&opts.weights, query, target).0;
+    if opts.feedback <= 0.0 {
+        return Ok(rel);
     }
-
-    let ids: Vec<&str> = chosen.iter().map(|c| c.id.as_str()).collect();
-    let records = engine.store().get_many(&ids)?;
-    Ok(chosen
-        .iter()
-        .zip(records)
-        .filter_map(|(c, r)| {
-            let r = r?;
-            Some(Pick {
-                id: c.id.clone(),
-                title: r.article.title,
-                url: r.article.url,
-                published: r.article.published.map(format_date),
-                score: c.score,
-                why: explain(q, &qt, &qe, c),
-            })
-        })
-        .collect())
+    let cands = scored_candidates(engine, stats, query, exclude, &RelatedOptions { feedback: 0.0, ..opts.clone() })?;
+    Ok(match feedback_centroid(query, &cands, opts) {
+        Some(c) => (1.0 - opts.feedback) * rel + opts.feedback * c.cosine(&target.text),
+        None => rel,
+    })
 }
 
 fn boosts(v: &SparseVec, n: usize) -> Vec<(String, f32)> {
@@ -179,10 +225,10 @@ fn boosts(v: &SparseVec, n: usize) -> Vec<(String, f32)> {
     top.into_iter().map(|(k, w)| (k, w / max)).collect()
 }
 
-fn explain(q: &Query, qt: &SparseVec, qe: &SparseVec, c: &Candidate) -> Why {
+fn explain(q: &Query, qf: &Features, c: &Candidate) -> Why {
     // Shared entities, named as the query names them.
     let mut names: Vec<String> = Vec::new();
-    for (key, _) in qe.shared(&c.ents) {
+    for (key, _) in qf.ents.shared(&c.f.ents) {
         let name = q
             .analysis
             .entities
@@ -199,14 +245,14 @@ fn explain(q: &Query, qt: &SparseVec, qe: &SparseVec, c: &Candidate) -> Why {
     }
     // Shared keyphrases first, then the terms that weigh most in the match.
     let mut phrases: Vec<String> = Vec::new();
-    let ckeys: HashSet<&str> = c.analysis.keyphrases.iter().map(|k| k.key.as_str()).collect();
     for k in &q.analysis.keyphrases {
-        if k.key.contains(' ') && ckeys.contains(k.key.as_str()) && phrases.len() < 3 {
+        let shared = c.f.keyphrases.binary_search(&fnv1a64(k.key.as_bytes())).is_ok();
+        if k.key.contains(' ') && shared && phrases.len() < 3 {
             phrases.push(k.text.clone());
         }
     }
     let surface: HashMap<&str, &str> = q.analysis.terms.iter().map(|t| (t.stem.as_str(), t.surface.as_str())).collect();
-    for (stem, _) in qt.shared(&c.text) {
+    for (stem, _) in qf.text.shared(&c.f.text) {
         if phrases.len() >= 6 {
             break;
         }
@@ -229,6 +275,7 @@ fn explain(q: &Query, qt: &SparseVec, qe: &SparseVec, c: &Candidate) -> Why {
         Signal { name: "text".into(), value: c.parts[0] },
         Signal { name: "entities".into(), value: c.parts[1] },
         Signal { name: "keyphrases".into(), value: c.parts[2] },
+        Signal { name: "feedback".into(), value: c.parts[3] },
         Signal { name: "relevance".into(), value: c.relevance },
         Signal { name: "recency".into(), value: c.recency },
     ];

@@ -2,8 +2,31 @@
 
 use std::collections::HashMap;
 
-use readnext_analysis::match_keys;
-use readnext_core::Analysis;
+use readnext_analysis::match_key;
+use readnext_core::{Analysis, fnv1a64};
+
+/// FNV-1a as a `Hasher`: the document-frequency maps are read hundreds of
+/// thousands of times per query, with short string keys, where SipHash's
+/// DoS resistance buys nothing (keys come from our own index).
+#[derive(Default, Clone, Copy)]
+pub struct FnvHasher(u64);
+
+impl std::hash::Hasher for FnvHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
+        for &b in bytes {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+/// A map keyed by strings with [`FnvHasher`].
+pub type FastMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<FnvHasher>>;
 
 /// Document frequencies of the corpus, read from the index.
 #[derive(Debug, Clone, Default)]
@@ -11,9 +34,9 @@ pub struct CorpusStats {
     /// Number of documents.
     pub docs: u64,
     /// Document frequency of each stem.
-    pub term_df: HashMap<String, u32>,
+    pub term_df: FastMap<String, u32>,
     /// Document frequency of each entity match key.
-    pub entity_df: HashMap<String, u32>,
+    pub entity_df: FastMap<String, u32>,
 }
 
 impl CorpusStats {
@@ -32,41 +55,91 @@ impl CorpusStats {
     }
 }
 
-/// An L2-normalised sparse vector.
+/// An L2-normalised sparse vector, sorted by key hash so that a dot product
+/// is a merge of two arrays (ranking takes hundreds of them per query).
 #[derive(Debug, Clone, Default)]
 pub struct SparseVec {
-    /// Key → weight.
-    pub weights: HashMap<String, f32>,
+    /// (hash of key, weight), sorted by hash.
+    entries: Vec<(u64, f32)>,
+    /// The keys, in the order of `entries`; empty when dropped.
+    keys: Vec<String>,
 }
 
 impl SparseVec {
-    fn normalised(mut weights: HashMap<String, f32>) -> SparseVec {
-        let norm = weights.values().map(|w| w * w).sum::<f32>().sqrt();
-        if norm > 0.0 {
-            for w in weights.values_mut() {
-                *w /= norm;
+    /// The same vector without its keys: enough for cosines, and much
+    /// smaller to keep in a cache.
+    pub fn without_keys(mut self) -> SparseVec {
+        self.keys = Vec::new();
+        self
+    }
+
+    fn normalised(weights: Vec<(String, f32)>) -> SparseVec {
+        let norm = weights.iter().map(|(_, w)| w * w).sum::<f32>().sqrt();
+        let scale = if norm > 0.0 { 1.0 / norm } else { 0.0 };
+        let mut items: Vec<(u64, f32, String)> =
+            weights.into_iter().map(|(k, w)| (fnv1a64(k.as_bytes()), w * scale, k)).collect();
+        items.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| a.2.cmp(&b.2)));
+        items.dedup_by(|a, b| a.0 == b.0);
+        let (entries, keys) = items.into_iter().map(|(h, w, k)| ((h, w), k)).unzip();
+        SparseVec { entries, keys }
+    }
+
+    /// The normalised mean of several vectors (keys are not kept): the
+    /// centroid used for pseudo-relevance feedback.
+    pub fn centroid<'a>(vecs: impl Iterator<Item = &'a SparseVec>) -> SparseVec {
+        let mut sum: HashMap<u64, f32> = HashMap::new();
+        for v in vecs {
+            for &(h, w) in &v.entries {
+                *sum.entry(h).or_default() += w;
             }
         }
-        SparseVec { weights }
+        let norm = sum.values().map(|w| w * w).sum::<f32>().sqrt();
+        let scale = if norm > 0.0 { 1.0 / norm } else { 0.0 };
+        let mut entries: Vec<(u64, f32)> = sum.into_iter().map(|(h, w)| (h, w * scale)).collect();
+        entries.sort_unstable_by_key(|e| e.0);
+        SparseVec { entries, keys: Vec::new() }
+    }
+
+    /// Pairs of positions with equal keys.
+    fn matches<'a>(&'a self, other: &'a SparseVec) -> impl Iterator<Item = (usize, usize)> + 'a {
+        let (x, y) = (&self.entries, &other.entries);
+        let (mut i, mut j) = (0, 0);
+        std::iter::from_fn(move || {
+            while i < x.len() && j < y.len() {
+                match x[i].0.cmp(&y[j].0) {
+                    std::cmp::Ordering::Less => i += 1,
+                    std::cmp::Ordering::Greater => j += 1,
+                    std::cmp::Ordering::Equal => {
+                        let m = (i, j);
+                        i += 1;
+                        j += 1;
+                        return Some(m);
+                    }
+                }
+            }
+            None
+        })
     }
 
     /// Cosine with another normalised vector.
     pub fn cosine(&self, other: &SparseVec) -> f32 {
-        let (small, large) = if self.weights.len() <= other.weights.len() { (self, other) } else { (other, self) };
-        small.weights.iter().filter_map(|(k, w)| large.weights.get(k).map(|v| w * v)).sum()
+        self.matches(other).map(|(i, j)| self.entries[i].1 * other.entries[j].1).sum()
     }
 
-    /// The keys both vectors share, by contribution to the cosine, largest first.
+    /// The keys both vectors share, by contribution to the cosine, largest
+    /// first. Keys come from `self`, which must have kept them.
     pub fn shared(&self, other: &SparseVec) -> Vec<(&str, f32)> {
-        let mut out: Vec<(&str, f32)> =
-            self.weights.iter().filter_map(|(k, w)| other.weights.get(k).map(|v| (k.as_str(), w * v))).collect();
+        let mut out: Vec<(&str, f32)> = self
+            .matches(other)
+            .filter_map(|(i, j)| Some((self.keys.get(i)?.as_str(), self.entries[i].1 * other.entries[j].1)))
+            .collect();
         out.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(b.0)));
         out
     }
 
-    /// The heaviest keys.
+    /// The heaviest keys (of a vector that kept them).
     pub fn top(&self, n: usize) -> Vec<(String, f32)> {
-        let mut v: Vec<(String, f32)> = self.weights.iter().map(|(k, w)| (k.clone(), *w)).collect();
+        let mut v: Vec<(String, f32)> = self.keys.iter().zip(&self.entries).map(|(k, e)| (k.clone(), e.1)).collect();
         v.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         v.truncate(n);
         v
@@ -83,19 +156,16 @@ pub fn text_vector(a: &Analysis, stats: &CorpusStats) -> SparseVec {
     SparseVec::normalised(weights)
 }
 
-/// Sublinear, idf-weighted entity mentions; a person also counts under their
-/// bare surname so that "Sheinbaum" elsewhere matches "Claudia Sheinbaum".
+/// Sublinear, idf-weighted entity mentions, keyed by [`match_key`].
 pub fn entity_vector(a: &Analysis, stats: &CorpusStats) -> SparseVec {
-    let mut weights: HashMap<String, f32> = HashMap::new();
+    let mut weights: HashMap<&str, f32> = HashMap::new();
     for e in &a.entities {
-        let tf = 1.0 + (e.count as f32).ln();
-        for key in match_keys(e) {
-            let w = tf * stats.entity_idf(&key);
-            let slot = weights.entry(key).or_default();
-            *slot = slot.max(w);
-        }
+        let key = match_key(e);
+        let w = (1.0 + (e.count as f32).ln()) * stats.entity_idf(key);
+        let slot = weights.entry(key).or_default();
+        *slot = slot.max(w);
     }
-    SparseVec::normalised(weights)
+    SparseVec::normalised(weights.into_iter().map(|(k, w)| (k.to_string(), w)).collect())
 }
 
 #[cfg(test)]
@@ -111,8 +181,12 @@ mod tests {
     }
 
     #[test]
-    fn cosine_is_one_for_same_and_zero_for_disjoint() {
-        let stats = CorpusStats { docs: 10, term_df: [("a".to_string(), 9), ("b".to_string(), 1)].into(), ..Default::default() };
+    fn cosine_centroid_and_shared_keys() {
+        let stats = CorpusStats {
+            docs: 10,
+            term_df: [("a".to_string(), 9), ("b".to_string(), 1)].into_iter().collect(),
+            ..Default::default()
+        };
         let x = text_vector(&analysis(&[("a", 2), ("b", 1)]), &stats);
         let y = text_vector(&analysis(&[("c", 1)]), &stats);
         assert!((x.cosine(&x) - 1.0).abs() < 1e-5);
@@ -120,5 +194,11 @@ mod tests {
         // The rare term dominates.
         assert_eq!(x.top(1)[0].0, "b");
         assert!((stats.idf(0) - ((11.0f32).ln() + 1.0)).abs() < 1e-6);
+        let c = SparseVec::centroid([&x, &y].into_iter());
+        assert!((c.cosine(&c) - 1.0).abs() < 1e-5);
+        assert!(c.cosine(&x) > 0.0 && c.cosine(&y) > 0.0);
+        assert_eq!(x.shared(&x).len(), 2);
+        assert!(x.clone().without_keys().shared(&x).is_empty());
+        assert!((x.clone().without_keys().cosine(&x) - 1.0).abs() < 1e-5);
     }
 }

@@ -1,0 +1,304 @@
+//! Running readnext and the baselines over a dataset, in one process, on the
+//! same documents.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::time::Instant;
+
+use rayon::prelude::*;
+use readnext_analysis::analyze;
+use readnext_recommend::{Engine, Query, RelatedOptions};
+use readnext_store::{Record, Write};
+
+use crate::EvalError;
+use crate::baselines::{Bm25Mlt, LexCorpus, Rng, Tfidf};
+use crate::datasets::{Grading, Pair, RelatedSet};
+use crate::metrics::{average_precision, ndcg_at, pearson, precision_at, spearman};
+use crate::memory::{peak_rss_bytes, reset_peak_rss};
+
+/// Seed of the random baseline; fixed so that runs are reproducible.
+pub const SEED: u64 = 20_221_108;
+
+/// Results of one system.
+#[derive(Debug, Clone, Default)]
+pub struct SystemResult {
+    /// Metric name → value (x100 for accuracy metrics).
+    pub metrics: BTreeMap<String, f64>,
+    /// Nested metric groups (SemEval subsets).
+    pub groups: BTreeMap<String, BTreeMap<String, f64>>,
+    /// Wall time of the system's queries (and its index build), seconds.
+    pub wall_s: f64,
+    /// Peak resident memory while it ran, MiB.
+    pub peak_mib: f64,
+    /// Per-query nDCG@10 (x100), for the distribution plot.
+    pub per_query: Vec<f64>,
+    /// Mean gain at each rank 1..=10, for the score-vs-rank plot.
+    pub gain_at_rank: Vec<f64>,
+}
+
+/// A whole evaluation run.
+#[derive(Debug, Clone, Default)]
+pub struct EvalRun {
+    /// Dataset name.
+    pub dataset: String,
+    /// Number of queries (or pairs).
+    pub queries: usize,
+    /// System name → results, in display order.
+    pub systems: Vec<(String, SystemResult)>,
+    /// Configuration of the run, for reproduction.
+    pub config: BTreeMap<String, String>,
+    /// Hash of the data files' names and sizes.
+    pub fingerprint: String,
+}
+
+/// Builds a readnext engine over the articles, in a temporary folder, with
+/// the same write path as `readnext ingest`.
+pub fn build_engine(articles: Vec<readnext_core::Article>) -> Result<(tempfile::TempDir, Engine, Vec<Record>), EvalError> {
+    let dir = tempfile::tempdir().map_err(|source| EvalError::Io { path: std::env::temp_dir(), source })?;
+    let engine = Engine::open(dir.path())?;
+    let records: Vec<Record> = articles
+        .into_par_iter()
+        .map(|article| {
+            let analysis = analyze(&article)?;
+            Ok(Record { article, analysis })
+        })
+        .collect::<Result<_, readnext_analysis::AnalysisError>>()
+        .map_err(readnext_recommend::RecommendError::from)?;
+    for chunk in records.chunks(2000) {
+        let writes: Vec<Write> = chunk.iter().map(|r| Write::Upsert(Box::new(r.clone()))).collect();
+        engine.write(&writes)?;
+    }
+    Ok((dir, engine, records))
+}
+
+/// The metrics of one query's ranked list.
+struct QueryScores {
+    ndcg10: f64,
+    p5_event: f64,
+    p10: f64,
+    ap: f64,
+    gains: Vec<u8>,
+}
+
+fn score_list(set: &RelatedSet, q: usize, ranked: &[usize], all_gains: &[u8]) -> QueryScores {
+    let gains: Vec<u8> = ranked.iter().map(|&d| set.gain(q, d)).collect();
+    let relevant = all_gains.iter().filter(|&&g| g > 0).count();
+    QueryScores {
+        ndcg10: ndcg_at(&gains, all_gains, 10),
+        p5_event: precision_at(&gains, 5, |g| g == 2),
+        p10: precision_at(&gains, 10, |g| g > 0),
+        ap: average_precision(&gains, relevant),
+        gains,
+    }
+}
+
+/// Runs the `related` task: every document is a query against all others.
+pub fn run_related(set: &RelatedSet, depth: usize, opts: &RelatedOptions) -> Result<EvalRun, EvalError> {
+    let n = set.docs.len();
+    let mut run = EvalRun { dataset: set.name.clone(), queries: n, ..Default::default() };
+    run.config.insert("depth".into(), depth.to_string());
+    run.config.insert("seed".into(), SEED.to_string());
+    run.config.insert("weights".into(), format!("{:?}", opts.weights));
+    run.config.insert("mmr_lambda".into(), opts.mmr_lambda.to_string());
+    run.config.insert("recency".into(), format!("{} over {} days", opts.recency_weight, opts.recency_days));
+    run.fingerprint = crate::fingerprint(&set.files);
+    let all_gains: Vec<Vec<u8>> = (0..n).map(|q| (0..n).filter(|&d| d != q).map(|d| set.gain(q, d)).collect()).collect();
+    let texts: Vec<String> = set.docs.iter().map(|d| d.article.full_text()).collect();
+    let index_of: HashMap<String, usize> = set.docs.iter().enumerate().map(|(i, d)| (d.article.id.clone(), i)).collect();
+
+    // readnext, through the engine's public related path.
+    reset_peak_rss();
+    let started = Instant::now();
+    let (_dir, engine, records) = build_engine(set.docs.iter().map(|d| d.article.clone()).collect())?;
+    let o = RelatedOptions { k: depth, ..opts.clone() };
+    let lists: Vec<Vec<usize>> = records
+        .iter()
+        .map(|r| {
+            let picks = engine.related(&Query::from_record(r), &o)?;
+            Ok(picks.iter().filter_map(|p| index_of.get(&p.id).copied()).collect())
+        })
+        .collect::<Result<_, EvalError>>()?;
+    let wall = started.elapsed().as_secs_f64();
+    let readnext = finish_related(set, &lists, &all_gains, wall, &texts);
+    drop(engine);
+    run.systems.push(("readnext".into(), readnext));
+
+    // TF-IDF.
+    reset_peak_rss();
+    let started = Instant::now();
+    let corpus = LexCorpus::new(&texts);
+    let tfidf = Tfidf::new(&corpus);
+    let lists: Vec<Vec<usize>> = (0..n).map(|q| tfidf.rank(q, depth).into_iter().map(|x| x.0).collect()).collect();
+    let wall = started.elapsed().as_secs_f64();
+    run.systems.push(("tfidf".into(), finish_related(set, &lists, &all_gains, wall, &texts)));
+
+    // BM25 more-like-this.
+    reset_peak_rss();
+    let started = Instant::now();
+    let mlt = Bm25Mlt::new(&corpus);
+    let lists: Vec<Vec<usize>> = (0..n).map(|q| mlt.rank(q, depth).into_iter().map(|x| x.0).collect()).collect();
+    let wall = started.elapsed().as_secs_f64();
+    run.systems.push(("bm25_mlt".into(), finish_related(set, &lists, &all_gains, wall, &texts)));
+
+    // Random.
+    reset_peak_rss();
+    let started = Instant::now();
+    let mut rng = Rng::new(SEED);
+    let lists: Vec<Vec<usize>> = (0..n).map(|q| rng.sample(n, q, depth)).collect();
+    let wall = started.elapsed().as_secs_f64();
+    run.systems.push(("random".into(), finish_related(set, &lists, &all_gains, wall, &texts)));
+    Ok(run)
+}
+
+fn finish_related(set: &RelatedSet, lists: &[Vec<usize>], all_gains: &[Vec<u8>], wall_s: f64, texts: &[String]) -> SystemResult {
+    let n = lists.len().max(1) as f64;
+    let scores: Vec<QueryScores> = lists.iter().enumerate().map(|(q, l)| score_list(set, q, l, &all_gains[q])).collect();
+    let mean = |f: &dyn Fn(&QueryScores) -> f64| 100.0 * scores.iter().map(f).sum::<f64>() / n;
+    let mut r = SystemResult { wall_s, peak_mib: peak_rss_bytes() as f64 / (1024.0 * 1024.0), ..Default::default() };
+    r.metrics.insert("ndcg10".into(), mean(&|s| s.ndcg10));
+    r.metrics.insert("map".into(), mean(&|s| s.ap));
+    match set.grading {
+        Grading::EcbPlus => {
+            r.metrics.insert("p5_event".into(), mean(&|s| s.p5_event));
+        }
+        Grading::Category | Grading::Labels => {
+            r.metrics.insert("p10".into(), mean(&|s| s.p10));
+        }
+    }
+    r.per_query = scores.iter().map(|s| 100.0 * s.ndcg10).collect();
+    r.gain_at_rank = (0..10)
+        .map(|i| scores.iter().map(|s| s.gains.get(i).map_or(0.0, |&g| f64::from(g))).sum::<f64>() / n)
+        .collect();
+    for (k, v) in beyond_accuracy(set, lists, texts) {
+        r.metrics.insert(k, v);
+    }
+    r
+}
+
+/// Diversity, coverage, near-duplicate blocks and age gap of the top-10 blocks,
+/// measured with the harness's own TF-IDF so that every system is judged alike.
+fn beyond_accuracy(set: &RelatedSet, lists: &[Vec<usize>], texts: &[String]) -> Vec<(String, f64)> {
+    let corpus = LexCorpus::new(texts);
+    let tfidf = Tfidf::new(&corpus);
+    let mut diversity = 0.0;
+    let mut blocks = 0usize;
+    let mut dup_blocks = 0usize;
+    let mut covered: HashSet<usize> = HashSet::new();
+    let (mut gap_sum, mut gap_n) = (0.0, 0usize);
+    for (q, list) in lists.iter().enumerate() {
+        let top: Vec<usize> = list.iter().copied().take(10).collect();
+        covered.extend(&top);
+        if top.len() >= 2 {
+            let mut sum = 0.0;
+            let mut pairs = 0usize;
+            let mut dup = false;
+            for i in 0..top.len() {
+                for j in i + 1..top.len() {
+                    let c = f64::from(tfidf.cosine(top[i], top[j]));
+                    dup |= c >= 0.9;
+                    sum += 1.0 - c;
+                    pairs += 1;
+                }
+            }
+            diversity += sum / pairs as f64;
+            blocks += 1;
+            dup_blocks += usize::from(dup);
+        }
+        if let Some(qp) = set.docs[q].article.published {
+            for &d in &top {
+                if let Some(p) = set.docs[d].article.published {
+                    gap_sum += (p - qp).abs() as f64 / 86_400.0;
+                    gap_n += 1;
+                }
+            }
+        }
+    }
+    let mut out = vec![
+        ("diversity".to_string(), 100.0 * diversity / blocks.max(1) as f64),
+        ("coverage".to_string(), 100.0 * covered.len() as f64 / set.docs.len().max(1) as f64),
+        ("dup_blocks".to_string(), 100.0 * dup_blocks as f64 / blocks.max(1) as f64),
+    ];
+    if gap_n > 0 {
+        out.push(("age_gap_days".to_string(), gap_sum / gap_n as f64));
+    }
+    out
+}
+
+/// The SemEval subsets a pair belongs to.
+fn subsets(p: &Pair) -> Vec<&'static str> {
+    let mut s = vec!["all"];
+    let in_enes = |l: &str| l == "en" || l == "es";
+    if in_enes(&p.lang1) && in_enes(&p.lang2) {
+        s.push("en+es");
+    }
+    if p.lang1 == "en" && p.lang2 == "en" {
+        s.push("en-en");
+    }
+    s
+}
+
+fn correlate(pairs: &[Pair], sims: &[f64]) -> BTreeMap<String, BTreeMap<String, f64>> {
+    let mut out = BTreeMap::new();
+    for subset in ["en-en", "en+es", "all"] {
+        let idx: Vec<usize> = (0..pairs.len()).filter(|&i| subsets(&pairs[i]).contains(&subset)).collect();
+        let x: Vec<f64> = idx.iter().map(|&i| sims[i]).collect();
+        let y: Vec<f64> = idx.iter().map(|&i| -pairs[i].overall).collect();
+        let mut m = BTreeMap::new();
+        m.insert("pearson".to_string(), 100.0 * pearson(&x, &y).unwrap_or(0.0));
+        m.insert("spearman".to_string(), 100.0 * spearman(&x, &y).unwrap_or(0.0));
+        m.insert("pairs".to_string(), idx.len() as f64);
+        out.insert(subset.to_string(), m);
+    }
+    out
+}
+
+/// Runs the SemEval pairwise task: each system's similarity of the two
+/// articles of a pair against the human score.
+pub fn run_semeval(pairs: &[Pair], opts: &RelatedOptions, files: &[std::path::PathBuf]) -> Result<EvalRun, EvalError> {
+    let mut run = EvalRun { dataset: "semeval".into(), queries: pairs.len(), ..Default::default() };
+    run.fingerprint = crate::fingerprint(files);
+    run.config.insert("seed".into(), SEED.to_string());
+    run.config.insert("weights".into(), format!("{:?}", opts.weights));
+    let texts: Vec<String> = pairs.iter().flat_map(|p| [p.a.full_text(), p.b.full_text()]).collect();
+
+    reset_peak_rss();
+    let started = Instant::now();
+    let articles = pairs.iter().flat_map(|p| [p.a.clone(), p.b.clone()]).collect();
+    let (_dir, engine, records) = build_engine(articles)?;
+    let sims: Vec<f64> = (0..pairs.len())
+        .map(|i| {
+            let (a, b) = (&records[2 * i], &records[2 * i + 1]);
+            engine.similarity((&a.analysis, Some(&a.article.id)), (&b.analysis, Some(&b.article.id)), opts).map(f64::from)
+        })
+        .collect::<Result<_, _>>()?;
+    run.systems.push(("readnext".into(), pair_result(pairs, &sims, started)));
+
+    reset_peak_rss();
+    let started = Instant::now();
+    let corpus = LexCorpus::new(&texts);
+    let tfidf = Tfidf::new(&corpus);
+    let sims: Vec<f64> = (0..pairs.len()).map(|i| f64::from(tfidf.cosine(2 * i, 2 * i + 1))).collect();
+    run.systems.push(("tfidf".into(), pair_result(pairs, &sims, started)));
+
+    reset_peak_rss();
+    let started = Instant::now();
+    let mlt = Bm25Mlt::new(&corpus);
+    let sims: Vec<f64> =
+        (0..pairs.len()).map(|i| f64::from(mlt.score(2 * i, 2 * i + 1) + mlt.score(2 * i + 1, 2 * i)) / 2.0).collect();
+    run.systems.push(("bm25_mlt".into(), pair_result(pairs, &sims, started)));
+
+    reset_peak_rss();
+    let started = Instant::now();
+    let mut rng = Rng::new(SEED);
+    let sims: Vec<f64> = pairs.iter().map(|_| rng.next_f64()).collect();
+    run.systems.push(("random".into(), pair_result(pairs, &sims, started)));
+    Ok(run)
+}
+
+fn pair_result(pairs: &[Pair], sims: &[f64], started: Instant) -> SystemResult {
+    SystemResult {
+        groups: correlate(pairs, sims),
+        wall_s: started.elapsed().as_secs_f64(),
+        peak_mib: peak_rss_bytes() as f64 / (1024.0 * 1024.0),
+        ..Default::default()
+    }
+}

@@ -1,0 +1,71 @@
+//! Per-document ranking features, derived from an analysis and the corpus
+//! statistics, and cached in memory: a query scores a few hundred candidates,
+//! and building their vectors from stored analyses costs more than scoring.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use readnext_core::{Analysis, fnv1a64};
+
+use crate::vectors::{CorpusStats, SparseVec, entity_vector, text_vector};
+
+/// Entries kept before the cache is emptied and refilled; bounds memory on
+/// very large stores (about 5 KB an entry).
+const CACHE_CAP: usize = 200_000;
+
+/// What ranking needs of one document.
+#[derive(Debug, Clone)]
+pub struct Features {
+    /// TF-IDF of the stems.
+    pub text: SparseVec,
+    /// Entity vector.
+    pub ents: SparseVec,
+    /// Hashes of the keyphrase keys, sorted.
+    pub keyphrases: Vec<u64>,
+    /// SimHash.
+    pub simhash: u64,
+    /// Content hash.
+    pub content_hash: u64,
+    /// Publication time.
+    pub published: Option<i64>,
+}
+
+impl Features {
+    /// Features of an analysis. `keep_keys` keeps the vector keys, which
+    /// explanations need on the query side only.
+    pub fn new(a: &Analysis, stats: &CorpusStats, keep_keys: bool) -> Features {
+        let (text, ents) = (text_vector(a, stats), entity_vector(a, stats));
+        let (text, ents) = if keep_keys { (text, ents) } else { (text.without_keys(), ents.without_keys()) };
+        let mut keyphrases: Vec<u64> = a.keyphrases.iter().map(|k| fnv1a64(k.key.as_bytes())).collect();
+        keyphrases.sort_unstable();
+        keyphrases.dedup();
+        Features { text, ents, keyphrases, simhash: a.simhash, content_hash: a.content_hash, published: a.published }
+    }
+}
+
+/// The cache: id → features, valid for one version of the corpus statistics.
+#[derive(Default)]
+pub struct FeatureCache {
+    inner: RwLock<HashMap<String, Arc<Features>>>,
+}
+
+impl FeatureCache {
+    /// Cached features of `id`.
+    pub fn get(&self, id: &str) -> Option<Arc<Features>> {
+        self.inner.read().unwrap_or_else(|p| p.into_inner()).get(id).cloned()
+    }
+
+    /// Caches features.
+    pub fn put(&self, id: String, f: Arc<Features>) {
+        let mut m = self.inner.write().unwrap_or_else(|p| p.into_inner());
+        if m.len() >= CACHE_CAP {
+            m.clear();
+        }
+        m.insert(id, f);
+    }
+
+    /// Forgets everything (the statistics changed).
+    pub fn clear(&self) {
+        self.inner.write().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+}
