@@ -55,6 +55,9 @@ enum Task {
         /// Number of documents in the feedback centroid.
         #[arg(long)]
         feedback_docs: Option<usize>,
+        /// Pivoted length normalisation slope (1 = cosine).
+        #[arg(long)]
+        length_slope: Option<f32>,
     },
 }
 
@@ -75,7 +78,7 @@ fn default_path(dataset: &str) -> PathBuf {
 
 pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
     match args.task {
-        Task::Related { dataset, data, format, report, depth, w_text, w_entities, w_keyphrases, mmr_lambda, feedback, feedback_docs } => {
+        Task::Related { dataset, data, format, report, depth, w_text, w_entities, w_keyphrases, mmr_lambda, feedback, feedback_docs, length_slope } => {
             let path = data.unwrap_or_else(|| default_path(&dataset));
             let mut opts = RelatedOptions::default();
             if let Some(w) = w_text {
@@ -95,6 +98,9 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
             }
             if let Some(n) = feedback_docs {
                 opts.feedback_docs = n;
+            }
+            if let Some(s) = length_slope {
+                opts.length_slope = s;
             }
             let run = if dataset == "semeval" {
                 let pairs = readnext_eval::semeval(&path)?;

@@ -50,6 +50,12 @@ pub struct RelatedArgs {
     /// Diversity trade-off (1 = relevance only).
     #[arg(long, default_value_t = RelatedOptions::default().mmr_lambda)]
     mmr_lambda: f32,
+    /// Pseudo-relevance feedback weight (0 turns it off).
+    #[arg(long, default_value_t = RelatedOptions::default().feedback)]
+    feedback: f32,
+    /// Pivoted length normalisation slope (1 = plain cosine).
+    #[arg(long, default_value_t = RelatedOptions::default().length_slope)]
+    length_slope: f32,
 }
 
 pub fn run(store: &Path, args: RelatedArgs) -> anyhow::Result<ExitCode> {
@@ -76,6 +82,8 @@ pub fn run(store: &Path, args: RelatedArgs) -> anyhow::Result<ExitCode> {
         recency_weight: args.recency_weight,
         recency_days: args.recency_days,
         mmr_lambda: args.mmr_lambda,
+        feedback: args.feedback,
+        length_slope: args.length_slope,
         ..Default::default()
     };
     let picks = engine.related(&query, &opts)?;

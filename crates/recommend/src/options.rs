@@ -48,6 +48,10 @@ pub struct RelatedOptions {
     pub feedback: f32,
     /// How many first-pass candidates make the feedback centroid.
     pub feedback_docs: usize,
+    /// Pivoted length normalisation of the text score: 1 is plain cosine,
+    /// lower values stop cosine from favouring short articles over long
+    /// ones that cover the story in full.
+    pub length_slope: f32,
 }
 
 impl Default for RelatedOptions {
@@ -58,12 +62,13 @@ impl Default for RelatedOptions {
             weights: Weights::default(),
             recency_weight: 0.2,
             recency_days: 120.0,
-            mmr_lambda: 0.95,
+            mmr_lambda: 0.9,
             dup_bits: 3,
             dup_cosine: 0.92,
             candidates: 150,
             feedback: 0.4,
             feedback_docs: 3,
+            length_slope: 0.75,
         }
     }
 }

@@ -35,8 +35,12 @@ struct Candidate {
 
 /// Fused relevance of a candidate to a query, with its parts
 /// `[text, entities, keyphrases]`.
-pub(crate) fn relevance(w: &Weights, q: &Features, c: &Features) -> (f32, [f32; 3]) {
-    let text = q.text.cosine(&c.text);
+pub(crate) fn relevance(w: &Weights, q: &Features, c: &Features, slope: f32, pivot: f32) -> (f32, [f32; 3]) {
+    let mut text = q.text.cosine(&c.text);
+    if slope < 1.0 && pivot > 0.0 {
+        let r = c.text.norm / pivot;
+        text *= r / ((1.0 - slope) + slope * r);
+    }
     let ents = q.ents.cosine(&c.ents);
     let kp = keyphrase_overlap(&q.keyphrases, &c.keyphrases);
     (w.text * text + w.entities * ents + w.keyphrases * kp, [text, ents, kp])
@@ -167,11 +171,14 @@ fn scored_candidates(
         e.1 = Some(rank);
     }
     let features = engine.features(&order, stats)?;
+    // The pivot of length normalisation: the mean norm of the candidates.
+    let norms: Vec<f32> = features.iter().flatten().map(|f| f.text.norm).collect();
+    let pivot = norms.iter().sum::<f32>() / norms.len().max(1) as f32;
     let mut cands: Vec<Candidate> = Vec::with_capacity(order.len());
     for (id, f) in order.into_iter().zip(features) {
         let Some(f) = f else { continue };
         let (bm25_rank, entity_rank) = ranks.get(&id).copied().unwrap_or((None, None));
-        let (relevance, [t, e, k]) = relevance(&opts.weights, qf, &f);
+        let (relevance, [t, e, k]) = relevance(&opts.weights, qf, &f, opts.length_slope, pivot);
         cands.push(Candidate { id, f, bm25_rank, entity_rank, parts: [t, e, k, 0.0], relevance, recency: 1.0, score: relevance });
     }
     if let Some(centroid) = feedback_centroid(qf, &cands, opts) {
@@ -208,7 +215,7 @@ pub(crate) fn directed_relevance(
     target: &Features,
     opts: &RelatedOptions,
 ) -> Result<f32, RecommendError> {
-    let rel = relevance(&opts.weights, query, target).0;
+    let rel = relevance(&opts.weights, query, target, 1.0, 0.0).0;
     if opts.feedback <= 0.0 {
         return Ok(rel);
     }

@@ -63,6 +63,8 @@ pub struct SparseVec {
     entries: Vec<(u64, f32)>,
     /// The keys, in the order of `entries`; empty when dropped.
     keys: Vec<String>,
+    /// The L2 norm before normalisation (grows with document length).
+    pub norm: f32,
 }
 
 impl SparseVec {
@@ -81,7 +83,7 @@ impl SparseVec {
         items.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| a.2.cmp(&b.2)));
         items.dedup_by(|a, b| a.0 == b.0);
         let (entries, keys) = items.into_iter().map(|(h, w, k)| ((h, w), k)).unzip();
-        SparseVec { entries, keys }
+        SparseVec { entries, keys, norm }
     }
 
     /// The normalised mean of several vectors (keys are not kept): the
@@ -97,7 +99,7 @@ impl SparseVec {
         let scale = if norm > 0.0 { 1.0 / norm } else { 0.0 };
         let mut entries: Vec<(u64, f32)> = sum.into_iter().map(|(h, w)| (h, w * scale)).collect();
         entries.sort_unstable_by_key(|e| e.0);
-        SparseVec { entries, keys: Vec::new() }
+        SparseVec { entries, keys: Vec::new(), norm }
     }
 
     /// Pairs of positions with equal keys.
