@@ -333,17 +333,6 @@ fn resolve(mentions: &mut [Mention], title_case: &[Word<'_>]) -> Vec<Entity> {
     out
 }
 
-/// The key an entity matches on across articles: a person with a full name
-/// matches on the bare surname (another article may only say "Sheinbaum"),
-/// everything else on its own key. One key per entity, so that a person does
-/// not weigh twice.
-pub fn match_key(e: &Entity) -> &str {
-    match (e.kind, e.key.rsplit_once('_')) {
-        (EntityKind::Person, Some((_, surname))) => surname,
-        _ => &e.key,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

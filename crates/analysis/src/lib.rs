@@ -15,7 +15,6 @@ mod stopwords;
 mod terms;
 mod tokens;
 
-pub use entities::match_key;
 pub use fingerprint::{hamming, simhash};
 pub use lang::detect_lang;
 pub use stopwords::{ENGLISH as ENGLISH_STOP_WORDS, is_stop};

@@ -82,6 +82,19 @@ pub enum EntityKind {
     Other,
 }
 
+impl Entity {
+    /// The key an entity matches on across articles: a person with a full
+    /// name matches on the bare surname (another article may only say
+    /// "Sheinbaum"), everything else on its own key. One key per entity, so
+    /// that a person does not weigh twice.
+    pub fn match_key(&self) -> &str {
+        match (self.kind, self.key.rsplit_once('_')) {
+            (EntityKind::Person, Some((_, surname))) => surname,
+            _ => &self.key,
+        }
+    }
+}
+
 impl EntityKind {
     /// Lower-case name used in JSON and explanations.
     pub fn as_str(self) -> &'static str {
@@ -138,4 +151,51 @@ pub struct Analysis {
     /// Publication time (Unix seconds): the article's own, kept here so that
     /// ranking reads it without decoding the article.
     pub published: Option<i64>,
+}
+
+/// The compact part of an analysis that ranking reads for every candidate:
+/// hashed stems and entity keys with their counts, no strings, so that it
+/// decodes in microseconds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct RankInput {
+    /// (FNV-1a of the stem, weighted count), sorted by hash.
+    pub terms: Vec<(u64, u32)>,
+    /// (FNV-1a of the entity match key, mentions), sorted by hash.
+    pub entities: Vec<(u64, u32)>,
+    /// FNV-1a of each keyphrase key, sorted.
+    pub keyphrases: Vec<u64>,
+    /// SimHash.
+    pub simhash: u64,
+    /// Content hash.
+    pub content_hash: u64,
+    /// Publication time.
+    pub published: Option<i64>,
+}
+
+impl Analysis {
+    /// The compact ranking input of this analysis.
+    pub fn rank_input(&self) -> RankInput {
+        let mut terms: Vec<(u64, u32)> = self.terms.iter().map(|t| (crate::fnv1a64(t.stem.as_bytes()), t.tf)).collect();
+        terms.sort_unstable();
+        let mut entities: Vec<(u64, u32)> = Vec::with_capacity(self.entities.len());
+        for e in &self.entities {
+            let h = crate::fnv1a64(e.match_key().as_bytes());
+            match entities.iter_mut().find(|x| x.0 == h) {
+                Some(x) => x.1 = x.1.max(e.count),
+                None => entities.push((h, e.count)),
+            }
+        }
+        entities.sort_unstable();
+        let mut keyphrases: Vec<u64> = self.keyphrases.iter().map(|k| crate::fnv1a64(k.key.as_bytes())).collect();
+        keyphrases.sort_unstable();
+        keyphrases.dedup();
+        RankInput {
+            terms,
+            entities,
+            keyphrases,
+            simhash: self.simhash,
+            content_hash: self.content_hash,
+            published: self.published,
+        }
+    }
 }

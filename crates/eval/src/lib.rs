@@ -15,7 +15,7 @@ mod run;
 
 pub use baselines::{Bm25Mlt, LexCorpus, Rng, Tfidf, sk_tokens};
 pub use datasets::{EvalDoc, Grading, Pair, RelatedSet, agnews, bbc, ecbplus, labeled_jsonl, semeval};
-pub use memory::{peak_rss_bytes, reset_peak_rss};
+pub use memory::{peak_rss_bytes, peak_rss_growth_bytes, reset_peak_rss};
 pub use metrics::{average_precision, average_ranks, ndcg_at, pearson, precision_at, spearman};
 pub use report::{to_json, to_table, write_html};
 pub use run::{EvalRun, SEED, SystemResult, build_engine, run_related, run_semeval};

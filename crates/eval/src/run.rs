@@ -13,7 +13,7 @@ use crate::EvalError;
 use crate::baselines::{Bm25Mlt, LexCorpus, Rng, Tfidf};
 use crate::datasets::{Grading, Pair, RelatedSet};
 use crate::metrics::{average_precision, ndcg_at, pearson, precision_at, spearman};
-use crate::memory::{peak_rss_bytes, reset_peak_rss};
+use crate::memory::{peak_rss_growth_bytes, reset_peak_rss};
 
 /// Seed of the random baseline; fixed so that runs are reproducible.
 pub const SEED: u64 = 20_221_108;
@@ -27,7 +27,7 @@ pub struct SystemResult {
     pub groups: BTreeMap<String, BTreeMap<String, f64>>,
     /// Wall time of the system's queries (and its index build), seconds.
     pub wall_s: f64,
-    /// Peak resident memory while it ran, MiB.
+    /// How far resident memory rose while it ran, MiB.
     pub peak_mib: f64,
     /// Per-query nDCG@10 (x100), for the distribution plot.
     pub per_query: Vec<f64>,
@@ -101,7 +101,6 @@ pub fn run_related(set: &RelatedSet, depth: usize, opts: &RelatedOptions) -> Res
     run.config.insert("mmr_lambda".into(), opts.mmr_lambda.to_string());
     run.config.insert("recency".into(), format!("{} over {} days", opts.recency_weight, opts.recency_days));
     run.fingerprint = crate::fingerprint(&set.files);
-    let all_gains: Vec<Vec<u8>> = (0..n).map(|q| (0..n).filter(|&d| d != q).map(|d| set.gain(q, d)).collect()).collect();
     let texts: Vec<String> = set.docs.iter().map(|d| d.article.full_text()).collect();
     let index_of: HashMap<String, usize> = set.docs.iter().enumerate().map(|(i, d)| (d.article.id.clone(), i)).collect();
 
@@ -118,7 +117,8 @@ pub fn run_related(set: &RelatedSet, depth: usize, opts: &RelatedOptions) -> Res
         })
         .collect::<Result<_, EvalError>>()?;
     let wall = started.elapsed().as_secs_f64();
-    let readnext = finish_related(set, &lists, &all_gains, wall, &texts);
+    let judge = Judge::new(set, &texts);
+    let readnext = finish_related(&judge, &lists, wall);
     drop(engine);
     run.systems.push(("readnext".into(), readnext));
 
@@ -129,7 +129,7 @@ pub fn run_related(set: &RelatedSet, depth: usize, opts: &RelatedOptions) -> Res
     let tfidf = Tfidf::new(&corpus);
     let lists: Vec<Vec<usize>> = (0..n).map(|q| tfidf.rank(q, depth).into_iter().map(|x| x.0).collect()).collect();
     let wall = started.elapsed().as_secs_f64();
-    run.systems.push(("tfidf".into(), finish_related(set, &lists, &all_gains, wall, &texts)));
+    run.systems.push(("tfidf".into(), finish_related(&judge, &lists, wall)));
 
     // BM25 more-like-this.
     reset_peak_rss();
@@ -137,7 +137,7 @@ pub fn run_related(set: &RelatedSet, depth: usize, opts: &RelatedOptions) -> Res
     let mlt = Bm25Mlt::new(&corpus);
     let lists: Vec<Vec<usize>> = (0..n).map(|q| mlt.rank(q, depth).into_iter().map(|x| x.0).collect()).collect();
     let wall = started.elapsed().as_secs_f64();
-    run.systems.push(("bm25_mlt".into(), finish_related(set, &lists, &all_gains, wall, &texts)));
+    run.systems.push(("bm25_mlt".into(), finish_related(&judge, &lists, wall)));
 
     // Random.
     reset_peak_rss();
@@ -145,15 +145,36 @@ pub fn run_related(set: &RelatedSet, depth: usize, opts: &RelatedOptions) -> Res
     let mut rng = Rng::new(SEED);
     let lists: Vec<Vec<usize>> = (0..n).map(|q| rng.sample(n, q, depth)).collect();
     let wall = started.elapsed().as_secs_f64();
-    run.systems.push(("random".into(), finish_related(set, &lists, &all_gains, wall, &texts)));
+    run.systems.push(("random".into(), finish_related(&judge, &lists, wall)));
     Ok(run)
 }
 
-fn finish_related(set: &RelatedSet, lists: &[Vec<usize>], all_gains: &[Vec<u8>], wall_s: f64, texts: &[String]) -> SystemResult {
+/// What judges every system alike: the labels, and the harness's own TF-IDF
+/// for the beyond-accuracy measures.
+struct Judge<'a> {
+    set: &'a RelatedSet,
+    tfidf: Tfidf,
+}
+
+impl<'a> Judge<'a> {
+    fn new(set: &'a RelatedSet, texts: &[String]) -> Judge<'a> {
+        Judge { set, tfidf: Tfidf::new(&LexCorpus::new(texts)) }
+    }
+}
+
+fn finish_related(judge: &Judge<'_>, lists: &[Vec<usize>], wall_s: f64) -> SystemResult {
+    let set = judge.set;
     let n = lists.len().max(1) as f64;
-    let scores: Vec<QueryScores> = lists.iter().enumerate().map(|(q, l)| score_list(set, q, l, &all_gains[q])).collect();
+    let scores: Vec<QueryScores> = lists
+        .iter()
+        .enumerate()
+        .map(|(q, l)| {
+            let all: Vec<u8> = (0..set.docs.len()).filter(|&d| d != q).map(|d| set.gain(q, d)).collect();
+            score_list(set, q, l, &all)
+        })
+        .collect();
     let mean = |f: &dyn Fn(&QueryScores) -> f64| 100.0 * scores.iter().map(f).sum::<f64>() / n;
-    let mut r = SystemResult { wall_s, peak_mib: peak_rss_bytes() as f64 / (1024.0 * 1024.0), ..Default::default() };
+    let mut r = SystemResult { wall_s, peak_mib: peak_rss_growth_bytes() as f64 / (1024.0 * 1024.0), ..Default::default() };
     r.metrics.insert("ndcg10".into(), mean(&|s| s.ndcg10));
     r.metrics.insert("map".into(), mean(&|s| s.ap));
     match set.grading {
@@ -168,7 +189,7 @@ fn finish_related(set: &RelatedSet, lists: &[Vec<usize>], all_gains: &[Vec<u8>],
     r.gain_at_rank = (0..10)
         .map(|i| scores.iter().map(|s| s.gains.get(i).map_or(0.0, |&g| f64::from(g))).sum::<f64>() / n)
         .collect();
-    for (k, v) in beyond_accuracy(set, lists, texts) {
+    for (k, v) in beyond_accuracy(judge, lists) {
         r.metrics.insert(k, v);
     }
     r
@@ -176,9 +197,8 @@ fn finish_related(set: &RelatedSet, lists: &[Vec<usize>], all_gains: &[Vec<u8>],
 
 /// Diversity, coverage, near-duplicate blocks and age gap of the top-10 blocks,
 /// measured with the harness's own TF-IDF so that every system is judged alike.
-fn beyond_accuracy(set: &RelatedSet, lists: &[Vec<usize>], texts: &[String]) -> Vec<(String, f64)> {
-    let corpus = LexCorpus::new(texts);
-    let tfidf = Tfidf::new(&corpus);
+fn beyond_accuracy(judge: &Judge<'_>, lists: &[Vec<usize>]) -> Vec<(String, f64)> {
+    let (set, tfidf) = (judge.set, &judge.tfidf);
     let mut diversity = 0.0;
     let mut blocks = 0usize;
     let mut dup_blocks = 0usize;
@@ -298,7 +318,7 @@ fn pair_result(pairs: &[Pair], sims: &[f64], started: Instant) -> SystemResult {
     SystemResult {
         groups: correlate(pairs, sims),
         wall_s: started.elapsed().as_secs_f64(),
-        peak_mib: peak_rss_bytes() as f64 / (1024.0 * 1024.0),
+        peak_mib: peak_rss_growth_bytes() as f64 / (1024.0 * 1024.0),
         ..Default::default()
     }
 }

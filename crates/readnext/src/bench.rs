@@ -1,4 +1,244 @@
+//! `readnext bench`: ingest throughput, related-query latency and memory,
+//! with a TF-IDF baseline (what a scikit-learn script does) in the same run.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{Context, bail};
 use clap::Args;
+use rayon::prelude::*;
+use readnext_analysis::analyze;
+use readnext_eval::{LexCorpus, Rng, Tfidf, peak_rss_bytes, peak_rss_growth_bytes, reset_peak_rss};
+use readnext_ingest::{Options, collect_files, read_file};
+use readnext_recommend::{Engine, Query, RelatedOptions};
+use readnext_store::{Record, Write};
+
 #[derive(Args)]
-pub struct BenchArgs {}
-pub fn run(_a: BenchArgs) -> anyhow::Result<std::process::ExitCode> { anyhow::bail!("wip") }
+pub struct BenchArgs {
+    /// Corpus to ingest (default: $READNEXT_DATA/wh-briefings).
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Related queries to time (query articles drawn with a fixed seed).
+    #[arg(long, default_value_t = 500)]
+    queries: usize,
+    /// Also build synthetic stores of these sizes (articles), made by
+    /// repeating the corpus with perturbed ids, dates and words, and report
+    /// how speed, latency, disk and memory grow. Comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    scale: Vec<usize>,
+    /// Skip the TF-IDF baseline.
+    #[arg(long)]
+    no_baseline: bool,
+}
+
+struct Latency {
+    p50: f64,
+    p99: f64,
+    mean: f64,
+}
+
+fn latency(mut ms: Vec<f64>) -> Latency {
+    ms.sort_by(f64::total_cmp);
+    let at = |p: f64| ms.get(((ms.len() as f64 - 1.0) * p).round() as usize).copied().unwrap_or(0.0);
+    Latency { p50: at(0.5), p99: at(0.99), mean: ms.iter().sum::<f64>() / ms.len().max(1) as f64 }
+}
+
+fn mib(b: u64) -> f64 {
+    b as f64 / (1024.0 * 1024.0)
+}
+
+pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
+    let data = args.data.unwrap_or_else(|| {
+        std::env::var_os("READNEXT_DATA").map_or_else(|| PathBuf::from("../shared/data"), PathBuf::from).join("wh-briefings")
+    });
+    let (files, errors) = collect_files(std::slice::from_ref(&data));
+    if files.is_empty() {
+        bail!("{}: no files to ingest ({} errors)", data.display(), errors.len());
+    }
+    println!("readnext bench on {} ({} files, {} threads)", data.display(), files.len(), rayon::current_num_threads());
+    println!("{:<44} {:>12} {:>10} {:>10} {:>10} {:>12}", "system", "ingest doc/s", "p50 ms", "p99 ms", "mean ms", "peak MiB");
+
+    // readnext: the real ingest path (read, parse, analyse, store, index).
+    let dir = tempfile::tempdir()?;
+    reset_peak_rss();
+    let started = Instant::now();
+    let engine = Engine::open(dir.path())?;
+    let totals = crate::ingest_cmd::ingest(&engine, std::slice::from_ref(&data), &Options::default(), 512, true, |_| {})?;
+    engine.finish()?;
+    let ingest_s = started.elapsed().as_secs_f64();
+    let stored = engine.store().len()? as usize;
+    let ids = sample_ids(&engine, args.queries)?;
+    let queries: Vec<Query> = ids.iter().map(|id| engine.query_for_id(id)).collect::<Result<_, _>>()?;
+    let opts = RelatedOptions::default();
+    // The first query pays for statistics and caches: report it apart.
+    let cold = Instant::now();
+    let first = engine.related(&queries[0], &opts)?;
+    let cold_ms = cold.elapsed().as_secs_f64() * 1000.0;
+    let mut times = Vec::with_capacity(queries.len());
+    let mut picks = first.len();
+    for q in &queries {
+        let t = Instant::now();
+        picks += engine.related(q, &opts)?.len();
+        times.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    let lat = latency(times);
+    let peak = peak_rss_bytes();
+    println!(
+        "{:<44} {:>12.0} {:>10.2} {:>10.2} {:>10.2} {:>12.1}",
+        "readnext (BM25 + entities, fused, k=8)",
+        totals.files as f64 / ingest_s,
+        lat.p50,
+        lat.p99,
+        lat.mean,
+        mib(peak)
+    );
+    println!(
+        "  {} articles stored in {:.1}s; first query {:.1} ms; {} picks over {} queries; store {:.1} MiB, index {:.1} MiB",
+        stored,
+        ingest_s,
+        cold_ms,
+        picks,
+        queries.len() + 1,
+        mib(engine.store().stats()?.store_bytes),
+        mib(engine.index().size_bytes())
+    );
+    if totals.failed_files > 0 {
+        println!("  {} files failed to ingest", totals.failed_files);
+    }
+
+    if !args.no_baseline {
+        baseline(&files, &ids)?;
+    }
+    drop(engine);
+    for n in args.scale {
+        scaled(&data, n, args.queries)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn sample_ids(engine: &Engine, n: usize) -> anyhow::Result<Vec<String>> {
+    let mut all = Vec::new();
+    engine.store().for_each(|r| {
+        all.push(r.article.id);
+        Ok(())
+    })?;
+    if all.is_empty() {
+        bail!("nothing was stored");
+    }
+    let mut rng = Rng::new(readnext_eval::SEED);
+    Ok(rng.sample(all.len(), usize::MAX, n.max(1)).into_iter().map(|i| all[i].clone()).collect())
+}
+
+/// The scikit-learn way, in Rust: read every file, fit TF-IDF (sublinear tf,
+/// English stop words) and answer each query by exhaustive cosine.
+fn baseline(files: &[(PathBuf, PathBuf)], ids: &[String]) -> anyhow::Result<()> {
+    reset_peak_rss();
+    let started = Instant::now();
+    let texts: Vec<(String, String)> = files
+        .par_iter()
+        .filter_map(|(root, path)| read_file(path, root, &Options::default()).ok())
+        .flat_map_iter(|p| p.articles.into_iter().map(|a| (a.id.clone(), a.full_text())))
+        .collect();
+    let corpus = LexCorpus::new(&texts.iter().map(|t| t.1.clone()).collect::<Vec<_>>());
+    let tfidf = Tfidf::new(&corpus);
+    let ingest_s = started.elapsed().as_secs_f64();
+    let pos: std::collections::HashMap<&str, usize> = texts.iter().enumerate().map(|(i, t)| (t.0.as_str(), i)).collect();
+    let mut times = Vec::with_capacity(ids.len());
+    for id in ids {
+        let Some(&q) = pos.get(id.as_str()) else { continue };
+        let t = Instant::now();
+        let hits = tfidf.rank(q, 10);
+        times.push(t.elapsed().as_secs_f64() * 1000.0);
+        std::hint::black_box(hits);
+    }
+    let lat = latency(times);
+    println!(
+        "{:<44} {:>12.0} {:>10.2} {:>10.2} {:>10.2} {:>12.1}",
+        "baseline: TF-IDF exhaustive cosine (k=10)",
+        texts.len() as f64 / ingest_s,
+        lat.p50,
+        lat.p99,
+        lat.mean,
+        mib(peak_rss_growth_bytes())
+    );
+    println!("  (baseline keeps everything in memory and stores nothing; its peak is the rise above what was resident)");
+    Ok(())
+}
+
+/// Builds a synthetic store of `n` articles from the corpus and reports its figures.
+fn scaled(data: &PathBuf, n: usize, queries: usize) -> anyhow::Result<()> {
+    let (files, _) = collect_files(std::slice::from_ref(data));
+    let base: Vec<readnext_core::Article> = files
+        .par_iter()
+        .filter_map(|(root, path)| read_file(path, root, &Options::default()).ok())
+        .flat_map_iter(|p| p.articles)
+        .collect();
+    if base.is_empty() {
+        bail!("no articles to repeat");
+    }
+    let dir = tempfile::tempdir()?;
+    let engine = Engine::open(dir.path())?;
+    let mut rng = Rng::new(readnext_eval::SEED);
+    let vocab: Vec<String> =
+        base.iter().take(200).flat_map(|a| a.title.split_whitespace().map(str::to_string).collect::<Vec<_>>()).collect();
+    reset_peak_rss();
+    let started = Instant::now();
+    let mut made = 0usize;
+    while made < n {
+        let batch: Vec<readnext_core::Article> = (made..(made + 2048).min(n))
+            .map(|i| {
+                let mut a = base[i % base.len()].clone();
+                let copy = i / base.len();
+                if copy > 0 {
+                    a.id = format!("{}~{copy}", a.id);
+                    a.url = None;
+                    a.published = a.published.map(|p| p + (copy as i64) * 86_400 * 3);
+                    // Perturb about one word in twenty so copies are not identical.
+                    for p in a.body.iter_mut() {
+                        let words: Vec<String> = p
+                            .split_whitespace()
+                            .map(|w| if rng.next_u64() % 20 == 0 { vocab[(rng.next_u64() % vocab.len() as u64) as usize].clone() } else { w.to_string() })
+                            .collect();
+                        *p = words.join(" ");
+                    }
+                }
+                a
+            })
+            .collect();
+        let writes: Vec<Write> = batch
+            .into_par_iter()
+            .filter_map(|article| analyze(&article).ok().map(|analysis| Write::Upsert(Box::new(Record { article, analysis }))))
+            .collect();
+        made += writes.len().max(1);
+        engine.write(&writes).context("synthetic ingest")?;
+    }
+    engine.finish()?;
+    let ingest_s = started.elapsed().as_secs_f64();
+    let ids = sample_ids(&engine, queries)?;
+    let qs: Vec<Query> = ids.iter().map(|id| engine.query_for_id(id)).collect::<Result<_, _>>()?;
+    let opts = RelatedOptions::default();
+    engine.related(&qs[0], &opts)?;
+    let mut times = Vec::new();
+    for q in &qs {
+        let t = Instant::now();
+        engine.related(q, &opts)?;
+        times.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    let lat = latency(times);
+    println!(
+        "{:<44} {:>12.0} {:>10.2} {:>10.2} {:>10.2} {:>12.1}",
+        format!("readnext, SYNTHETIC store of {} articles", engine.store().len()?),
+        n as f64 / ingest_s,
+        lat.p50,
+        lat.p99,
+        lat.mean,
+        mib(peak_rss_growth_bytes())
+    );
+    println!(
+        "  synthetic: corpus repeated with perturbed ids, dates (+3 days a copy) and 5% of words; store {:.1} MiB, index {:.1} MiB (ingest excludes file reading)",
+        mib(engine.store().stats()?.store_bytes),
+        mib(engine.index().size_bytes())
+    );
+    Ok(())
+}

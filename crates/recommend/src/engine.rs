@@ -3,8 +3,8 @@
 use std::path::Path;
 use std::sync::{Arc, RwLock};
 
-use readnext_analysis::{analyze, match_key};
-use readnext_core::{Analysis, Article, Pick};
+use readnext_analysis::analyze;
+use readnext_core::{Analysis, Article, Pick, fnv1a64};
 use readnext_index::{BmIndex, IndexDoc, Vocab};
 use readnext_store::{Applied, Record, Store, Write};
 
@@ -112,7 +112,7 @@ impl Engine {
             for (id, rec) in ids.iter().zip(&records) {
                 match rec {
                     Some(r) => entity_keys.push(
-                        r.analysis.entities.iter().map(|e| (match_key(e).to_string(), e.count)).collect::<Vec<_>>(),
+                        r.analysis.entities.iter().map(|e| (e.match_key().to_string(), e.count)).collect::<Vec<_>>(),
                     ),
                     None => {
                         deletes.push(*id);
@@ -165,8 +165,8 @@ impl Engine {
         }
         let stats = Arc::new(CorpusStats {
             docs: self.index.num_docs(),
-            term_df: self.index.doc_freqs(Vocab::Terms)?.into_iter().collect(),
-            entity_df: self.index.doc_freqs(Vocab::Entities)?.into_iter().collect(),
+            term_df: self.index.doc_freqs(Vocab::Terms)?.into_iter().map(|(k, v)| (fnv1a64(k.as_bytes()), v)).collect(),
+            entity_df: self.index.doc_freqs(Vocab::Entities)?.into_iter().map(|(k, v)| (fnv1a64(k.as_bytes()), v)).collect(),
         });
         *self.stats.write().unwrap_or_else(|p| p.into_inner()) = Some(stats.clone());
         Ok(stats)
@@ -181,9 +181,9 @@ impl Engine {
             return Ok(out);
         }
         let missing_ids: Vec<&str> = missing.iter().map(|&i| ids[i].as_str()).collect();
-        for (&i, a) in missing.iter().zip(self.store.analyses(&missing_ids)?) {
-            if let Some(a) = a {
-                let f = Arc::new(Features::new(&a, stats, false));
+        for (&i, r) in missing.iter().zip(self.store.rank_inputs(&missing_ids)?) {
+            if let Some(r) = r {
+                let f = Arc::new(Features::of(r, stats));
                 self.features.put(ids[i].clone(), f.clone());
                 out[i] = Some(f);
             }

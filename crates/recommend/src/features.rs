@@ -5,9 +5,9 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
-use readnext_core::{Analysis, fnv1a64};
+use readnext_core::{Analysis, RankInput};
 
-use crate::vectors::{CorpusStats, SparseVec, entity_vector, text_vector};
+use crate::vectors::{CorpusStats, SparseVec, entity_vector, entity_vector_of, text_vector, text_vector_of};
 
 /// Entries kept before the cache is emptied and refilled; bounds memory on
 /// very large stores (about 5 KB an entry).
@@ -36,10 +36,20 @@ impl Features {
     pub fn new(a: &Analysis, stats: &CorpusStats, keep_keys: bool) -> Features {
         let (text, ents) = (text_vector(a, stats), entity_vector(a, stats));
         let (text, ents) = if keep_keys { (text, ents) } else { (text.without_keys(), ents.without_keys()) };
-        let mut keyphrases: Vec<u64> = a.keyphrases.iter().map(|k| fnv1a64(k.key.as_bytes())).collect();
-        keyphrases.sort_unstable();
-        keyphrases.dedup();
-        Features { text, ents, keyphrases, simhash: a.simhash, content_hash: a.content_hash, published: a.published }
+        let r = a.rank_input();
+        Features { text, ents, keyphrases: r.keyphrases, simhash: a.simhash, content_hash: a.content_hash, published: a.published }
+    }
+
+    /// Features of a stored article from its compact ranking input (no keys).
+    pub fn of(r: RankInput, stats: &CorpusStats) -> Features {
+        Features {
+            text: text_vector_of(&r, stats),
+            ents: entity_vector_of(&r, stats),
+            keyphrases: r.keyphrases,
+            simhash: r.simhash,
+            content_hash: r.content_hash,
+            published: r.published,
+        }
     }
 }
 

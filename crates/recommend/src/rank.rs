@@ -56,8 +56,16 @@ fn keyphrase_overlap(a: &[u64], b: &[u64]) -> f32 {
     shared as f32 / n as f32
 }
 
+/// SimHashes of unrelated texts differ in about 32 bits; past this many, two
+/// articles are not copies, and the costlier cosine test is skipped.
+const COPY_GATE_BITS: u32 = 24;
+
 fn is_copy(a: &Features, b: &Features, opts: &RelatedOptions) -> bool {
-    a.content_hash == b.content_hash || hamming(a.simhash, b.simhash) <= opts.dup_bits || a.text.cosine(&b.text) >= opts.dup_cosine
+    if a.content_hash == b.content_hash {
+        return true;
+    }
+    let bits = hamming(a.simhash, b.simhash);
+    bits <= opts.dup_bits || (bits <= COPY_GATE_BITS && a.text.cosine(&b.text) >= opts.dup_cosine)
 }
 
 pub(crate) fn related(engine: &Engine, stats: &CorpusStats, q: &Query, opts: &RelatedOptions) -> Result<Vec<Pick>, RecommendError> {

@@ -2,8 +2,7 @@
 
 use std::collections::HashMap;
 
-use readnext_analysis::match_key;
-use readnext_core::{Analysis, fnv1a64};
+use readnext_core::{Analysis, RankInput, fnv1a64};
 
 /// FNV-1a as a `Hasher`: the document-frequency maps are read hundreds of
 /// thousands of times per query, with short string keys, where SipHash's
@@ -33,10 +32,10 @@ pub type FastMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<FnvHasher>>
 pub struct CorpusStats {
     /// Number of documents.
     pub docs: u64,
-    /// Document frequency of each stem.
-    pub term_df: FastMap<String, u32>,
-    /// Document frequency of each entity match key.
-    pub entity_df: FastMap<String, u32>,
+    /// Document frequency of each stem, by the stem's FNV-1a hash.
+    pub term_df: FastMap<u64, u32>,
+    /// Document frequency of each entity match key, by its FNV-1a hash.
+    pub entity_df: FastMap<u64, u32>,
 }
 
 impl CorpusStats {
@@ -46,12 +45,12 @@ impl CorpusStats {
         (((1 + self.docs) as f32) / (1.0 + df as f32)).ln() + 1.0
     }
 
-    fn term_idf(&self, stem: &str) -> f32 {
-        self.idf(self.term_df.get(stem).copied().unwrap_or(0))
+    fn term_idf(&self, hash: u64) -> f32 {
+        self.idf(self.term_df.get(&hash).copied().unwrap_or(0))
     }
 
-    fn entity_idf(&self, key: &str) -> f32 {
-        self.idf(self.entity_df.get(key).copied().unwrap_or(0))
+    fn entity_idf(&self, hash: u64) -> f32 {
+        self.idf(self.entity_df.get(&hash).copied().unwrap_or(0))
     }
 }
 
@@ -84,6 +83,17 @@ impl SparseVec {
         items.dedup_by(|a, b| a.0 == b.0);
         let (entries, keys) = items.into_iter().map(|(h, w, k)| ((h, w), k)).unzip();
         SparseVec { entries, keys, norm }
+    }
+
+    /// A vector from hashed keys (keys not kept), normalised.
+    fn from_hashed(mut entries: Vec<(u64, f32)>) -> SparseVec {
+        let norm = entries.iter().map(|(_, w)| w * w).sum::<f32>().sqrt();
+        let scale = if norm > 0.0 { 1.0 / norm } else { 0.0 };
+        for e in entries.iter_mut() {
+            e.1 *= scale;
+        }
+        entries.sort_unstable_by_key(|e| e.0);
+        SparseVec { entries, keys: Vec::new(), norm }
     }
 
     /// The normalised mean of several vectors (keys are not kept): the
@@ -148,26 +158,41 @@ impl SparseVec {
     }
 }
 
-/// Sublinear TF-IDF of the stems.
+fn tf_weight(tf: u32) -> f32 {
+    1.0 + (tf as f32).ln()
+}
+
+/// Sublinear TF-IDF of the stems, keys kept (for a query).
 pub fn text_vector(a: &Analysis, stats: &CorpusStats) -> SparseVec {
     let weights = a
         .terms
         .iter()
-        .map(|t| (t.stem.clone(), (1.0 + (t.tf as f32).ln()) * stats.term_idf(&t.stem)))
+        .map(|t| (t.stem.clone(), tf_weight(t.tf) * stats.term_idf(fnv1a64(t.stem.as_bytes()))))
         .collect();
     SparseVec::normalised(weights)
 }
 
-/// Sublinear, idf-weighted entity mentions, keyed by [`match_key`].
+/// Sublinear, idf-weighted entity mentions, keyed by the entities' match
+/// keys, keys kept (for a query).
 pub fn entity_vector(a: &Analysis, stats: &CorpusStats) -> SparseVec {
     let mut weights: HashMap<&str, f32> = HashMap::new();
     for e in &a.entities {
-        let key = match_key(e);
-        let w = (1.0 + (e.count as f32).ln()) * stats.entity_idf(key);
+        let key = e.match_key();
+        let w = tf_weight(e.count) * stats.entity_idf(fnv1a64(key.as_bytes()));
         let slot = weights.entry(key).or_default();
         *slot = slot.max(w);
     }
     SparseVec::normalised(weights.into_iter().map(|(k, w)| (k.to_string(), w)).collect())
+}
+
+/// [`text_vector`] of a stored article, from its compact ranking input.
+pub fn text_vector_of(r: &RankInput, stats: &CorpusStats) -> SparseVec {
+    SparseVec::from_hashed(r.terms.iter().map(|&(h, tf)| (h, tf_weight(tf) * stats.term_idf(h))).collect())
+}
+
+/// [`entity_vector`] of a stored article, from its compact ranking input.
+pub fn entity_vector_of(r: &RankInput, stats: &CorpusStats) -> SparseVec {
+    SparseVec::from_hashed(r.entities.iter().map(|&(h, n)| (h, tf_weight(n) * stats.entity_idf(h))).collect())
 }
 
 #[cfg(test)]
@@ -186,7 +211,7 @@ mod tests {
     fn cosine_centroid_and_shared_keys() {
         let stats = CorpusStats {
             docs: 10,
-            term_df: [("a".to_string(), 9), ("b".to_string(), 1)].into_iter().collect(),
+            term_df: [(fnv1a64(b"a"), 9), (fnv1a64(b"b"), 1)].into_iter().collect(),
             ..Default::default()
         };
         let x = text_vector(&analysis(&[("a", 2), ("b", 1)]), &stats);
@@ -202,5 +227,10 @@ mod tests {
         assert_eq!(x.shared(&x).len(), 2);
         assert!(x.clone().without_keys().shared(&x).is_empty());
         assert!((x.clone().without_keys().cosine(&x) - 1.0).abs() < 1e-5);
+        // The compact path gives the same vector.
+        let a = analysis(&[("a", 2), ("b", 1)]);
+        let compact = text_vector_of(&a.rank_input(), &stats);
+        assert!((compact.cosine(&x) - 1.0).abs() < 1e-5);
+        assert!((compact.norm - x.norm).abs() < 1e-5);
     }
 }

@@ -16,7 +16,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use readnext_core::{Analysis, Article};
+use readnext_core::{Analysis, Article, RankInput};
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 use serde::{Deserialize, Serialize};
 
@@ -24,6 +24,8 @@ const ARTICLES: TableDefinition<&str, &[u8]> = TableDefinition::new("articles");
 // Analyses live in their own table: ranking reads hundreds of them per query
 // and must not decode article bodies to do so.
 const ANALYSES: TableDefinition<&str, &[u8]> = TableDefinition::new("analyses");
+// The compact ranking input, derived from the analysis on write.
+const RANK: TableDefinition<&str, &[u8]> = TableDefinition::new("rank_inputs");
 const CHANGES: TableDefinition<u64, &str> = TableDefinition::new("changes");
 const ID_SEQ: TableDefinition<&str, u64> = TableDefinition::new("id_seq");
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
@@ -140,6 +142,7 @@ impl Store {
         {
             txn.open_table(ARTICLES).map_err(|e| store.err(e))?;
             txn.open_table(ANALYSES).map_err(|e| store.err(e))?;
+            txn.open_table(RANK).map_err(|e| store.err(e))?;
             txn.open_table(CHANGES).map_err(|e| store.err(e))?;
             txn.open_table(ID_SEQ).map_err(|e| store.err(e))?;
             txn.open_table(META).map_err(|e| store.err(e))?;
@@ -177,6 +180,7 @@ impl Store {
         {
             let mut articles = txn.open_table(ARTICLES).map_err(|e| self.err(e))?;
             let mut analyses = txn.open_table(ANALYSES).map_err(|e| self.err(e))?;
+            let mut rank = txn.open_table(RANK).map_err(|e| self.err(e))?;
             let mut changes = txn.open_table(CHANGES).map_err(|e| self.err(e))?;
             let mut id_seq = txn.open_table(ID_SEQ).map_err(|e| self.err(e))?;
             let mut meta = txn.open_table(META).map_err(|e| self.err(e))?;
@@ -197,10 +201,15 @@ impl Store {
                             (true, true) => Applied::Unchanged,
                             (true, false) => Applied::Updated,
                         };
+                        if applied != Applied::Unchanged {
+                            let ri = encode(&r.analysis.rank_input(), id)?;
+                            rank.insert(id, ri.as_slice()).map_err(|e| self.err(e))?;
+                        }
                         (id, applied)
                     }
                     Write::Delete(id) => {
                         analyses.remove(id.as_str()).map_err(|e| self.err(e))?;
+                        rank.remove(id.as_str()).map_err(|e| self.err(e))?;
                         let old = articles.remove(id.as_str()).map_err(|e| self.err(e))?;
                         (id.as_str(), if old.is_some() { Applied::Deleted } else { Applied::Missing })
                     }
@@ -249,6 +258,18 @@ impl Store {
     pub fn analyses<S: AsRef<str>>(&self, ids: &[S]) -> Result<Vec<Option<Analysis>>> {
         let txn = self.db.begin_read().map_err(|e| self.err(e))?;
         let table = txn.open_table(ANALYSES).map_err(|e| self.err(e))?;
+        ids.iter()
+            .map(|id| match table.get(id.as_ref()).map_err(|e| self.err(e))? {
+                Some(v) => decode(id.as_ref(), v.value()).map(Some),
+                None => Ok(None),
+            })
+            .collect()
+    }
+
+    /// The compact ranking inputs of several ids, in one snapshot, in order.
+    pub fn rank_inputs<S: AsRef<str>>(&self, ids: &[S]) -> Result<Vec<Option<RankInput>>> {
+        let txn = self.db.begin_read().map_err(|e| self.err(e))?;
+        let table = txn.open_table(RANK).map_err(|e| self.err(e))?;
         ids.iter()
             .map(|id| match table.get(id.as_ref()).map_err(|e| self.err(e))? {
                 Some(v) => decode(id.as_ref(), v.value()).map(Some),

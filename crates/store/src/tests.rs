@@ -46,6 +46,8 @@ fn batch_and_stats_and_reopen() {
     assert_eq!(s.by_lang.get("en"), Some(&2));
     assert_eq!(s.by_source.get("src"), Some(&2));
     assert!(s.store_bytes > 0);
+    let ranks = store.rank_inputs(&["a", "zz"]).unwrap();
+    assert!(ranks[0].is_some() && ranks[1].is_none());
     let many = store.get_many(&["b", "zz", "a"]).unwrap();
     assert_eq!(many.iter().map(Option::is_some).collect::<Vec<_>>(), [true, false, true]);
 }
