@@ -33,3 +33,6 @@ pub enum RecommendError {
     #[error("no article with id {0:?}")]
     NotFound(String),
 }
+
+#[cfg(test)]
+mod tests;

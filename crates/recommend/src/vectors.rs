@@ -74,41 +74,48 @@ impl SparseVec {
         self
     }
 
+    // Every vector is sorted before its norm is summed: float addition is
+    // not associative, and the same input must give the same scores, to the
+    // last bit, whatever order a hash map handed the weights over in.
     fn normalised(weights: Vec<(String, f32)>) -> SparseVec {
-        let norm = weights.iter().map(|(_, w)| w * w).sum::<f32>().sqrt();
-        let scale = if norm > 0.0 { 1.0 / norm } else { 0.0 };
-        let mut items: Vec<(u64, f32, String)> =
-            weights.into_iter().map(|(k, w)| (fnv1a64(k.as_bytes()), w * scale, k)).collect();
+        let mut items: Vec<(u64, f32, String)> = weights.into_iter().map(|(k, w)| (fnv1a64(k.as_bytes()), w, k)).collect();
         items.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| a.2.cmp(&b.2)));
         items.dedup_by(|a, b| a.0 == b.0);
-        let (entries, keys) = items.into_iter().map(|(h, w, k)| ((h, w), k)).unzip();
+        let norm = items.iter().map(|(_, w, _)| w * w).sum::<f32>().sqrt();
+        let scale = if norm > 0.0 { 1.0 / norm } else { 0.0 };
+        let (entries, keys) = items.into_iter().map(|(h, w, k)| ((h, w * scale), k)).unzip();
         SparseVec { entries, keys, norm }
     }
 
     /// A vector from hashed keys (keys not kept), normalised.
     fn from_hashed(mut entries: Vec<(u64, f32)>) -> SparseVec {
+        entries.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)));
         let norm = entries.iter().map(|(_, w)| w * w).sum::<f32>().sqrt();
         let scale = if norm > 0.0 { 1.0 / norm } else { 0.0 };
         for e in entries.iter_mut() {
             e.1 *= scale;
         }
-        entries.sort_unstable_by_key(|e| e.0);
         SparseVec { entries, keys: Vec::new(), norm }
     }
 
     /// The normalised mean of several vectors (keys are not kept): the
     /// centroid used for pseudo-relevance feedback.
     pub fn centroid<'a>(vecs: impl Iterator<Item = &'a SparseVec>) -> SparseVec {
-        let mut sum: HashMap<u64, f32> = HashMap::new();
-        for v in vecs {
-            for &(h, w) in &v.entries {
-                *sum.entry(h).or_default() += w;
+        let mut all: Vec<(u64, f32)> = vecs.flat_map(|v| v.entries.iter().copied()).collect();
+        // Stable sort: equal keys keep the order of the vectors given.
+        all.sort_by_key(|e| e.0);
+        let mut entries: Vec<(u64, f32)> = Vec::with_capacity(all.len());
+        for (h, w) in all {
+            match entries.last_mut() {
+                Some(last) if last.0 == h => last.1 += w,
+                _ => entries.push((h, w)),
             }
         }
-        let norm = sum.values().map(|w| w * w).sum::<f32>().sqrt();
+        let norm = entries.iter().map(|(_, w)| w * w).sum::<f32>().sqrt();
         let scale = if norm > 0.0 { 1.0 / norm } else { 0.0 };
-        let mut entries: Vec<(u64, f32)> = sum.into_iter().map(|(h, w)| (h, w * scale)).collect();
-        entries.sort_unstable_by_key(|e| e.0);
+        for e in entries.iter_mut() {
+            e.1 *= scale;
+        }
         SparseVec { entries, keys: Vec::new(), norm }
     }
 

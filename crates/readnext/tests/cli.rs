@@ -1,0 +1,241 @@
+//! The `readnext` command as a user runs it: real processes, real files.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_readnext"))
+}
+
+fn run(store: &Path, args: &[&str]) -> Output {
+    bin().arg("--store").arg(store).args(args).output().expect("readnext runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn json(o: &Output) -> serde_json::Value {
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}{}", stdout(o), stderr(o)))
+}
+
+/// The shared data folder beside the project.
+fn data() -> PathBuf {
+    std::env::var_os("READNEXT_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"))
+}
+
+/// One fixture per format, plus the bad inputs every user meets.
+fn fixtures(dir: &Path) {
+    let w = |name: &str, body: &[u8]| {
+        let p = dir.join(name);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, body).unwrap();
+    };
+    w(
+        "pages/floods.txt",
+        b"Minister warns of floods along the river\nOfficials said the levees may not hold.\n\nVolunteers fill sandbags.\nThe minister said the river would crest on Thursday near the capital.\nResidents of the lower town were asked to leave.\nHelp from the army\nSoldiers arrived with pumps and boats to protect the town from the river floods.\nRECOMMENDATION\n\n\n",
+    );
+    w(
+        "md/2025-02/levee.md",
+        b"---\ntitle: River floods threaten the capital\ndate: '2025-02-03'\nsource_url: https://example.gov/floods/levee\ntags: [floods, river]\n---\n\nThe river floods reached the levees of the capital on Monday, and the minister sent the army.\n",
+    );
+    w(
+        "feeds/news.jsonl",
+        br#"{"id":"j1","title":"Army pumps water from flooded town","body":"Soldiers pumped the river floods out of the lower town.","published":"2025-02-04","lang":"en","section":"national"}
+{"id":"j2","title":"<script>alert(1)</script> Baseball season opens","body":"The home team won the opening baseball game.","published":"2025-02-05"}
+{"title":
+"#,
+    );
+    w("bbc/sport/001.txt", b"Home team wins the opener\n\nThe home team won the opening baseball game of the season.\n");
+    w(
+        "web/page.html",
+        br#"<html><head><meta property="og:title" content="Flood waters recede"><link rel="canonical" href="https://example.com/recede"></head>
+<body><article><p>The flood waters receded from the capital after the river crested and the levees held.</p><p>The army left the lower town.</p></article></body></html>"#,
+    );
+    w(
+        "feeds/rss.xml",
+        br#"<?xml version="1.0"?><rss version="2.0"><channel><title>T</title><item><title>Levees hold as river crests</title><link>https://example.com/levees</link><description>The levees held when the river crested.</description></item></channel></rss>"#,
+    );
+    w("bad/empty.txt", b"");
+    w("bad/binary.txt", b"\x00\x01\x02\x03");
+    w("bad/latin1.md", b"---\ntitle: caf\xe9\n---\nbody\n");
+    w("bad/front.md", b"---\ntitle: [unclosed\n---\nbody\n");
+    w("bad/broken.xml", b"<rss><channel><item><title>x</ti");
+}
+
+#[test]
+fn ingest_every_format_reports_bad_files_and_updates_in_place() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (src, store) = (tmp.path().join("src"), tmp.path().join("store"));
+    fixtures(&src);
+    let report = tmp.path().join("report.jsonl");
+    let o = run(&store, &["ingest", src.to_str().unwrap(), "--report", report.to_str().unwrap(), "-q"]);
+    // Some inputs failed: exit status 1, the rest is stored.
+    assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
+    let err = stderr(&o);
+    for (file, reason) in [
+        ("empty.txt", "empty file"),
+        ("binary.txt", "binary file"),
+        ("latin1.md", "invalid UTF-8"),
+        ("front.md", "malformed front matter"),
+        ("broken.xml", "not a valid RSS/Atom feed"),
+        ("news.jsonl:3", "EOF"),
+    ] {
+        assert!(err.lines().any(|l| l.contains(file) && l.contains(reason)), "{file}: {reason} missing in:\n{err}");
+    }
+    assert!(stdout(&o).contains("7 articles stored (7 new, 0 updated, 0 unchanged); 5 files failed, 1 items failed"), "{}", stdout(&o));
+    assert_eq!(std::fs::read_to_string(&report).unwrap().lines().count(), 11);
+
+    let stats = json(&run(&store, &["stats", "--format", "json"]));
+    assert_eq!(stats["articles"], 7);
+    assert_eq!(stats["by_lang"]["en"], 7);
+    assert_eq!(stats["by_source"]["example.gov"], 1);
+    assert_eq!(stats["index"]["bm25"]["docs"], 7);
+    assert_eq!(stats["index"]["bm25"]["lag"], 0);
+
+    // Again: nothing is duplicated; an edited article is updated in place.
+    std::fs::write(
+        src.join("md/2025-02/levee.md"),
+        "---\ntitle: River floods threaten the capital\ndate: '2025-02-03'\nsource_url: https://example.gov/floods/levee\n---\n\nUpdated: the levees held.\n",
+    )
+    .unwrap();
+    let o = run(&store, &["ingest", src.to_str().unwrap(), "-q"]);
+    assert!(stdout(&o).contains("7 articles stored (0 new, 1 updated, 6 unchanged)"), "{}", stdout(&o));
+    assert_eq!(json(&run(&store, &["stats", "--format", "json"]))["articles"], 7);
+
+    // Related, as JSON, for a stored article and for an unsaved page.
+    let o = run(&store, &["related", "--id", "j1", "--format", "json", "-k", "3"]);
+    let v = json(&o);
+    let picks = v["picks"].as_array().unwrap();
+    assert!(!picks.is_empty() && picks.len() <= 3);
+    assert!(picks.iter().all(|p| p["id"] != "j1"));
+    for key in ["id", "title", "url", "published", "score", "why"] {
+        assert!(picks[0].get(key).is_some(), "{key}");
+    }
+    assert!(picks[0]["why"]["summary"].as_str().is_some_and(|s| !s.is_empty()));
+    let o = run(&store, &["related", "--file", src.join("pages/floods.txt").to_str().unwrap(), "--format", "json"]);
+    let v = json(&o);
+    assert!(v["query"]["id"].is_null());
+    assert!(v["picks"].as_array().unwrap().iter().any(|p| p["title"] == "River floods threaten the capital"));
+
+    // HTML fragment: the hostile title is text, never markup.
+    let o = run(&store, &["related", "--file", src.join("bbc/sport/001.txt").to_str().unwrap(), "--format", "html"]);
+    let html = stdout(&o);
+    assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt; Baseball season opens"), "{html}");
+    assert!(!html.contains("<script>"));
+
+    // Unknown ids and formats are clear errors with status 2.
+    let o = run(&store, &["related", "--id", "nope"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("no article with id \"nope\""));
+    let o = run(&store, &["ingest", src.to_str().unwrap(), "--format", "yaml"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("unknown format \"yaml\""));
+}
+
+#[test]
+fn reindex_rebuilds_the_derived_index_from_the_store() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (src, store) = (tmp.path().join("src"), tmp.path().join("store"));
+    fixtures(&src);
+    run(&store, &["ingest", src.to_str().unwrap(), "-q"]);
+    let before = stdout(&run(&store, &["related", "--id", "j1", "--format", "json"]));
+    std::fs::remove_dir_all(store.join("index")).unwrap();
+    let o = run(&store, &["reindex"]);
+    assert!(stdout(&o).contains("reindexed 7 articles"), "{}{}", stdout(&o), stderr(&o));
+    assert_eq!(stdout(&run(&store, &["related", "--id", "j1", "--format", "json"])), before);
+}
+
+/// kill -9 in the middle of an ingest: every article the report called
+/// stored is in the store, the store opens, and the next ingest completes it.
+#[test]
+fn a_crash_during_ingest_loses_nothing_reported_stored() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (src, store) = (tmp.path().join("src"), tmp.path().join("store"));
+    std::fs::create_dir_all(&src).unwrap();
+    let words = ["river", "flood", "army", "levee", "capital", "minister", "storm", "rain", "bridge", "town"];
+    let total = 4000;
+    for i in 0..total {
+        let body: Vec<&str> = (0..300).map(|j| words[(i * 7 + j * 13 + j * j) % words.len()]).collect();
+        std::fs::write(src.join(format!("{i:05}.md")), format!("---\ntitle: Story {i}\nid: s{i}\n---\n\n{}\n", body.join(" "))).unwrap();
+    }
+    let report = tmp.path().join("report.jsonl");
+    let mut child = bin()
+        .arg("--store")
+        .arg(&store)
+        .args(["ingest", src.to_str().unwrap(), "--batch", "100", "-q", "--report", report.to_str().unwrap()])
+        .spawn()
+        .unwrap();
+    // Wait until some batches are reported, then kill without warning.
+    let started = std::time::Instant::now();
+    loop {
+        let lines = std::fs::read_to_string(&report).map(|s| s.lines().count()).unwrap_or(0);
+        if lines >= 300 || started.elapsed().as_secs() > 120 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let reported: Vec<String> = std::fs::read_to_string(&report)
+        .unwrap()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["stored"] == 1)
+        .filter_map(|v| v["file"].as_str().map(str::to_string))
+        .collect();
+    assert!(reported.len() >= 300 && reported.len() < total, "killed too late to test anything: {}", reported.len());
+    let o = run(&store, &["stats", "--format", "json"]);
+    assert!(o.status.success(), "the store must open after a crash: {}", stderr(&o));
+    let stored = json(&o)["articles"].as_u64().unwrap() as usize;
+    assert!(stored >= reported.len(), "{stored} stored < {} reported", reported.len());
+    for file in reported.iter().step_by(37) {
+        let n: usize = Path::new(file).file_stem().unwrap().to_str().unwrap().parse().unwrap();
+        let o = run(&store, &["related", "--id", &format!("s{n}"), "-k", "1"]);
+        assert!(o.status.success(), "s{n} reported stored but missing: {}", stderr(&o));
+    }
+    let o = run(&store, &["ingest", src.to_str().unwrap(), "-q"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v = json(&run(&store, &["stats", "--format", "json"]));
+    assert_eq!(v["articles"], total);
+    assert_eq!(v["index"]["bm25"]["docs"], total);
+}
+
+/// The product's reference case: the seed page over the White House corpus.
+#[test]
+fn seed_page_block_over_the_white_house_corpus() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = tmp.path().join("store");
+    let o = run(&store, &["ingest", data().join("wh-briefings").to_str().unwrap(), "-q"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("ingested 13242 files"), "{}", stdout(&o));
+    let seed = data().join("../seed/000_07b8cb05d29d32a1.txt");
+    let v = json(&run(&store, &["related", "--file", seed.to_str().unwrap(), "--format", "json"]));
+    let picks = v["picks"].as_array().unwrap();
+    assert_eq!(picks.len(), 8);
+    // The top picks are the 2025 documents on Mexico, cartels, fentanyl and
+    // tariffs, and they are at least half the block.
+    let on_story = |p: &serde_json::Value| {
+        let title = p["title"].as_str().unwrap_or("").to_lowercase();
+        p["published"].as_str().is_some_and(|d| d.starts_with("2025"))
+            && ["mexico", "cartel", "fentanyl", "tariff", "drug"].iter().any(|w| title.contains(w))
+    };
+    assert!(picks.iter().take(2).all(on_story), "{picks:#?}");
+    assert!(picks.iter().filter(|p| on_story(p)).count() >= 4, "{picks:#?}");
+    // No two picks are copies of each other; every why names what is shared.
+    let titles: std::collections::HashSet<&str> = picks.iter().map(|p| p["title"].as_str().unwrap()).collect();
+    assert_eq!(titles.len(), 8);
+    for p in picks {
+        let why = &p["why"];
+        assert!(!why["entities"].as_array().unwrap().is_empty() || !why["keyphrases"].as_array().unwrap().is_empty(), "{p}");
+    }
+    // The HTML fragment can replace the empty block.
+    let html = stdout(&run(&store, &["related", "--file", seed.to_str().unwrap(), "--format", "html"]));
+    assert_eq!(html.matches("<li class=\"readnext-pick\"").count(), 8);
+}

@@ -1,0 +1,119 @@
+use readnext_analysis::analyze;
+use readnext_core::Article;
+use readnext_store::{Record, Write};
+
+use crate::{Engine, Query, RelatedOptions};
+
+fn article(id: &str, title: &str, body: &str, day: i64) -> Article {
+    Article {
+        id: id.into(),
+        title: title.into(),
+        body: body.split("\n\n").map(str::to_string).collect(),
+        published: Some(day * 86_400),
+        ..Default::default()
+    }
+}
+
+fn upsert(a: Article) -> Write {
+    let analysis = analyze(&a).unwrap();
+    Write::Upsert(Box::new(Record { article: a, analysis }))
+}
+
+const CARTELS: &str = "Defense Secretary Pete Hegseth told Mexican officials that the military could act against \
+    the drug cartels. President Claudia Sheinbaum rejected any intervention. Tariffs on Mexican products loom.";
+
+fn corpus() -> Vec<Write> {
+    vec![
+        upsert(article("q", "Hegseth warns Mexico over cartels", CARTELS, 20_000)),
+        upsert(article("copy", "Hegseth warns Mexico over the cartels", &format!("{CARTELS} Reuters contributed."), 20_001)),
+        upsert(article("copy2", "Hegseth warns Mexico over cartels", CARTELS, 20_002)),
+        upsert(article(
+            "tariffs",
+            "Tariffs on Mexican products take effect",
+            "The tariffs on Mexican products took effect after talks on cartels and fentanyl with Sheinbaum failed.",
+            20_010,
+        )),
+        upsert(article(
+            "sheinbaum",
+            "Sheinbaum answers Hegseth",
+            "Claudia Sheinbaum said Mexico would fight the cartels itself and rejected Hegseth's threat.",
+            20_005,
+        )),
+        upsert(article("baseball", "Baseball season opens", "The home team won the opening game of the baseball season.", 20_003)),
+    ]
+}
+
+#[test]
+fn related_excludes_self_collapses_copies_and_explains() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::open(dir.path()).unwrap();
+    let out = engine.write(&corpus()).unwrap();
+    assert_eq!(out.applied.len(), 6);
+    let q = engine.query_for_id("q").unwrap();
+    let picks = engine.related(&q, &RelatedOptions::default()).unwrap();
+    let ids: Vec<&str> = picks.iter().map(|p| p.id.as_str()).collect();
+    assert!(!ids.contains(&"q"), "{ids:?}");
+    // Both copies of the query are collapsed away.
+    assert!(!ids.contains(&"copy") && !ids.contains(&"copy2"), "{ids:?}");
+    assert!(ids.contains(&"tariffs") && ids.contains(&"sheinbaum"), "{ids:?}");
+    assert!(!ids.contains(&"baseball"), "{ids:?}");
+    let s = picks.iter().find(|p| p.id == "sheinbaum").unwrap();
+    assert!(s.why.entities.iter().any(|e| e.contains("Sheinbaum")), "{:?}", s.why);
+    assert!(!s.why.summary.is_empty());
+    assert!(s.why.signals.iter().any(|x| x.name == "text" && x.value > 0.0));
+    assert!(picks.windows(2).all(|w| w[0].score >= w[1].score - 1e-6) || RelatedOptions::default().mmr_lambda < 1.0);
+}
+
+#[test]
+fn unsaved_page_and_filters_and_copies_among_picks() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::open(dir.path()).unwrap();
+    engine.write(&corpus()).unwrap();
+    let page = article("new", "Cartels and tariffs strain Mexico ties", "Hegseth and Sheinbaum clashed over cartels and tariffs.", 20_020);
+    let q = Query::from_article(&page, false).unwrap();
+    let picks = engine.related(&q, &RelatedOptions::default()).unwrap();
+    let ids: Vec<&str> = picks.iter().map(|p| p.id.as_str()).collect();
+    // Of the three copies of one story, exactly one is kept.
+    let copies = ids.iter().filter(|i| ["q", "copy", "copy2"].contains(i)).count();
+    assert_eq!(copies, 1, "{ids:?}");
+    let mut opts = RelatedOptions::default();
+    opts.filter.since = Some(20_009 * 86_400);
+    let recent = engine.related(&q, &opts).unwrap();
+    assert_eq!(recent.iter().map(|p| p.id.as_str()).collect::<Vec<_>>(), ["tariffs"]);
+    opts.k = 0;
+    assert!(engine.related(&q, &opts).unwrap().is_empty());
+}
+
+#[test]
+fn index_catches_up_after_the_store_and_deletes_propagate() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        // Writes applied to the store only, as if the process died before indexing.
+        let store = readnext_store::Store::open(dir.path()).unwrap();
+        store.apply_batch(&corpus()).unwrap();
+    }
+    let engine = Engine::open(dir.path()).unwrap();
+    assert_eq!(engine.index().num_docs(), 6);
+    assert_eq!(engine.index().applied_seq().unwrap(), engine.store().last_seq().unwrap());
+    engine.write(&[Write::Delete("tariffs".into())]).unwrap();
+    let q = engine.query_for_id("q").unwrap();
+    let picks = engine.related(&q, &RelatedOptions::default()).unwrap();
+    assert!(picks.iter().all(|p| p.id != "tariffs"));
+    assert_eq!(engine.reindex().unwrap(), 5);
+    assert!(matches!(engine.query_for_id("tariffs"), Err(crate::RecommendError::NotFound(_))));
+}
+
+#[test]
+fn similarity_is_symmetric_and_orders_pairs() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::open(dir.path()).unwrap();
+    engine.write(&corpus()).unwrap();
+    let get = |id: &str| engine.store().get(id).unwrap().unwrap().analysis;
+    let (q, s, b) = (get("q"), get("sheinbaum"), get("baseball"));
+    let o = RelatedOptions::default();
+    let qs = engine.similarity((&q, Some("q")), (&s, Some("sheinbaum")), &o).unwrap();
+    let sq = engine.similarity((&s, Some("sheinbaum")), (&q, Some("q")), &o).unwrap();
+    let qb = engine.similarity((&q, Some("q")), (&b, Some("baseball")), &o).unwrap();
+    assert!((qs - sq).abs() < 1e-6);
+    assert!(qs > qb, "{qs} {qb}");
+}
