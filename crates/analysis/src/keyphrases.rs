@@ -33,9 +33,8 @@ pub(crate) fn extract(stems: &mut StemCache, lang: &str, title: &[Word<'_>], bod
         };
         for w in ws {
             let lower = w.text.trim_end_matches('.').to_lowercase();
-            let content = lower.chars().count() >= 3
-                && !is_stop(lang, &lower)
-                && !lower.chars().all(|c| c.is_ascii_digit());
+            let content =
+                lower.chars().count() >= 3 && !is_stop(lang, &lower) && !lower.chars().all(|c| c.is_ascii_digit());
             if w.after_break || !content {
                 flush(&mut run);
             }
@@ -51,7 +50,11 @@ pub(crate) fn extract(stems: &mut StemCache, lang: &str, title: &[Word<'_>], bod
         .into_iter()
         .filter(|(k, (score, _))| *score >= 2.0 && !k.is_empty())
         .map(|(key, (score, surfaces))| {
-            let text = surfaces.into_iter().max_by(|a, b| a.1.cmp(&b.1).then_with(|| b.0.cmp(&a.0))).map(|s| s.0).unwrap_or_default();
+            let text = surfaces
+                .into_iter()
+                .max_by(|a, b| a.1.cmp(&b.1).then_with(|| b.0.cmp(&a.0)))
+                .map(|s| s.0)
+                .unwrap_or_default();
             Keyphrase { key, text, score }
         })
         .collect();
@@ -84,7 +87,9 @@ mod tests {
     #[test]
     fn recurring_phrases_rank_first() {
         let t = words("Tariffs on Mexican products");
-        let b = words("The drug cartels answered. Drug cartels again, and the drug cartels. Mexican products face tariffs.");
+        let b = words(
+            "The drug cartels answered. Drug cartels again, and the drug cartels. Mexican products face tariffs.",
+        );
         let k = extract(&mut StemCache::new("en"), "en", &t, &b);
         assert!(k.iter().take(3).any(|p| p.key == "drug cartel"), "{k:?}");
         assert!(k.iter().any(|p| p.text.contains("mexican products")), "{k:?}");

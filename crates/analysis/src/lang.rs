@@ -42,7 +42,10 @@ mod tests {
     #[test]
     fn tells_english_from_spanish() {
         assert_eq!(detect_lang("The president said the tariffs on Mexican products would start on Tuesday."), "en");
-        assert_eq!(detect_lang("El presidente dijo que los aranceles a los productos mexicanos empezarán el martes."), "es");
+        assert_eq!(
+            detect_lang("El presidente dijo que los aranceles a los productos mexicanos empezarán el martes."),
+            "es"
+        );
         assert_eq!(detect_lang(""), "und");
     }
 }

@@ -70,7 +70,11 @@ pub fn words(text: &str) -> Vec<Word<'_>> {
         // `U.S.`, `U.N.`: single capitals separated by dots.
         if j == i + 1 && c.is_uppercase() && j + 1 < n && bytes[j].1 == '.' && bytes[j + 1].1.is_uppercase() {
             let mut k = j;
-            while k + 1 < n && bytes[k].1 == '.' && bytes[k + 1].1.is_uppercase() && (k + 2 >= n || !bytes[k + 2].1.is_alphanumeric()) {
+            while k + 1 < n
+                && bytes[k].1 == '.'
+                && bytes[k + 1].1.is_uppercase()
+                && (k + 2 >= n || !bytes[k + 2].1.is_alphanumeric())
+            {
                 k += 2;
             }
             if k > j {
@@ -88,7 +92,11 @@ pub fn words(text: &str) -> Vec<Word<'_>> {
         let end = if j < n { bytes[j].0 } else { text.len() };
         let mut possessive = false;
         let mut next = j;
-        if j + 1 < n && is_apostrophe(bytes[j].1) && matches!(bytes[j + 1].1, 's' | 'S') && (j + 2 >= n || !bytes[j + 2].1.is_alphanumeric()) {
+        if j + 1 < n
+            && is_apostrophe(bytes[j].1)
+            && matches!(bytes[j + 1].1, 's' | 'S')
+            && (j + 2 >= n || !bytes[j + 2].1.is_alphanumeric())
+        {
             possessive = true;
             next = j + 2;
         }

@@ -33,10 +33,7 @@ pub fn stable_id(given: Option<&str>, url: Option<&str>, title: &str, body: &[St
 /// that trivially different spellings of one URL share an id.
 fn normalise_url(url: &str) -> String {
     let u = url.split('#').next().unwrap_or(url);
-    let u = u
-        .strip_prefix("https://")
-        .or_else(|| u.strip_prefix("http://"))
-        .unwrap_or(u);
+    let u = u.strip_prefix("https://").or_else(|| u.strip_prefix("http://")).unwrap_or(u);
     let u = u.strip_prefix("www.").unwrap_or(u);
     u.trim_end_matches('/').to_lowercase()
 }

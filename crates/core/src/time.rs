@@ -102,13 +102,12 @@ fn parse_rfc2822(s: &str) -> Option<i64> {
         let mut hms = t.split(':').map(|x| x.parse::<i64>().unwrap_or(0));
         secs += hms.next().unwrap_or(0) * 3600 + hms.next().unwrap_or(0) * 60 + hms.next().unwrap_or(0);
     }
-    if let Some(z) = it.next() {
-        if let Some(sign @ ('+' | '-')) = z.chars().next() {
-            if let (Some(oh), Some(om)) = (z.get(1..3).and_then(num), z.get(3..5).and_then(num)) {
-                let o = oh * 3600 + om * 60;
-                secs += if sign == '+' { -o } else { o };
-            }
-        }
+    if let Some(z) = it.next()
+        && let Some(sign @ ('+' | '-')) = z.chars().next()
+        && let (Some(oh), Some(om)) = (z.get(1..3).and_then(num), z.get(3..5).and_then(num))
+    {
+        let o = oh * 3600 + om * 60;
+        secs += if sign == '+' { -o } else { o };
     }
     Some(secs)
 }

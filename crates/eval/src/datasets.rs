@@ -52,7 +52,7 @@ impl RelatedSet {
                 (true, false) => 1,
                 _ => 0,
             },
-            Grading::Category => u8::from(a.labels.first().is_some() && a.labels.first() == b.labels.first()),
+            Grading::Category => u8::from(!a.labels.is_empty() && a.labels.first() == b.labels.first()),
             Grading::Labels => {
                 let shared = a.labels.iter().any(|l| b.labels.contains(l));
                 match (shared, a.event.is_some() && a.event == b.event) {
@@ -178,7 +178,8 @@ pub fn bbc(dir: &Path) -> Result<RelatedSet, EvalError> {
     files.retain(|f| f.extension().is_some_and(|e| e == "txt") && f.parent() != Some(dir));
     let mut docs = Vec::new();
     for f in &files {
-        let category = f.parent().and_then(Path::file_name).map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let category =
+            f.parent().and_then(Path::file_name).map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let bytes = std::fs::read(f).map_err(io(f))?;
         // The BBC files are Latin-1 in places: decode lossily rather than drop them.
         let text = String::from_utf8_lossy(&bytes);
@@ -243,7 +244,10 @@ pub fn semeval(path: &Path) -> Result<Vec<Pair>, EvalError> {
     let mut rdr = csv::Reader::from_path(path).map_err(|e| csv_err(path, e))?;
     let headers = rdr.headers().map_err(|e| csv_err(path, e))?.clone();
     let col = |name: &str| {
-        headers.iter().position(|h| h == name).ok_or_else(|| EvalError::Data(format!("{}: no `{name}` column", path.display())))
+        headers
+            .iter()
+            .position(|h| h == name)
+            .ok_or_else(|| EvalError::Data(format!("{}: no `{name}` column", path.display())))
     };
     let (l1, l2, t1, t2, ov) = (col("lang1")?, col("lang2")?, col("text1")?, col("text2")?, col("Overall")?);
     let mut out = Vec::new();
@@ -294,7 +298,12 @@ mod tests {
         };
         let ecb = RelatedSet {
             name: "x".into(),
-            docs: vec![mk(&["1"], Some("1/ecb")), mk(&["1"], Some("1/ecb")), mk(&["1"], Some("1/ecbplus")), mk(&["2"], Some("2/ecb"))],
+            docs: vec![
+                mk(&["1"], Some("1/ecb")),
+                mk(&["1"], Some("1/ecb")),
+                mk(&["1"], Some("1/ecbplus")),
+                mk(&["2"], Some("2/ecb")),
+            ],
             grading: Grading::EcbPlus,
             files: vec![],
         };

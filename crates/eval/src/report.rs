@@ -40,7 +40,10 @@ pub fn to_json(run: &EvalRun) -> Value {
         for (g, vals) in &r.groups {
             let mut gm = Map::new();
             for (k, v) in vals {
-                gm.insert(k.clone(), if k == "pairs" || k == "impressions" { json!(*v as u64) } else { json!(round(*v)) });
+                gm.insert(
+                    k.clone(),
+                    if k == "pairs" || k == "impressions" { json!(*v as u64) } else { json!(round(*v)) },
+                );
             }
             m.insert(g.clone(), Value::Object(gm));
         }
@@ -61,11 +64,15 @@ fn round(v: f64) -> f64 {
     (v * 100.0).round() / 100.0
 }
 
+/// How a table column reads its value from a system's results.
+type Column = Box<dyn Fn(&crate::run::SystemResult) -> Option<f64>>;
+
 /// The run as a text table, one row per system.
 pub fn to_table(run: &EvalRun) -> String {
-    let mut out = format!("dataset: {}   queries: {}   data fingerprint: {}\n", run.dataset, run.queries, run.fingerprint);
+    let mut out =
+        format!("dataset: {}   queries: {}   data fingerprint: {}\n", run.dataset, run.queries, run.fingerprint);
     let groups: Vec<String> = run.systems.first().map(|(_, r)| r.groups.keys().cloned().collect()).unwrap_or_default();
-    let mut cols: Vec<(String, Box<dyn Fn(&crate::run::SystemResult) -> Option<f64>>)> = Vec::new();
+    let mut cols: Vec<(String, Column)> = Vec::new();
     for m in metric_names(run) {
         let key = m.clone();
         cols.push((m, Box::new(move |r| r.metrics.get(&key).copied())));
@@ -98,14 +105,16 @@ pub fn to_table(run: &EvalRun) -> String {
         }
         out.push('\n');
     }
-    if let Some((_, first)) = run.systems.first() {
-        if let Some(pairs) = first.groups.values().next().and_then(|m| m.get("pairs")) {
-            let counts: Vec<String> =
-                first.groups.iter().map(|(g, m)| format!("{g}: {}", m.get("pairs").copied().unwrap_or(*pairs))).collect();
-            let _ = writeln!(out, "pairs per subset: {}", counts.join(", "));
-        }
+    if let Some((_, first)) = run.systems.first()
+        && let Some(pairs) = first.groups.values().next().and_then(|m| m.get("pairs"))
+    {
+        let counts: Vec<String> =
+            first.groups.iter().map(|(g, m)| format!("{g}: {}", m.get("pairs").copied().unwrap_or(*pairs))).collect();
+        let _ = writeln!(out, "pairs per subset: {}", counts.join(", "));
     }
-    out.push_str("accuracy metrics are x100; diversity, coverage and dup_blocks are percentages; age_gap_days in days\n");
+    out.push_str(
+        "accuracy metrics are x100; diversity, coverage and dup_blocks are percentages; age_gap_days in days\n",
+    );
     out
 }
 
@@ -138,9 +147,20 @@ fn bars_svg(run: &EvalRun, metrics: &[(String, Vec<f64>)]) -> String {
                 COLORS[si % COLORS.len()],
                 esc(&run.systems[si].0)
             );
-            let _ = write!(s, "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"9\" text-anchor=\"middle\">{v:.1}</text>", x + bw / 2.0, h - pad - bh - 3.0);
+            let _ = write!(
+                s,
+                "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"9\" text-anchor=\"middle\">{v:.1}</text>",
+                x + bw / 2.0,
+                h - pad - bh - 3.0
+            );
         }
-        let _ = write!(s, "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>", gx + gw * 0.4, h - pad + 15.0, esc(name));
+        let _ = write!(
+            s,
+            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>",
+            gx + gw * 0.4,
+            h - pad + 15.0,
+            esc(name)
+        );
     }
     s.push_str("</svg>");
     s
@@ -172,9 +192,20 @@ fn histogram_svg(run: &EvalRun) -> String {
         let pts: Vec<String> = c
             .iter()
             .enumerate()
-            .map(|(i, v)| format!("{:.1},{:.1}", pad + (w - 2.0 * pad) * (i as f64 + 0.5) / bins as f64, h - pad - (h - 2.0 * pad) * v / max))
+            .map(|(i, v)| {
+                format!(
+                    "{:.1},{:.1}",
+                    pad + (w - 2.0 * pad) * (i as f64 + 0.5) / bins as f64,
+                    h - pad - (h - 2.0 * pad) * v / max
+                )
+            })
             .collect();
-        let _ = write!(s, "<polyline fill=\"none\" stroke-width=\"2\" stroke=\"{}\" points=\"{}\"/>", COLORS[si % COLORS.len()], pts.join(" "));
+        let _ = write!(
+            s,
+            "<polyline fill=\"none\" stroke-width=\"2\" stroke=\"{}\" points=\"{}\"/>",
+            COLORS[si % COLORS.len()],
+            pts.join(" ")
+        );
     }
     s.push_str("</svg>");
     s
@@ -194,9 +225,20 @@ fn rank_curve_svg(run: &EvalRun) -> String {
             .gain_at_rank
             .iter()
             .enumerate()
-            .map(|(i, v)| format!("{:.1},{:.1}", pad + (w - 2.0 * pad) * (i as f64 + 0.5) / 10.0, h - pad - (h - 2.0 * pad) * v / max))
+            .map(|(i, v)| {
+                format!(
+                    "{:.1},{:.1}",
+                    pad + (w - 2.0 * pad) * (i as f64 + 0.5) / 10.0,
+                    h - pad - (h - 2.0 * pad) * v / max
+                )
+            })
             .collect();
-        let _ = write!(s, "<polyline fill=\"none\" stroke-width=\"2\" stroke=\"{}\" points=\"{}\"/>", COLORS[si % COLORS.len()], pts.join(" "));
+        let _ = write!(
+            s,
+            "<polyline fill=\"none\" stroke-width=\"2\" stroke=\"{}\" points=\"{}\"/>",
+            COLORS[si % COLORS.len()],
+            pts.join(" ")
+        );
     }
     s.push_str("</svg>");
     s
@@ -207,14 +249,18 @@ fn rank_curve_svg(run: &EvalRun) -> String {
 pub fn write_html(run: &EvalRun, dir: &Path) -> Result<(), EvalError> {
     std::fs::create_dir_all(dir).map_err(|source| EvalError::Io { path: dir.to_path_buf(), source })?;
     let mut metrics: Vec<(String, Vec<f64>)> = Vec::new();
-    for m in metric_names(run).into_iter().filter(|m| MAIN.contains(&m.as_str()) || m == "diversity" || m == "coverage") {
+    for m in metric_names(run).into_iter().filter(|m| MAIN.contains(&m.as_str()) || m == "diversity" || m == "coverage")
+    {
         metrics.push((m.clone(), run.systems.iter().map(|(_, r)| r.metrics.get(&m).copied().unwrap_or(0.0)).collect()));
     }
     let groups: Vec<String> = run.systems.first().map(|(_, r)| r.groups.keys().cloned().collect()).unwrap_or_default();
     for g in &groups {
         metrics.push((
             format!("{g} pearson"),
-            run.systems.iter().map(|(_, r)| r.groups.get(g).and_then(|m| m.get("pearson")).copied().unwrap_or(0.0)).collect(),
+            run.systems
+                .iter()
+                .map(|(_, r)| r.groups.get(g).and_then(|m| m.get("pearson")).copied().unwrap_or(0.0))
+                .collect(),
         ));
     }
     let legend: String = run
@@ -223,7 +269,8 @@ pub fn write_html(run: &EvalRun, dir: &Path) -> Result<(), EvalError> {
         .enumerate()
         .map(|(i, (n, _))| format!("<span style=\"color:{}\">&#9632; {}</span> ", COLORS[i % COLORS.len()], esc(n)))
         .collect();
-    let config: String = run.config.iter().map(|(k, v)| format!("<tr><td>{}</td><td>{}</td></tr>", esc(k), esc(v))).collect();
+    let config: String =
+        run.config.iter().map(|(k, v)| format!("<tr><td>{}</td><td>{}</td></tr>", esc(k), esc(v))).collect();
     let mut html = format!(
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>readnext eval: {ds}</title>\
          <style>body{{font-family:sans-serif;max-width:820px;margin:2em auto}}pre{{background:#f5f5f5;padding:1em;overflow-x:auto}}td{{padding:2px 8px}}</style>\

@@ -12,8 +12,8 @@ use readnext_store::{Record, Write};
 use crate::EvalError;
 use crate::baselines::{Bm25Mlt, LexCorpus, Rng, Tfidf};
 use crate::datasets::{Grading, Pair, RelatedSet};
-use crate::metrics::{average_precision, ndcg_at, pearson, precision_at, spearman};
 use crate::memory::{peak_rss_growth_bytes, reset_peak_rss};
+use crate::metrics::{average_precision, ndcg_at, pearson, precision_at, spearman};
 
 /// Seed of the random baseline; fixed so that runs are reproducible.
 pub const SEED: u64 = 20_221_108;
@@ -52,7 +52,9 @@ pub struct EvalRun {
 
 /// Builds a readnext engine over the articles, in a temporary folder, with
 /// the same write path as `readnext ingest`.
-pub fn build_engine(articles: Vec<readnext_core::Article>) -> Result<(tempfile::TempDir, Engine, Vec<Record>), EvalError> {
+pub fn build_engine(
+    articles: Vec<readnext_core::Article>,
+) -> Result<(tempfile::TempDir, Engine, Vec<Record>), EvalError> {
     let dir = tempfile::tempdir().map_err(|source| EvalError::Io { path: std::env::temp_dir(), source })?;
     let engine = Engine::open(dir.path())?;
     let records: Vec<Record> = articles
@@ -102,7 +104,8 @@ pub fn run_related(set: &RelatedSet, depth: usize, opts: &RelatedOptions) -> Res
     run.config.insert("recency".into(), format!("{} over {} days", opts.recency_weight, opts.recency_days));
     run.fingerprint = crate::fingerprint(&set.files);
     let texts: Vec<String> = set.docs.iter().map(|d| d.article.full_text()).collect();
-    let index_of: HashMap<String, usize> = set.docs.iter().enumerate().map(|(i, d)| (d.article.id.clone(), i)).collect();
+    let index_of: HashMap<String, usize> =
+        set.docs.iter().enumerate().map(|(i, d)| (d.article.id.clone(), i)).collect();
 
     // readnext, through the engine's public related path.
     reset_peak_rss();
@@ -174,7 +177,8 @@ fn finish_related(judge: &Judge<'_>, lists: &[Vec<usize>], wall_s: f64) -> Syste
         })
         .collect();
     let mean = |f: &dyn Fn(&QueryScores) -> f64| 100.0 * scores.iter().map(f).sum::<f64>() / n;
-    let mut r = SystemResult { wall_s, peak_mib: peak_rss_growth_bytes() as f64 / (1024.0 * 1024.0), ..Default::default() };
+    let mut r =
+        SystemResult { wall_s, peak_mib: peak_rss_growth_bytes() as f64 / (1024.0 * 1024.0), ..Default::default() };
     r.metrics.insert("ndcg10".into(), mean(&|s| s.ndcg10));
     r.metrics.insert("map".into(), mean(&|s| s.ap));
     match set.grading {
@@ -287,7 +291,9 @@ pub fn run_semeval(pairs: &[Pair], opts: &RelatedOptions, files: &[std::path::Pa
     let sims: Vec<f64> = (0..pairs.len())
         .map(|i| {
             let (a, b) = (&records[2 * i], &records[2 * i + 1]);
-            engine.similarity((&a.analysis, Some(&a.article.id)), (&b.analysis, Some(&b.article.id)), opts).map(f64::from)
+            engine
+                .similarity((&a.analysis, Some(&a.article.id)), (&b.analysis, Some(&b.article.id)), opts)
+                .map(f64::from)
         })
         .collect::<Result<_, _>>()?;
     run.systems.push(("readnext".into(), pair_result(pairs, &sims, started)));

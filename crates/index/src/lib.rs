@@ -205,16 +205,35 @@ impl BmIndex {
 
     /// BM25 search over stems: each `(stem, boost)` is a SHOULD clause
     /// weighted by its boost, as Lucene's "more like this" builds its query.
-    pub fn search_terms(&self, terms: &[(String, f32)], k: usize, filter: &Filter, exclude: Option<&str>) -> Result<Vec<(String, f32)>> {
+    pub fn search_terms(
+        &self,
+        terms: &[(String, f32)],
+        k: usize,
+        filter: &Filter,
+        exclude: Option<&str>,
+    ) -> Result<Vec<(String, f32)>> {
         self.search(self.fields.terms, terms, k, filter, exclude)
     }
 
     /// BM25 search over entity keys.
-    pub fn search_entities(&self, keys: &[(String, f32)], k: usize, filter: &Filter, exclude: Option<&str>) -> Result<Vec<(String, f32)>> {
+    pub fn search_entities(
+        &self,
+        keys: &[(String, f32)],
+        k: usize,
+        filter: &Filter,
+        exclude: Option<&str>,
+    ) -> Result<Vec<(String, f32)>> {
         self.search(self.fields.entities, keys, k, filter, exclude)
     }
 
-    fn search(&self, field: Field, terms: &[(String, f32)], k: usize, filter: &Filter, exclude: Option<&str>) -> Result<Vec<(String, f32)>> {
+    fn search(
+        &self,
+        field: Field,
+        terms: &[(String, f32)],
+        k: usize,
+        filter: &Filter,
+        exclude: Option<&str>,
+    ) -> Result<Vec<(String, f32)>> {
         if terms.is_empty() || k == 0 {
             return Ok(vec![]);
         }
@@ -222,23 +241,33 @@ impl BmIndex {
         let should: Vec<(Occur, Box<dyn Query>)> = terms
             .iter()
             .map(|(t, boost)| {
-                let q: Box<dyn Query> = Box::new(TermQuery::new(Term::from_field_text(field, t), IndexRecordOption::WithFreqs));
+                let q: Box<dyn Query> =
+                    Box::new(TermQuery::new(Term::from_field_text(field, t), IndexRecordOption::WithFreqs));
                 (Occur::Should, Box::new(BoostQuery::new(q, *boost)) as Box<dyn Query>)
             })
             .collect();
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, Box::new(BooleanQuery::new(should)))];
         if let Some(lang) = &filter.lang {
-            clauses.push((Occur::Must, Box::new(TermQuery::new(Term::from_field_text(f.lang, lang), IndexRecordOption::Basic))));
+            clauses.push((
+                Occur::Must,
+                Box::new(TermQuery::new(Term::from_field_text(f.lang, lang), IndexRecordOption::Basic)),
+            ));
         }
         if let Some(section) = &filter.section {
-            clauses.push((Occur::Must, Box::new(TermQuery::new(Term::from_field_text(f.section, section), IndexRecordOption::Basic))));
+            clauses.push((
+                Occur::Must,
+                Box::new(TermQuery::new(Term::from_field_text(f.section, section), IndexRecordOption::Basic)),
+            ));
         }
         if let Some(since) = filter.since {
             let range = RangeQuery::new(Bound::Included(Term::from_field_i64(f.published, since)), Bound::Unbounded);
             clauses.push((Occur::Must, Box::new(range)));
         }
         if let Some(id) = exclude {
-            clauses.push((Occur::MustNot, Box::new(TermQuery::new(Term::from_field_text(f.id, id), IndexRecordOption::Basic))));
+            clauses.push((
+                Occur::MustNot,
+                Box::new(TermQuery::new(Term::from_field_text(f.id, id), IndexRecordOption::Basic)),
+            ));
         }
         let query = BooleanQuery::new(clauses);
         let searcher = self.reader.searcher();
@@ -320,7 +349,14 @@ mod tests {
     use super::*;
 
     fn doc<'a>(id: &'a str, terms: &[(&'a str, u32)], lang: &'a str, published: i64) -> IndexDoc<'a> {
-        IndexDoc { id, terms: terms.to_vec(), entities: vec![("mexico".into(), 1)], published: Some(published), lang, section: None }
+        IndexDoc {
+            id,
+            terms: terms.to_vec(),
+            entities: vec![("mexico".into(), 1)],
+            published: Some(published),
+            lang,
+            section: None,
+        }
     }
 
     #[test]
@@ -342,7 +378,8 @@ mod tests {
         let q = vec![("cartel".to_string(), 1.0), ("tariff".to_string(), 2.0)];
         let all = idx.search_terms(&q, 10, &Filter::default(), None).unwrap();
         assert_eq!(all.iter().map(|h| h.0.as_str()).collect::<Vec<_>>(), ["a", "c", "b"]);
-        let en = idx.search_terms(&q, 10, &Filter { lang: Some("en".into()), ..Default::default() }, Some("a")).unwrap();
+        let en =
+            idx.search_terms(&q, 10, &Filter { lang: Some("en".into()), ..Default::default() }, Some("a")).unwrap();
         assert_eq!(en.iter().map(|h| h.0.as_str()).collect::<Vec<_>>(), ["b"]);
         let recent = idx.search_terms(&q, 10, &Filter { since: Some(150), ..Default::default() }, None).unwrap();
         assert_eq!(recent.len(), 2);

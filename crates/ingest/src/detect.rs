@@ -44,7 +44,7 @@ pub fn detect(path: &Path, text: &str) -> Option<Format> {
 }
 
 fn txt_kind(text: &str) -> Format {
-    let has_block = text.lines().any(|l| crate::page::is_recommendation_marker(l));
+    let has_block = text.lines().any(crate::page::is_recommendation_marker);
     let mut lines = text.trim_start().lines();
     lines.next();
     let second_blank = lines.next().is_none_or(|l| l.trim().is_empty());

@@ -45,7 +45,12 @@ pub(crate) fn parse(ctx: &Context<'_>, html: &str) -> Result<Article, IngestErro
     let url = meta(&doc, &["link[rel=canonical]", "meta[property='og:url']"]);
     let published = meta(
         &doc,
-        &["meta[property='article:published_time']", "meta[name=date]", "meta[itemprop=datePublished]", "time[datetime]"],
+        &[
+            "meta[property='article:published_time']",
+            "meta[name=date]",
+            "meta[itemprop=datePublished]",
+            "time[datetime]",
+        ],
     );
     let og_title = meta(&doc, &["meta[property='og:title']"]);
     let section = meta(&doc, &["meta[property='article:section']"]);

@@ -118,9 +118,8 @@ pub(crate) fn parse(ctx: &Context<'_>, text: &str) -> (Vec<Article>, Vec<ItemErr
         if line.trim().is_empty() {
             continue;
         }
-        let parsed = serde_json::from_str::<JsonArticle>(line)
-            .map_err(|e| e.to_string())
-            .and_then(JsonArticle::into_article);
+        let parsed =
+            serde_json::from_str::<JsonArticle>(line).map_err(|e| e.to_string()).and_then(JsonArticle::into_article);
         match parsed {
             Ok(a) => articles.push(ctx.finish(a)),
             Err(message) => errors.push(ItemError { line: i + 1, message }),

@@ -199,17 +199,17 @@ pub fn parse_bytes(path: &Path, root: &Path, bytes: &[u8], format: Format) -> Re
         return Err(IngestError::Empty { path: path.to_path_buf() });
     }
     let format = match format {
-        Format::Auto => detect(path, &text).ok_or_else(|| IngestError::UnknownContent { path: path.to_path_buf() })?,
+        Format::Auto => detect(path, text).ok_or_else(|| IngestError::UnknownContent { path: path.to_path_buf() })?,
         f => f,
     };
     let ctx = Context { path, source: source_name(root), section: section_from_path(path) };
     let (articles, errors) = match format {
-        Format::Page => (vec![page::parse(&ctx, &text)?], vec![]),
-        Format::Markdown => (vec![markdown::parse(&ctx, &text)?], vec![]),
-        Format::Bbc => (vec![bbc::parse(&ctx, &text)?], vec![]),
-        Format::Jsonl => jsonl::parse(&ctx, &text),
-        Format::Html => (vec![html::parse(&ctx, &text)?], vec![]),
-        Format::Feed => feed::parse(&ctx, &text)?,
+        Format::Page => (vec![page::parse(&ctx, text)?], vec![]),
+        Format::Markdown => (vec![markdown::parse(&ctx, text)?], vec![]),
+        Format::Bbc => (vec![bbc::parse(&ctx, text)?], vec![]),
+        Format::Jsonl => jsonl::parse(&ctx, text),
+        Format::Html => (vec![html::parse(&ctx, text)?], vec![]),
+        Format::Feed => feed::parse(&ctx, text)?,
         Format::Auto => unreachable_auto(path)?,
     };
     Ok(Parsed { format, articles, errors })

@@ -78,9 +78,8 @@ fn split_front_matter<'t>(ctx: &Context<'_>, text: &'t str) -> Result<(Option<Ya
         if line.trim_end() == "---" || line.trim_end() == "..." {
             let yaml_src = &rest[..offset];
             let body = &rest[offset + line.len()..];
-            let docs = YamlLoader::load_from_str(yaml_src).map_err(|e| {
-                ctx.malformed(e.marker().line() + 1, format!("malformed front matter: {}", e.info()))
-            })?;
+            let docs = YamlLoader::load_from_str(yaml_src)
+                .map_err(|e| ctx.malformed(e.marker().line() + 1, format!("malformed front matter: {}", e.info())))?;
             return Ok((docs.into_iter().next(), body, i + 3));
         }
         offset += line.len();

@@ -25,7 +25,9 @@ const CAPTION_MAX_WORDS: usize = 40;
 /// Whether a line opens the recommendation block.
 pub(crate) fn is_recommendation_marker(line: &str) -> bool {
     let t = line.trim().trim_end_matches(':');
-    t.eq_ignore_ascii_case("recommendation") || t.eq_ignore_ascii_case("recommended") || t.eq_ignore_ascii_case("recommendations")
+    t.eq_ignore_ascii_case("recommendation")
+        || t.eq_ignore_ascii_case("recommended")
+        || t.eq_ignore_ascii_case("recommendations")
 }
 
 fn is_subhead(line: &str) -> bool {
@@ -44,12 +46,8 @@ pub fn parse_page(path: &std::path::Path, text: &str) -> Result<Article, IngestE
 
 pub(crate) fn parse(ctx: &Context<'_>, text: &str) -> Result<Article, IngestError> {
     // Lines before the recommendation block, numbered from 1.
-    let lines: Vec<(usize, &str)> = text
-        .lines()
-        .enumerate()
-        .map(|(i, l)| (i + 1, l))
-        .take_while(|(_, l)| !is_recommendation_marker(l))
-        .collect();
+    let lines: Vec<(usize, &str)> =
+        text.lines().enumerate().map(|(i, l)| (i + 1, l)).take_while(|(_, l)| !is_recommendation_marker(l)).collect();
     let mut it = lines.iter().skip_while(|(_, l)| l.trim().is_empty()).peekable();
     let Some(&(_, title)) = it.next() else {
         return Err(ctx.malformed(1, "no headline before the RECOMMENDATION block"));

@@ -83,7 +83,9 @@ fn malformed_front_matter_names_the_line() {
 
 #[test]
 fn bbc_layout_takes_section_from_folder() {
-    let p = parse("bbc/business/001.txt", "Ad sales boost profit\n\nProfits jumped 76%.\n\nSales rose.\n", Format::Auto).unwrap();
+    let p =
+        parse("bbc/business/001.txt", "Ad sales boost profit\n\nProfits jumped 76%.\n\nSales rose.\n", Format::Auto)
+            .unwrap();
     assert_eq!(p.format, Format::Bbc);
     let a = &p.articles[0];
     assert_eq!(a.title, "Ad sales boost profit");

@@ -50,21 +50,27 @@ fn mib(b: u64) -> f64 {
 
 pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let data = args.data.unwrap_or_else(|| {
-        std::env::var_os("READNEXT_DATA").map_or_else(|| PathBuf::from("../shared/data"), PathBuf::from).join("wh-briefings")
+        std::env::var_os("READNEXT_DATA")
+            .map_or_else(|| PathBuf::from("../shared/data"), PathBuf::from)
+            .join("wh-briefings")
     });
     let (files, errors) = collect_files(std::slice::from_ref(&data));
     if files.is_empty() {
         bail!("{}: no files to ingest ({} errors)", data.display(), errors.len());
     }
     println!("readnext bench on {} ({} files, {} threads)", data.display(), files.len(), rayon::current_num_threads());
-    println!("{:<44} {:>12} {:>10} {:>10} {:>10} {:>12}", "system", "ingest doc/s", "p50 ms", "p99 ms", "mean ms", "peak MiB");
+    println!(
+        "{:<44} {:>12} {:>10} {:>10} {:>10} {:>12}",
+        "system", "ingest doc/s", "p50 ms", "p99 ms", "mean ms", "peak MiB"
+    );
 
     // readnext: the real ingest path (read, parse, analyse, store, index).
     let dir = tempfile::tempdir()?;
     reset_peak_rss();
     let started = Instant::now();
     let engine = Engine::open(dir.path())?;
-    let totals = crate::ingest_cmd::ingest(&engine, std::slice::from_ref(&data), &Options::default(), 512, true, |_| {})?;
+    let totals =
+        crate::ingest_cmd::ingest(&engine, std::slice::from_ref(&data), &Options::default(), 512, true, |_| {})?;
     engine.finish()?;
     let ingest_s = started.elapsed().as_secs_f64();
     let stored = engine.store().len()? as usize;
@@ -143,7 +149,8 @@ fn baseline(files: &[(PathBuf, PathBuf)], ids: &[String]) -> anyhow::Result<()> 
     let corpus = LexCorpus::new(&texts.iter().map(|t| t.1.clone()).collect::<Vec<_>>());
     let tfidf = Tfidf::new(&corpus);
     let ingest_s = started.elapsed().as_secs_f64();
-    let pos: std::collections::HashMap<&str, usize> = texts.iter().enumerate().map(|(i, t)| (t.0.as_str(), i)).collect();
+    let pos: std::collections::HashMap<&str, usize> =
+        texts.iter().enumerate().map(|(i, t)| (t.0.as_str(), i)).collect();
     let mut times = Vec::with_capacity(ids.len());
     for id in ids {
         let Some(&q) = pos.get(id.as_str()) else { continue };
@@ -162,7 +169,9 @@ fn baseline(files: &[(PathBuf, PathBuf)], ids: &[String]) -> anyhow::Result<()> 
         lat.mean,
         mib(peak_rss_growth_bytes())
     );
-    println!("  (baseline keeps everything in memory and stores nothing; its peak is the rise above what was resident)");
+    println!(
+        "  (baseline keeps everything in memory and stores nothing; its peak is the rise above what was resident)"
+    );
     Ok(())
 }
 
@@ -180,8 +189,11 @@ fn scaled(data: &PathBuf, n: usize, queries: usize) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let engine = Engine::open(dir.path())?;
     let mut rng = Rng::new(readnext_eval::SEED);
-    let vocab: Vec<String> =
-        base.iter().take(200).flat_map(|a| a.title.split_whitespace().map(str::to_string).collect::<Vec<_>>()).collect();
+    let vocab: Vec<String> = base
+        .iter()
+        .take(200)
+        .flat_map(|a| a.title.split_whitespace().map(str::to_string).collect::<Vec<_>>())
+        .collect();
     reset_peak_rss();
     let started = Instant::now();
     let mut made = 0usize;
@@ -198,7 +210,13 @@ fn scaled(data: &PathBuf, n: usize, queries: usize) -> anyhow::Result<()> {
                     for p in a.body.iter_mut() {
                         let words: Vec<String> = p
                             .split_whitespace()
-                            .map(|w| if rng.next_u64() % 20 == 0 { vocab[(rng.next_u64() % vocab.len() as u64) as usize].clone() } else { w.to_string() })
+                            .map(|w| {
+                                if rng.next_u64().is_multiple_of(20) {
+                                    vocab[(rng.next_u64() % vocab.len() as u64) as usize].clone()
+                                } else {
+                                    w.to_string()
+                                }
+                            })
                             .collect();
                         *p = words.join(" ");
                     }
@@ -208,7 +226,9 @@ fn scaled(data: &PathBuf, n: usize, queries: usize) -> anyhow::Result<()> {
             .collect();
         let writes: Vec<Write> = batch
             .into_par_iter()
-            .filter_map(|article| analyze(&article).ok().map(|analysis| Write::Upsert(Box::new(Record { article, analysis }))))
+            .filter_map(|article| {
+                analyze(&article).ok().map(|analysis| Write::Upsert(Box::new(Record { article, analysis })))
+            })
             .collect();
         made += writes.len().max(1);
         engine.write(&writes).context("synthetic ingest")?;

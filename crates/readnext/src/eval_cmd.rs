@@ -78,7 +78,20 @@ fn default_path(dataset: &str) -> PathBuf {
 
 pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
     match args.task {
-        Task::Related { dataset, data, format, report, depth, w_text, w_entities, w_keyphrases, mmr_lambda, feedback, feedback_docs, length_slope } => {
+        Task::Related {
+            dataset,
+            data,
+            format,
+            report,
+            depth,
+            w_text,
+            w_entities,
+            w_keyphrases,
+            mmr_lambda,
+            feedback,
+            feedback_docs,
+            length_slope,
+        } => {
             let path = data.unwrap_or_else(|| default_path(&dataset));
             let mut opts = RelatedOptions::default();
             if let Some(w) = w_text {
@@ -104,7 +117,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
             }
             let run = if dataset == "semeval" {
                 let pairs = readnext_eval::semeval(&path)?;
-                readnext_eval::run_semeval(&pairs, &opts, &[path.clone()])?
+                readnext_eval::run_semeval(&pairs, &opts, std::slice::from_ref(&path))?
             } else {
                 let set = readnext_eval::load_related(&dataset, &path)?;
                 readnext_eval::run_related(&set, depth.max(10), &opts)?

@@ -107,8 +107,10 @@ pub fn ingest(
     }
     let bar = if quiet { ProgressBar::hidden() } else { ProgressBar::new(files.len() as u64) };
     bar.set_style(
-        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} files ({per_sec}, eta {eta}) {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} files ({per_sec}, eta {eta}) {msg}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     for chunk in files.chunks(batch) {
         let outcomes: Vec<FileOutcome> = chunk.par_iter().map(|(root, path)| process(root, path, opts)).collect();
@@ -138,7 +140,8 @@ pub fn ingest(
                     }
                     totals.failed_items += item_errors.len();
                     let count = |k| applied.iter().filter(|a| **a == k).count();
-                    let (ins, upd, unch) = (count(Applied::Inserted), count(Applied::Updated), count(Applied::Unchanged));
+                    let (ins, upd, unch) =
+                        (count(Applied::Inserted), count(Applied::Updated), count(Applied::Unchanged));
                     totals.inserted += ins;
                     totals.updated += upd;
                     totals.unchanged += unch;
@@ -175,7 +178,8 @@ fn process(root: &Path, path: &Path, opts: &Options) -> FileOutcome {
             Err(e) => item_errors.push(format!("{}: {e}", path.display())),
         }
     }
-    if records.is_empty() && !item_errors.is_empty() && parsed.format != Format::Jsonl && parsed.format != Format::Feed {
+    if records.is_empty() && !item_errors.is_empty() && parsed.format != Format::Jsonl && parsed.format != Format::Feed
+    {
         return FileOutcome::Failed { path: path.to_path_buf(), error: item_errors.join("; ") };
     }
     FileOutcome::Ok { path: path.to_path_buf(), format: parsed.format.name(), records, item_errors }

@@ -133,12 +133,3 @@ pub(crate) fn human_bytes(n: u64) -> String {
     }
     format!("{n} B")
 }
-
-/// Peak resident memory of this process (Linux), in bytes.
-#[allow(dead_code)]
-pub(crate) fn peak_rss() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb * 1024)
-}

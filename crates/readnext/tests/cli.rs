@@ -52,7 +52,10 @@ fn fixtures(dir: &Path) {
 {"title":
 "#,
     );
-    w("bbc/sport/001.txt", b"Home team wins the opener\n\nThe home team won the opening baseball game of the season.\n");
+    w(
+        "bbc/sport/001.txt",
+        b"Home team wins the opener\n\nThe home team won the opening baseball game of the season.\n",
+    );
     w(
         "web/page.html",
         br#"<html><head><meta property="og:title" content="Flood waters recede"><link rel="canonical" href="https://example.com/recede"></head>
@@ -89,7 +92,11 @@ fn ingest_every_format_reports_bad_files_and_updates_in_place() {
     ] {
         assert!(err.lines().any(|l| l.contains(file) && l.contains(reason)), "{file}: {reason} missing in:\n{err}");
     }
-    assert!(stdout(&o).contains("7 articles stored (7 new, 0 updated, 0 unchanged); 5 files failed, 1 items failed"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("7 articles stored (7 new, 0 updated, 0 unchanged); 5 files failed, 1 items failed"),
+        "{}",
+        stdout(&o)
+    );
     assert_eq!(std::fs::read_to_string(&report).unwrap().lines().count(), 11);
 
     let stats = json(&run(&store, &["stats", "--format", "json"]));
@@ -163,7 +170,11 @@ fn a_crash_during_ingest_loses_nothing_reported_stored() {
     let total = 4000;
     for i in 0..total {
         let body: Vec<&str> = (0..300).map(|j| words[(i * 7 + j * 13 + j * j) % words.len()]).collect();
-        std::fs::write(src.join(format!("{i:05}.md")), format!("---\ntitle: Story {i}\nid: s{i}\n---\n\n{}\n", body.join(" "))).unwrap();
+        std::fs::write(
+            src.join(format!("{i:05}.md")),
+            format!("---\ntitle: Story {i}\nid: s{i}\n---\n\n{}\n", body.join(" ")),
+        )
+        .unwrap();
     }
     let report = tmp.path().join("report.jsonl");
     let mut child = bin()
@@ -233,7 +244,10 @@ fn seed_page_block_over_the_white_house_corpus() {
     assert_eq!(titles.len(), 8);
     for p in picks {
         let why = &p["why"];
-        assert!(!why["entities"].as_array().unwrap().is_empty() || !why["keyphrases"].as_array().unwrap().is_empty(), "{p}");
+        assert!(
+            !why["entities"].as_array().unwrap().is_empty() || !why["keyphrases"].as_array().unwrap().is_empty(),
+            "{p}"
+        );
     }
     // The HTML fragment can replace the empty block.
     let html = stdout(&run(&store, &["related", "--file", seed.to_str().unwrap(), "--format", "html"]));

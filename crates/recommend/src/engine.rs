@@ -8,11 +8,11 @@ use readnext_core::{Analysis, Article, Pick, fnv1a64};
 use readnext_index::{BmIndex, IndexDoc, Vocab};
 use readnext_store::{Applied, Record, Store, Write};
 
+use crate::RecommendError;
 use crate::features::{FeatureCache, Features};
 use crate::options::RelatedOptions;
 use crate::rank;
 use crate::vectors::CorpusStats;
-use crate::RecommendError;
 
 type Result<T> = std::result::Result<T, RecommendError>;
 
@@ -166,7 +166,12 @@ impl Engine {
         let stats = Arc::new(CorpusStats {
             docs: self.index.num_docs(),
             term_df: self.index.doc_freqs(Vocab::Terms)?.into_iter().map(|(k, v)| (fnv1a64(k.as_bytes()), v)).collect(),
-            entity_df: self.index.doc_freqs(Vocab::Entities)?.into_iter().map(|(k, v)| (fnv1a64(k.as_bytes()), v)).collect(),
+            entity_df: self
+                .index
+                .doc_freqs(Vocab::Entities)?
+                .into_iter()
+                .map(|(k, v)| (fnv1a64(k.as_bytes()), v))
+                .collect(),
         });
         *self.stats.write().unwrap_or_else(|p| p.into_inner()) = Some(stats.clone());
         Ok(stats)
@@ -207,7 +212,12 @@ impl Engine {
     /// picks (fusion and feedback, before recency and diversity), averaged
     /// over both directions. Ids, when given, are kept out of each other's
     /// feedback as a query is kept out of its own block.
-    pub fn similarity(&self, a: (&Analysis, Option<&str>), b: (&Analysis, Option<&str>), opts: &RelatedOptions) -> Result<f32> {
+    pub fn similarity(
+        &self,
+        a: (&Analysis, Option<&str>),
+        b: (&Analysis, Option<&str>),
+        opts: &RelatedOptions,
+    ) -> Result<f32> {
         let stats = self.stats()?;
         let (fa, fb) = (Features::new(a.0, &stats, true), Features::new(b.0, &stats, true));
         let ab = rank::directed_relevance(self, &stats, &fa, a.1, &fb, opts)?;

@@ -37,7 +37,14 @@ impl Features {
         let (text, ents) = (text_vector(a, stats), entity_vector(a, stats));
         let (text, ents) = if keep_keys { (text, ents) } else { (text.without_keys(), ents.without_keys()) };
         let r = a.rank_input();
-        Features { text, ents, keyphrases: r.keyphrases, simhash: a.simhash, content_hash: a.content_hash, published: a.published }
+        Features {
+            text,
+            ents,
+            keyphrases: r.keyphrases,
+            simhash: a.simhash,
+            content_hash: a.content_hash,
+            published: a.published,
+        }
     }
 
     /// Features of a stored article from its compact ranking input (no keys).

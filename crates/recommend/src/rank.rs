@@ -68,21 +68,26 @@ fn is_copy(a: &Features, b: &Features, opts: &RelatedOptions) -> bool {
     bits <= opts.dup_bits || (bits <= COPY_GATE_BITS && a.text.cosine(&b.text) >= opts.dup_cosine)
 }
 
-pub(crate) fn related(engine: &Engine, stats: &CorpusStats, q: &Query, opts: &RelatedOptions) -> Result<Vec<Pick>, RecommendError> {
+pub(crate) fn related(
+    engine: &Engine,
+    stats: &CorpusStats,
+    q: &Query,
+    opts: &RelatedOptions,
+) -> Result<Vec<Pick>, RecommendError> {
     if opts.k == 0 {
         return Ok(vec![]);
     }
     let qf = Features::new(&q.analysis, stats, true);
     let mut cands = scored_candidates(engine, stats, &qf, q.id.as_deref(), opts)?;
     // Recency: closeness in time to the query article, when both have dates.
-    if opts.recency_weight > 0.0 {
-        if let Some(qp) = q.published {
-            for c in cands.iter_mut() {
-                if let Some(p) = c.f.published {
-                    let days = ((p - qp).abs() as f32) / 86_400.0;
-                    c.recency = 1.0 - opts.recency_weight * (1.0 - (-days / opts.recency_days.max(1.0)).exp());
-                    c.score = c.relevance * c.recency;
-                }
+    if opts.recency_weight > 0.0
+        && let Some(qp) = q.published
+    {
+        for c in cands.iter_mut() {
+            if let Some(p) = c.f.published {
+                let days = ((p - qp).abs() as f32) / 86_400.0;
+                c.recency = 1.0 - opts.recency_weight * (1.0 - (-days / opts.recency_days.max(1.0)).exp());
+                c.score = c.relevance * c.recency;
             }
         }
     }
@@ -161,7 +166,8 @@ fn scored_candidates(
 ) -> Result<Vec<Candidate>, RecommendError> {
     let index = engine.index();
     let by_terms = index.search_terms(&boosts(&qf.text, MLT_TERMS), opts.candidates, &opts.filter, exclude)?;
-    let by_entities = index.search_entities(&boosts(&qf.ents, ENTITY_TERMS), opts.candidates / 2, &opts.filter, exclude)?;
+    let by_entities =
+        index.search_entities(&boosts(&qf.ents, ENTITY_TERMS), opts.candidates / 2, &opts.filter, exclude)?;
 
     // Union of both lists, remembering each rank.
     let mut ranks: HashMap<String, (Option<usize>, Option<usize>)> = HashMap::new();
@@ -187,7 +193,16 @@ fn scored_candidates(
         let Some(f) = f else { continue };
         let (bm25_rank, entity_rank) = ranks.get(&id).copied().unwrap_or((None, None));
         let (relevance, [t, e, k]) = relevance(&opts.weights, qf, &f, opts.length_slope, pivot);
-        cands.push(Candidate { id, f, bm25_rank, entity_rank, parts: [t, e, k, 0.0], relevance, recency: 1.0, score: relevance });
+        cands.push(Candidate {
+            id,
+            f,
+            bm25_rank,
+            entity_rank,
+            parts: [t, e, k, 0.0],
+            relevance,
+            recency: 1.0,
+            score: relevance,
+        });
     }
     if let Some(centroid) = feedback_centroid(qf, &cands, opts) {
         for c in cands.iter_mut() {
@@ -272,7 +287,8 @@ fn explain(q: &Query, qf: &Features, c: &Candidate) -> Why {
             break;
         }
         let word = surface.get(stem).copied().unwrap_or(stem).to_string();
-        let covered = phrases.iter().any(|p| p.split(' ').any(|w| w == word)) || names.iter().any(|n| n.to_lowercase().contains(&word));
+        let covered = phrases.iter().any(|p| p.split(' ').any(|w| w == word))
+            || names.iter().any(|n| n.to_lowercase().contains(&word));
         if !covered {
             phrases.push(word);
         }
@@ -294,7 +310,8 @@ fn explain(q: &Query, qf: &Features, c: &Candidate) -> Why {
         Signal { name: "relevance".into(), value: c.relevance },
         Signal { name: "recency".into(), value: c.recency },
     ];
-    let rrf = c.bm25_rank.map_or(0.0, |r| 1.0 / (RRF_K + r as f32 + 1.0)) + c.entity_rank.map_or(0.0, |r| 1.0 / (RRF_K + r as f32 + 1.0));
+    let rrf = c.bm25_rank.map_or(0.0, |r| 1.0 / (RRF_K + r as f32 + 1.0))
+        + c.entity_rank.map_or(0.0, |r| 1.0 / (RRF_K + r as f32 + 1.0));
     signals.push(Signal { name: "retrieval_rrf".into(), value: rrf });
     if let Some(r) = c.bm25_rank {
         signals.push(Signal { name: "bm25_rank".into(), value: (r + 1) as f32 });

@@ -25,7 +25,12 @@ const CARTELS: &str = "Defense Secretary Pete Hegseth told Mexican officials tha
 fn corpus() -> Vec<Write> {
     vec![
         upsert(article("q", "Hegseth warns Mexico over cartels", CARTELS, 20_000)),
-        upsert(article("copy", "Hegseth warns Mexico over the cartels", &format!("{CARTELS} Reuters contributed."), 20_001)),
+        upsert(article(
+            "copy",
+            "Hegseth warns Mexico over the cartels",
+            &format!("{CARTELS} Reuters contributed."),
+            20_001,
+        )),
         upsert(article("copy2", "Hegseth warns Mexico over cartels", CARTELS, 20_002)),
         upsert(article(
             "tariffs",
@@ -39,7 +44,12 @@ fn corpus() -> Vec<Write> {
             "Claudia Sheinbaum said Mexico would fight the cartels itself and rejected Hegseth's threat.",
             20_005,
         )),
-        upsert(article("baseball", "Baseball season opens", "The home team won the opening game of the baseball season.", 20_003)),
+        upsert(article(
+            "baseball",
+            "Baseball season opens",
+            "The home team won the opening game of the baseball season.",
+            20_003,
+        )),
     ]
 }
 
@@ -69,7 +79,12 @@ fn unsaved_page_and_filters_and_copies_among_picks() {
     let dir = tempfile::tempdir().unwrap();
     let engine = Engine::open(dir.path()).unwrap();
     engine.write(&corpus()).unwrap();
-    let page = article("new", "Cartels and tariffs strain Mexico ties", "Hegseth and Sheinbaum clashed over cartels and tariffs.", 20_020);
+    let page = article(
+        "new",
+        "Cartels and tariffs strain Mexico ties",
+        "Hegseth and Sheinbaum clashed over cartels and tariffs.",
+        20_020,
+    );
     let q = Query::from_article(&page, false).unwrap();
     let picks = engine.related(&q, &RelatedOptions::default()).unwrap();
     let ids: Vec<&str> = picks.iter().map(|p| p.id.as_str()).collect();

@@ -78,7 +78,8 @@ impl SparseVec {
     // not associative, and the same input must give the same scores, to the
     // last bit, whatever order a hash map handed the weights over in.
     fn normalised(weights: Vec<(String, f32)>) -> SparseVec {
-        let mut items: Vec<(u64, f32, String)> = weights.into_iter().map(|(k, w)| (fnv1a64(k.as_bytes()), w, k)).collect();
+        let mut items: Vec<(u64, f32, String)> =
+            weights.into_iter().map(|(k, w)| (fnv1a64(k.as_bytes()), w, k)).collect();
         items.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| a.2.cmp(&b.2)));
         items.dedup_by(|a, b| a.0 == b.0);
         let norm = items.iter().map(|(_, w, _)| w * w).sum::<f32>().sqrt();

@@ -169,10 +169,10 @@ impl Store {
     /// `Ok`, none is visible if it returns an error or the process dies first.
     pub fn apply_batch(&self, writes: &[Write]) -> Result<Vec<Applied>> {
         for w in writes {
-            if let Write::Upsert(r) = w {
-                if r.article.id.is_empty() {
-                    return Err(StoreError::Invalid("an article without an id".into()));
-                }
+            if let Write::Upsert(r) = w
+                && r.article.id.is_empty()
+            {
+                return Err(StoreError::Invalid("an article without an id".into()));
             }
         }
         let txn = self.db.begin_write().map_err(|e| self.err(e))?;
@@ -246,7 +246,9 @@ impl Store {
                 let article = articles.get(id).map_err(|e| self.err(e))?;
                 let analysis = analyses.get(id).map_err(|e| self.err(e))?;
                 match (article, analysis) {
-                    (Some(a), Some(b)) => Ok(Some(Record { article: decode(id, a.value())?, analysis: decode(id, b.value())? })),
+                    (Some(a), Some(b)) => {
+                        Ok(Some(Record { article: decode(id, a.value())?, analysis: decode(id, b.value())? }))
+                    }
                     (None, None) => Ok(None),
                     _ => Err(StoreError::Corrupt { id: id.to_string(), reason: "article without analysis".into() }),
                 }
@@ -346,7 +348,8 @@ fn db_err(path: &Path, e: impl Into<redb::Error>) -> StoreError {
 
 fn encode<T: Serialize>(value: &T, id: &str) -> Result<Vec<u8>> {
     let mut out = vec![FORMAT_VERSION];
-    postcard::to_io(value, &mut out).map_err(|e| StoreError::Invalid(format!("article {id:?} cannot be encoded: {e}")))?;
+    postcard::to_io(value, &mut out)
+        .map_err(|e| StoreError::Invalid(format!("article {id:?} cannot be encoded: {e}")))?;
     Ok(out)
 }
 
