@@ -186,11 +186,26 @@ impl Engine {
             return Ok(out);
         }
         let missing_ids: Vec<&str> = missing.iter().map(|&i| ids[i].as_str()).collect();
+        let mut no_input = Vec::new();
         for (&i, r) in missing.iter().zip(self.store.rank_inputs(&missing_ids)?) {
-            if let Some(r) = r {
-                let f = Arc::new(Features::of(r, stats));
-                self.features.put(ids[i].clone(), f.clone());
-                out[i] = Some(f);
+            match r {
+                Some(r) => {
+                    let f = Arc::new(Features::of(r, stats));
+                    self.features.put(ids[i].clone(), f.clone());
+                    out[i] = Some(f);
+                }
+                None => no_input.push(i),
+            }
+        }
+        // A record written before rank inputs existed: derive it from the analysis.
+        if !no_input.is_empty() {
+            let no_input_ids: Vec<&str> = no_input.iter().map(|&i| ids[i].as_str()).collect();
+            for (&i, a) in no_input.iter().zip(self.store.analyses(&no_input_ids)?) {
+                if let Some(a) = a {
+                    let f = Arc::new(Features::of(a.rank_input(), stats));
+                    self.features.put(ids[i].clone(), f.clone());
+                    out[i] = Some(f);
+                }
             }
         }
         Ok(out)
