@@ -9,9 +9,7 @@
 //! to one key ("Mexican", "México" → Mexico), which is what lets entities carry
 //! matches across languages.
 
-use std::collections::{HashMap, HashSet};
-
-use readnext_core::{Entity, EntityKind};
+use readnext_core::{Entity, EntityKind, FastMap, FastSet};
 
 use crate::stopwords::is_stop;
 use crate::tokens::{Word, fold};
@@ -344,8 +342,20 @@ fn place(folded: &str) -> Option<&'static str> {
     PLACES.iter().find(|(k, _)| k.trim_end_matches('.') == f).map(|(_, v)| *v)
 }
 
-fn in_list(list: &[&str], w: &str) -> bool {
-    list.contains(&w)
+/// Whether `w` is in one of the word lists above (hashed lookups: these run
+/// for every capitalised word).
+fn in_list(list: &'static [&'static str], w: &str) -> bool {
+    static SETS: [(&[&str], crate::WordSet); 5] = [
+        (TITLES, crate::WordSet::new(TITLES)),
+        (OFFICES, crate::WordSet::new(OFFICES)),
+        (ORG_WORDS, crate::WordSet::new(ORG_WORDS)),
+        (CONNECTORS, crate::WordSet::new(CONNECTORS)),
+        (NOT_NAMES, crate::WordSet::new(NOT_NAMES)),
+    ];
+    match SETS.iter().find(|(l, _)| std::ptr::eq(*l, list)) {
+        Some((_, set)) => set.contains(w),
+        None => list.contains(&w),
+    }
 }
 
 /// Whether a word counts as capitalised for name detection. Long all-caps
@@ -372,12 +382,12 @@ struct Mention {
 /// Extracts the entities of one text. `lower_vocab` holds the folded words
 /// that also occur in lower case in the article: a capitalised word that is
 /// otherwise written in lower case is just a sentence start.
-pub fn extract(words: &[Word<'_>], lang: &str, lower_vocab: &HashSet<String>, title_case: &[Word<'_>]) -> Vec<Entity> {
+pub fn extract(words: &[Word<'_>], lang: &str, lower_vocab: &FastSet<String>, title_case: &[Word<'_>]) -> Vec<Entity> {
     let mut mentions = mentions(words, lang, lower_vocab);
     resolve(&mut mentions, title_case)
 }
 
-fn mentions(words: &[Word<'_>], lang: &str, lower_vocab: &HashSet<String>) -> Vec<Mention> {
+fn mentions(words: &[Word<'_>], lang: &str, lower_vocab: &FastSet<String>) -> Vec<Mention> {
     let mut out = Vec::new();
     let mut i = 0;
     while i < words.len() {
@@ -414,7 +424,7 @@ fn mentions(words: &[Word<'_>], lang: &str, lower_vocab: &HashSet<String>) -> Ve
     out
 }
 
-fn push_run(run: &[Word<'_>], lang: &str, lower_vocab: &HashSet<String>, out: &mut Vec<Mention>) {
+fn push_run(run: &[Word<'_>], lang: &str, lower_vocab: &FastSet<String>, out: &mut Vec<Mention>) {
     let mut s = 0;
     // A sentence-initial word that is a stop word or is written in lower case
     // elsewhere is not part of the name ("The", "Following", "Regarding").
@@ -531,7 +541,7 @@ struct Cluster {
 fn resolve(mentions: &mut [Mention], title_case: &[Word<'_>]) -> Vec<Entity> {
     // Canonical names: places by the gazetteer, the rest by their own words.
     let mut clusters: Vec<Cluster> = Vec::new();
-    let mut by_key: HashMap<String, usize> = HashMap::new();
+    let mut by_key: FastMap<String, usize> = FastMap::default();
     // Longest mentions first, so that short forms can attach to them.
     let mut order: Vec<usize> = (0..mentions.len()).collect();
     order.sort_by_key(|&i| std::cmp::Reverse(mentions[i].words.len()));
@@ -610,7 +620,7 @@ mod tests {
 
     fn ents(text: &str) -> Vec<Entity> {
         let w = words(text);
-        let lower: HashSet<String> = w.iter().filter(|w| !is_cap(w.text)).map(|w| fold(w.text)).collect();
+        let lower: FastSet<String> = w.iter().filter(|w| !is_cap(w.text)).map(|w| fold(w.text)).collect();
         extract(&w, "en", &lower, &[])
     }
 
@@ -641,7 +651,7 @@ mod tests {
         assert!(find(&e, "mexico").is_some_and(|m| m.count == 2 && m.kind == EntityKind::Place));
         assert!(find(&e, "mexico_city").is_some());
         let w = words("El gobierno de México y Estados Unidos.");
-        let es = extract(&w, "es", &HashSet::new(), &[]);
+        let es = extract(&w, "es", &FastSet::default(), &[]);
         assert!(find(&es, "mexico").is_some() && find(&es, "united_states").is_some());
     }
 

@@ -1,9 +1,7 @@
 //! Keyphrases: runs of content words between stop words and punctuation,
 //! scored by how often they recur and whether the headline uses them.
 
-use std::collections::HashMap;
-
-use readnext_core::Keyphrase;
+use readnext_core::{FastMap, Keyphrase};
 
 use crate::stopwords::is_stop;
 use crate::terms::StemCache;
@@ -14,7 +12,7 @@ const MAX_PHRASES: usize = 12;
 /// Extracts up to a dozen keyphrases (1 to 3 words).
 pub(crate) fn extract(stems: &mut StemCache, lang: &str, title: &[Word<'_>], body: &[Word<'_>]) -> Vec<Keyphrase> {
     // phrase key -> (score, surface counts)
-    let mut cands: HashMap<String, (f32, HashMap<String, u32>)> = HashMap::new();
+    let mut cands: FastMap<String, (f32, FastMap<String, u32>)> = FastMap::default();
     let mut scan = |ws: &[Word<'_>], weight: f32| {
         let mut run: Vec<String> = Vec::new();
         let mut flush = |run: &mut Vec<String>| {

@@ -21,9 +21,26 @@ pub use stopwords::{ENGLISH as ENGLISH_STOP_WORDS, is_stop};
 pub use terms::{TITLE_WEIGHT, stem_terms};
 pub use tokens::{Word, fold, words};
 
-use std::collections::HashSet;
+use std::sync::OnceLock;
 
-use readnext_core::{Analysis, Article, fnv1a64};
+use readnext_core::{Analysis, Article, FastSet};
+
+/// A fixed word list with constant-time lookups, built on first use: the
+/// lists are consulted for nearly every word of every article.
+pub(crate) struct WordSet {
+    words: &'static [&'static str],
+    set: OnceLock<FastSet<&'static str>>,
+}
+
+impl WordSet {
+    pub(crate) const fn new(words: &'static [&'static str]) -> WordSet {
+        WordSet { words, set: OnceLock::new() }
+    }
+
+    pub(crate) fn contains(&self, w: &str) -> bool {
+        self.set.get_or_init(|| self.words.iter().copied().collect()).contains(w)
+    }
+}
 
 /// Errors of the analysis crate.
 #[derive(Debug, thiserror::Error)]
@@ -63,7 +80,7 @@ pub fn analyze(article: &Article) -> Result<Analysis, AnalysisError> {
     let body_words = words(&body_text);
     let mut stems = terms::StemCache::new(&lang);
     let terms = terms::stem_terms_with(&mut stems, &lang, &title_words, &body_words);
-    let lower_vocab: HashSet<String> = title_words
+    let lower_vocab: FastSet<String> = title_words
         .iter()
         .chain(&body_words)
         .filter(|w| w.text.chars().next().is_some_and(char::is_lowercase))
@@ -85,16 +102,17 @@ pub fn analyze(article: &Article) -> Result<Analysis, AnalysisError> {
         entities::extract(&all, &lang, &lower_vocab, &[])
     };
     let keyphrases = keyphrases::extract(&mut stems, &lang, &title_words, &body_words);
-    let lowered: Vec<String> = title_words.iter().chain(&body_words).map(|w| w.text.to_lowercase()).collect();
-    let simhash = simhash(&lowered);
-    let content_hash = fnv1a64(lowered.join(" ").as_bytes());
+    let token_hashes: Vec<u64> =
+        title_words.iter().chain(&body_words).map(|w| fingerprint::token_hash(w.text)).collect();
+    let simhash = fingerprint::simhash_of_hashes(&token_hashes);
+    let content_hash = token_hashes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, t| fingerprint::mix(h, *t));
     Ok(Analysis {
         lang,
         terms,
         entities,
         keyphrases,
         simhash,
-        tokens: u32::try_from(lowered.len()).unwrap_or(u32::MAX),
+        tokens: u32::try_from(token_hashes.len()).unwrap_or(u32::MAX),
         content_hash,
         published: article.published,
     })

@@ -678,11 +678,12 @@ pub const SPANISH: &[&str] = &[
 
 /// Whether `word` (lower-case) is a stop word of `lang` (ISO 639-1).
 pub fn is_stop(lang: &str, word: &str) -> bool {
-    let list = match lang {
-        "es" => SPANISH,
-        _ => ENGLISH,
-    };
-    list.binary_search(&word).is_ok()
+    static EN: crate::WordSet = crate::WordSet::new(ENGLISH);
+    static ES: crate::WordSet = crate::WordSet::new(SPANISH);
+    match lang {
+        "es" => ES.contains(word),
+        _ => EN.contains(word),
+    }
 }
 
 #[cfg(test)]

@@ -1,8 +1,6 @@
 //! Stemmed bag of words, the lexical representation every index and score uses.
 
-use std::collections::HashMap;
-
-use readnext_core::Term;
+use readnext_core::{FastMap, Term};
 use rust_stemmers::{Algorithm, Stemmer};
 
 use crate::stopwords::is_stop;
@@ -15,12 +13,12 @@ pub const TITLE_WEIGHT: u32 = 2;
 /// costliest step of analysis, and news text repeats its words).
 pub(crate) struct StemCache {
     stemmer: Option<Stemmer>,
-    cache: HashMap<String, String>,
+    cache: FastMap<String, String>,
 }
 
 impl StemCache {
     pub(crate) fn new(lang: &str) -> StemCache {
-        StemCache { stemmer: stemmer(lang), cache: HashMap::new() }
+        StemCache { stemmer: stemmer(lang), cache: FastMap::default() }
     }
 
     /// The folded stem of a lower-case word.
@@ -65,7 +63,7 @@ pub fn stem_terms(lang: &str, title: &[Word<'_>], body: &[Word<'_>]) -> Vec<Term
 }
 
 pub(crate) fn stem_terms_with(stems: &mut StemCache, lang: &str, title: &[Word<'_>], body: &[Word<'_>]) -> Vec<Term> {
-    let mut counts: HashMap<String, (u32, HashMap<String, u32>)> = HashMap::new();
+    let mut counts: FastMap<String, (u32, FastMap<String, u32>)> = FastMap::default();
     let mut add = |w: &Word<'_>, weight: u32| {
         let lower = w.text.trim_end_matches('.').to_lowercase();
         if lower.chars().nth(1).is_none() || is_stop(lang, &lower) {

@@ -110,6 +110,10 @@ pub fn words(text: &str) -> Vec<Word<'_>> {
 
 /// Lower-cases and strips diacritics for matching keys (`México` → `mexico`).
 pub fn fold(s: &str) -> String {
+    // Most words are plain ASCII: lower-casing is all there is to do.
+    if s.is_ascii() {
+        return s.to_ascii_lowercase();
+    }
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         for l in c.to_lowercase() {

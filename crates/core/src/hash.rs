@@ -9,6 +9,32 @@ pub fn fnv1a64(bytes: &[u8]) -> u64 {
     h
 }
 
+/// FNV-1a as a `Hasher`, for the hash maps that analysis and ranking
+/// consult for every word: keys are short strings or already-hashed
+/// numbers from our own data, where SipHash's DoS resistance buys nothing
+/// and costs a fifth of the time.
+#[derive(Default, Clone, Copy)]
+pub struct FnvHasher(u64);
+
+impl std::hash::Hasher for FnvHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
+        for &b in bytes {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+/// A `HashMap` with [`FnvHasher`].
+pub type FastMap<K, V> = std::collections::HashMap<K, V, std::hash::BuildHasherDefault<FnvHasher>>;
+/// A `HashSet` with [`FnvHasher`].
+pub type FastSet<K> = std::collections::HashSet<K, std::hash::BuildHasherDefault<FnvHasher>>;
+
 /// The stable id of an article: the source's id when it has one, else a hash
 /// of its canonical URL, else a hash of its title and body.
 ///

@@ -12,7 +12,7 @@ mod pick;
 mod time;
 
 pub use article::{Analysis, Article, Entity, EntityKind, Keyphrase, RankInput, Term};
-pub use hash::{fnv1a64, stable_id};
+pub use hash::{FastMap, FastSet, FnvHasher, fnv1a64, stable_id};
 pub use pick::{Pick, Signal, Why};
 pub use time::{civil_from_days, days_from_civil, format_date, parse_date};
 

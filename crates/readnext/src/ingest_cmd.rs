@@ -112,56 +112,81 @@ pub fn ingest(
         )
         .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    for chunk in files.chunks(batch) {
-        let outcomes: Vec<FileOutcome> = chunk.par_iter().map(|(root, path)| process(root, path, opts)).collect();
-        let mut writes = Vec::new();
-        let mut owners = Vec::new();
-        for (i, o) in outcomes.iter().enumerate() {
-            if let FileOutcome::Ok { records, .. } = o {
-                for r in records {
-                    writes.push(Write::Upsert(Box::new(r.clone())));
-                    owners.push(i);
+    // Analysis of the next batch runs while the current one is written.
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<FileOutcome>>(1);
+    let written = std::thread::scope(|scope| -> anyhow::Result<()> {
+        scope.spawn(move || {
+            for chunk in files.chunks(batch) {
+                let outcomes: Vec<FileOutcome> =
+                    chunk.par_iter().map(|(root, path)| process(root, path, opts)).collect();
+                if tx.send(outcomes).is_err() {
+                    break;
                 }
             }
+        });
+        for outcomes in rx {
+            write_batch(engine, outcomes, &mut totals, &bar, &mut report)?;
         }
-        // One transaction per batch: once it returns, the batch is durable
-        // and only then reported as stored.
-        let applied = engine.write(&writes)?.applied;
-        let mut per_file: Vec<Vec<Applied>> = vec![Vec::new(); outcomes.len()];
-        for (owner, a) in owners.into_iter().zip(applied) {
-            per_file[owner].push(a);
-        }
-        for (o, applied) in outcomes.into_iter().zip(per_file) {
-            totals.files += 1;
-            match o {
-                FileOutcome::Ok { path, format, item_errors, .. } => {
-                    for e in &item_errors {
-                        bar.suspend(|| eprintln!("error: {e}"));
-                    }
-                    totals.failed_items += item_errors.len();
-                    let count = |k| applied.iter().filter(|a| **a == k).count();
-                    let (ins, upd, unch) =
-                        (count(Applied::Inserted), count(Applied::Updated), count(Applied::Unchanged));
-                    totals.inserted += ins;
-                    totals.updated += upd;
-                    totals.unchanged += unch;
-                    report(
-                        serde_json::json!({"file": path, "format": format, "stored": applied.len(), "new": ins,
-                            "updated": upd, "unchanged": unch, "errors": item_errors})
-                        .to_string(),
-                    );
-                }
-                FileOutcome::Failed { path, error } => {
-                    totals.failed_files += 1;
-                    bar.suspend(|| eprintln!("error: {error}"));
-                    report(serde_json::json!({"file": path, "error": error}).to_string());
-                }
-            }
-            bar.inc(1);
-        }
-    }
+        Ok(())
+    });
+    written?;
     bar.finish_and_clear();
     Ok(totals)
+}
+
+/// Stores one batch in one transaction and reports each file of it.
+fn write_batch(
+    engine: &Engine,
+    outcomes: Vec<FileOutcome>,
+    totals: &mut Totals,
+    bar: &ProgressBar,
+    report: &mut impl FnMut(String),
+) -> anyhow::Result<()> {
+    let mut writes = Vec::new();
+    let mut owners = Vec::new();
+    for (i, o) in outcomes.iter().enumerate() {
+        if let FileOutcome::Ok { records, .. } = o {
+            for r in records {
+                writes.push(Write::Upsert(Box::new(r.clone())));
+                owners.push(i);
+            }
+        }
+    }
+    // One transaction per batch: once it returns, the batch is durable
+    // and only then reported as stored.
+    let applied = engine.write(&writes)?.applied;
+    let mut per_file: Vec<Vec<Applied>> = vec![Vec::new(); outcomes.len()];
+    for (owner, a) in owners.into_iter().zip(applied) {
+        per_file[owner].push(a);
+    }
+    for (o, applied) in outcomes.into_iter().zip(per_file) {
+        totals.files += 1;
+        match o {
+            FileOutcome::Ok { path, format, item_errors, .. } => {
+                for e in &item_errors {
+                    bar.suspend(|| eprintln!("error: {e}"));
+                }
+                totals.failed_items += item_errors.len();
+                let count = |k| applied.iter().filter(|a| **a == k).count();
+                let (ins, upd, unch) = (count(Applied::Inserted), count(Applied::Updated), count(Applied::Unchanged));
+                totals.inserted += ins;
+                totals.updated += upd;
+                totals.unchanged += unch;
+                report(
+                    serde_json::json!({"file": path, "format": format, "stored": applied.len(), "new": ins,
+                        "updated": upd, "unchanged": unch, "errors": item_errors})
+                    .to_string(),
+                );
+            }
+            FileOutcome::Failed { path, error } => {
+                totals.failed_files += 1;
+                bar.suspend(|| eprintln!("error: {error}"));
+                report(serde_json::json!({"file": path, "error": error}).to_string());
+            }
+        }
+        bar.inc(1);
+    }
+    Ok(())
 }
 
 fn process(root: &Path, path: &Path, opts: &Options) -> FileOutcome {

@@ -2,30 +2,7 @@
 
 use std::collections::HashMap;
 
-use readnext_core::{Analysis, RankInput, fnv1a64};
-
-/// FNV-1a as a `Hasher`: the document-frequency maps are read hundreds of
-/// thousands of times per query, with short string keys, where SipHash's
-/// DoS resistance buys nothing (keys come from our own index).
-#[derive(Default, Clone, Copy)]
-pub struct FnvHasher(u64);
-
-impl std::hash::Hasher for FnvHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        let mut h = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
-        for &b in bytes {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0000_0100_0000_01b3);
-        }
-        self.0 = h;
-    }
-}
-
-/// A map keyed by strings with [`FnvHasher`].
-pub type FastMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<FnvHasher>>;
+use readnext_core::{Analysis, FastMap, RankInput, fnv1a64};
 
 /// Document frequencies of the corpus, read from the index.
 #[derive(Debug, Clone, Default)]
