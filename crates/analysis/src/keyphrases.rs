@@ -1,59 +1,89 @@
 //! Keyphrases: runs of content words between stop words and punctuation,
 //! scored by how often they recur and whether the headline uses them.
 
-use readnext_core::{FastMap, Keyphrase};
+use readnext_core::{FastMap, Keyphrase, fnv1a64};
 
+use crate::fingerprint::mix;
 use crate::stopwords::is_stop;
 use crate::terms::StemCache;
 use crate::tokens::Word;
 
 const MAX_PHRASES: usize = 12;
 
+/// One candidate phrase: its stems and surfaces are built only when a
+/// phrase is first seen; repeats only add to counts.
+struct Candidate {
+    key: String,
+    score: f32,
+    /// (hash of the surface words, surface, count)
+    surfaces: Vec<(u64, String, u32)>,
+}
+
 /// Extracts up to a dozen keyphrases (1 to 3 words).
-pub(crate) fn extract(stems: &mut StemCache, lang: &str, title: &[Word<'_>], body: &[Word<'_>]) -> Vec<Keyphrase> {
-    // phrase key -> (score, surface counts)
-    let mut cands: FastMap<String, (f32, FastMap<String, u32>)> = FastMap::default();
-    let mut scan = |ws: &[Word<'_>], weight: f32| {
-        let mut run: Vec<String> = Vec::new();
-        let mut flush = |run: &mut Vec<String>| {
-            let stemmed: Vec<String> = run.iter().map(|w| stems.stem(w).to_string()).collect();
+pub(crate) fn extract(
+    stems: &mut StemCache,
+    lang: &str,
+    (title, title_lower): (&[Word<'_>], &[String]),
+    (body, body_lower): (&[Word<'_>], &[String]),
+) -> Vec<Keyphrase> {
+    // Phrases are keyed by a hash of their stems, so that the thousands of
+    // n-grams of a long article cost no allocation once seen.
+    let mut cands: FastMap<u64, Candidate> = FastMap::default();
+    let mut scan = |ws: &[Word<'_>], lowers: &[String], weight: f32| {
+        // (lower-case word, its stem, hash of the stem, hash of the word)
+        let mut run: Vec<(String, String, u64, u64)> = Vec::new();
+        let mut flush = |run: &mut Vec<(String, String, u64, u64)>| {
             // All sub-phrases of up to three words.
             for n in 1..=3.min(run.len()) {
-                for (i, win) in run.windows(n).enumerate() {
-                    let key = stemmed[i..i + n].join(" ");
-                    let e = cands.entry(key).or_default();
+                for win in run.windows(n) {
+                    let key_hash = win.iter().fold(n as u64, |h, w| mix(h, w.2));
+                    let surface_hash = win.iter().fold(n as u64, |h, w| mix(h, w.3));
+                    let c = cands.entry(key_hash).or_insert_with(|| Candidate {
+                        key: win.iter().map(|w| w.1.as_str()).collect::<Vec<_>>().join(" "),
+                        score: 0.0,
+                        surfaces: Vec::new(),
+                    });
                     // Longer phrases are rarer and more telling.
-                    e.0 += weight * n as f32;
-                    *e.1.entry(win.join(" ")).or_default() += 1;
+                    c.score += weight * n as f32;
+                    match c.surfaces.iter_mut().find(|s| s.0 == surface_hash) {
+                        Some(s) => s.2 += 1,
+                        None => c.surfaces.push((
+                            surface_hash,
+                            win.iter().map(|w| w.0.as_str()).collect::<Vec<_>>().join(" "),
+                            1,
+                        )),
+                    }
                 }
             }
             run.clear();
         };
-        for w in ws {
-            let lower = w.text.trim_end_matches('.').to_lowercase();
+        for (w, lower) in ws.iter().zip(lowers) {
             let content =
-                lower.chars().count() >= 3 && !is_stop(lang, &lower) && !lower.chars().all(|c| c.is_ascii_digit());
+                lower.chars().nth(2).is_some() && !is_stop(lang, lower) && !lower.chars().all(|c| c.is_ascii_digit());
             if w.after_break || !content {
                 flush(&mut run);
             }
             if content {
-                run.push(lower);
+                let stem = stems.stem(lower).to_string();
+                let (stem_hash, word_hash) = (fnv1a64(stem.as_bytes()), fnv1a64(lower.as_bytes()));
+                run.push((lower.clone(), stem, stem_hash, word_hash));
             }
         }
         flush(&mut run);
     };
-    scan(title, 3.0);
-    scan(body, 1.0);
+    scan(title, title_lower, 3.0);
+    scan(body, body_lower, 1.0);
     let mut out: Vec<Keyphrase> = cands
-        .into_iter()
-        .filter(|(k, (score, _))| *score >= 2.0 && !k.is_empty())
-        .map(|(key, (score, surfaces))| {
-            let text = surfaces
+        .into_values()
+        .filter(|c| c.score >= 2.0 && !c.key.is_empty())
+        .map(|c| {
+            let text = c
+                .surfaces
                 .into_iter()
-                .max_by(|a, b| a.1.cmp(&b.1).then_with(|| b.0.cmp(&a.0)))
-                .map(|s| s.0)
+                .max_by(|a, b| a.2.cmp(&b.2).then_with(|| b.1.cmp(&a.1)))
+                .map(|s| s.1)
                 .unwrap_or_default();
-            Keyphrase { key, text, score }
+            Keyphrase { key: c.key, text, score: c.score }
         })
         .collect();
     out.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.key.cmp(&b.key)));
@@ -88,7 +118,8 @@ mod tests {
         let b = words(
             "The drug cartels answered. Drug cartels again, and the drug cartels. Mexican products face tariffs.",
         );
-        let k = extract(&mut StemCache::new("en"), "en", &t, &b);
+        let (tl, bl) = (crate::terms::lowers(&t), crate::terms::lowers(&b));
+        let k = extract(&mut StemCache::new("en"), "en", (&t, &tl), (&b, &bl));
         assert!(k.iter().take(3).any(|p| p.key == "drug cartel"), "{k:?}");
         assert!(k.iter().any(|p| p.text.contains("mexican products")), "{k:?}");
     }

@@ -79,7 +79,8 @@ pub fn analyze(article: &Article) -> Result<Analysis, AnalysisError> {
     let title_words = words(&article.title);
     let body_words = words(&body_text);
     let mut stems = terms::StemCache::new(&lang);
-    let terms = terms::stem_terms_with(&mut stems, &lang, &title_words, &body_words);
+    let (title_lower, body_lower) = (terms::lowers(&title_words), terms::lowers(&body_words));
+    let terms = terms::stem_terms_with(&mut stems, &lang, &title_lower, &body_lower);
     let lower_vocab: FastSet<String> = title_words
         .iter()
         .chain(&body_words)
@@ -101,7 +102,7 @@ pub fn analyze(article: &Article) -> Result<Analysis, AnalysisError> {
         }));
         entities::extract(&all, &lang, &lower_vocab, &[])
     };
-    let keyphrases = keyphrases::extract(&mut stems, &lang, &title_words, &body_words);
+    let keyphrases = keyphrases::extract(&mut stems, &lang, (&title_words, &title_lower), (&body_words, &body_lower));
     let token_hashes: Vec<u64> =
         title_words.iter().chain(&body_words).map(|w| fingerprint::token_hash(w.text)).collect();
     let simhash = fingerprint::simhash_of_hashes(&token_hashes);

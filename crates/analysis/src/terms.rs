@@ -59,27 +59,31 @@ fn stemmer(lang: &str) -> Option<Stemmer> {
 /// words are dropped. Stems are folded (no accents) so that `México` and
 /// `Mexico` meet.
 pub fn stem_terms(lang: &str, title: &[Word<'_>], body: &[Word<'_>]) -> Vec<Term> {
-    stem_terms_with(&mut StemCache::new(lang), lang, title, body)
+    stem_terms_with(&mut StemCache::new(lang), lang, &lowers(title), &lowers(body))
 }
 
-pub(crate) fn stem_terms_with(stems: &mut StemCache, lang: &str, title: &[Word<'_>], body: &[Word<'_>]) -> Vec<Term> {
-    let mut counts: FastMap<String, (u32, FastMap<String, u32>)> = FastMap::default();
-    let mut add = |w: &Word<'_>, weight: u32| {
-        let lower = w.text.trim_end_matches('.').to_lowercase();
-        if lower.chars().nth(1).is_none() || is_stop(lang, &lower) {
+/// The lower-case form of each word (a trailing period cut), computed once
+/// per article and shared by terms and keyphrases.
+pub(crate) fn lowers(words: &[Word<'_>]) -> Vec<String> {
+    words.iter().map(|w| w.text.trim_end_matches('.').to_lowercase()).collect()
+}
+
+pub(crate) fn stem_terms_with(stems: &mut StemCache, lang: &str, title: &[String], body: &[String]) -> Vec<Term> {
+    // stem -> (weighted count, surfaces with counts; usually one or two)
+    let mut counts: FastMap<String, (u32, Vec<(String, u32)>)> = FastMap::default();
+    let mut add = |lower: &str, weight: u32| {
+        if lower.chars().nth(1).is_none() || is_stop(lang, lower) {
             return;
         }
-        let stem = stems.stem(&lower);
+        let stem = stems.stem(lower);
         let e = match counts.get_mut(stem) {
             Some(e) => e,
             None => counts.entry(stem.to_string()).or_default(),
         };
         e.0 += weight;
-        match e.1.get_mut(&lower) {
-            Some(n) => *n += 1,
-            None => {
-                e.1.insert(lower, 1);
-            }
+        match e.1.iter_mut().find(|s| s.0 == lower) {
+            Some(s) => s.1 += 1,
+            None => e.1.push((lower.to_string(), 1)),
         }
     };
     for w in title {

@@ -253,3 +253,100 @@ fn seed_page_block_over_the_white_house_corpus() {
     let html = stdout(&run(&store, &["related", "--file", seed.to_str().unwrap(), "--format", "html"]));
     assert_eq!(html.matches("<li class=\"readnext-pick\"").count(), 8);
 }
+
+fn eval(args: &[&str]) -> serde_json::Value {
+    let o = bin().args(["eval", "related", "--format", "json"]).args(args).output().expect("readnext runs");
+    assert!(o.status.success(), "{}", stderr(&o));
+    json(&o)
+}
+
+fn metric(v: &serde_json::Value, system: &str, path: &[&str]) -> f64 {
+    let mut x = &v["systems"][system];
+    for p in path {
+        x = &x[*p];
+    }
+    x.as_f64().unwrap_or_else(|| panic!("{system} {path:?} missing in {v}"))
+}
+
+/// The relevance claims of the README, checked on the real data: readnext
+/// beats every baseline of the same run, and the baselines reproduce the
+/// published reference figures within two points.
+#[test]
+fn readnext_beats_its_baselines_on_ecbplus_semeval_and_bbc() {
+    let v = eval(&["--dataset", "ecbplus", "--depth", "10", "--data", data().join("ecbplus").to_str().unwrap()]);
+    assert_eq!(v["queries"], 982);
+    for b in ["tfidf", "bm25_mlt", "random"] {
+        assert!(metric(&v, "readnext", &["ndcg10"]) > metric(&v, b, &["ndcg10"]), "ECB+ vs {b}: {v}");
+    }
+    assert!((metric(&v, "tfidf", &["ndcg10"]) - 95.4).abs() <= 2.0);
+    assert!((metric(&v, "bm25_mlt", &["ndcg10"]) - 92.7).abs() <= 2.0);
+    assert!((metric(&v, "tfidf", &["p5_event"]) - 95.4).abs() <= 2.0);
+
+    let csv = data().join("semeval2022-task8/training_set.csv");
+    let v = eval(&["--dataset", "semeval", "--data", csv.to_str().unwrap()]);
+    for b in ["tfidf", "bm25_mlt", "random"] {
+        assert!(metric(&v, "readnext", &["en-en", "pearson"]) > metric(&v, b, &["en-en", "pearson"]), "SemEval vs {b}");
+    }
+    assert!(metric(&v, "readnext", &["en-en", "pearson"]) >= 76.0);
+    assert_eq!(metric(&v, "readnext", &["en-en", "pairs"]), 161.0);
+    assert!((metric(&v, "tfidf", &["en-en", "pearson"]) - 73.2).abs() <= 2.0);
+    assert!((metric(&v, "tfidf", &["en+es", "pearson"]) - 61.5).abs() <= 2.0);
+    assert!((metric(&v, "bm25_mlt", &["en-en", "pearson"]) - 71.2).abs() <= 2.0);
+
+    let v = eval(&["--dataset", "bbc", "--depth", "10", "--data", data().join("bbc").to_str().unwrap()]);
+    for b in ["tfidf", "bm25_mlt", "random"] {
+        assert!(metric(&v, "readnext", &["p10"]) > metric(&v, b, &["p10"]), "BBC vs {b}: {v}");
+    }
+    assert!((metric(&v, "tfidf", &["ndcg10"]) - 93.0).abs() <= 2.0);
+    assert!((metric(&v, "bm25_mlt", &["ndcg10"]) - 89.9).abs() <= 2.0);
+}
+
+#[test]
+fn eval_on_a_publishers_labelled_jsonl_writes_a_report() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("labelled.jsonl");
+    let mut lines = Vec::new();
+    let topics = [
+        ("floods", "river flood levee rain water town army pumps", "e1"),
+        ("budget", "budget tax spending deficit minister parliament vote", "e2"),
+        ("football", "match goal league season coach striker stadium", "e3"),
+    ];
+    // Shared filler, so that documents of one topic are related but not copies.
+    let filler: Vec<String> = (0..80).map(|k| format!("word{k}")).collect();
+    for (t, (label, words, event)) in topics.iter().enumerate() {
+        for i in 0..6 {
+            let w: Vec<&str> = words.split(' ').collect();
+            let mut body: Vec<&str> = (0..12).map(|j| w[(i * 3 + j * 5 + t) % w.len()]).collect();
+            body.extend((0..40).map(|j| filler[(i * 31 + j * 17 + t * 7 + j * j * i) % filler.len()].as_str()));
+            lines.push(serde_json::json!({
+                "id": format!("{label}{i}"), "title": format!("{} story {i}", w[i % w.len()]), "body": body.join(" "),
+                "labels": [label], "event": if i < 3 { Some(*event) } else { None },
+            }).to_string());
+        }
+    }
+    std::fs::write(&file, lines.join("\n")).unwrap();
+    let report = tmp.path().join("report");
+    let v =
+        eval(&["--dataset", "labeled-jsonl", "--data", file.to_str().unwrap(), "--report", report.to_str().unwrap()]);
+    assert_eq!(v["dataset"], "labeled-jsonl");
+    assert_eq!(v["queries"], 18);
+    for system in ["readnext", "tfidf", "bm25_mlt", "random"] {
+        for m in ["p10", "ndcg10", "map", "diversity", "coverage", "dup_blocks", "wall_s", "peak_mib"] {
+            assert!(v["systems"][system][m].is_number(), "{system}.{m} in {v}");
+        }
+    }
+    assert!(metric(&v, "readnext", &["ndcg10"]) > metric(&v, "random", &["ndcg10"]));
+    let html = std::fs::read_to_string(report.join("index.html")).unwrap();
+    assert!(html.contains("<svg") && html.contains("readnext") && html.contains(v["fingerprint"].as_str().unwrap()));
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(report.join("result.json")).unwrap()).unwrap();
+    assert_eq!(saved["queries"], 18);
+    // A bad line is named.
+    std::fs::write(&file, "{\"title\": \"no labels\"}\n").unwrap();
+    let o = bin()
+        .args(["eval", "related", "--dataset", "labeled-jsonl", "--data", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("labelled.jsonl:1: field `labels` is missing"), "{}", stderr(&o));
+}
