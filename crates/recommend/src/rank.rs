@@ -16,6 +16,9 @@ use crate::vectors::{CorpusStats, SparseVec};
 const MLT_TERMS: usize = 25;
 /// Entities in the entity query.
 const ENTITY_TERMS: usize = 10;
+/// Length normalisation may lift a long article's text score by at most
+/// this factor.
+const LENGTH_BOOST_CAP: f32 = 1.0;
 /// Candidates beyond k that diversity may choose from.
 const MMR_POOL_EXTRA: usize = 16;
 /// Reciprocal-rank-fusion constant.
@@ -39,7 +42,7 @@ pub(crate) fn relevance(w: &Weights, q: &Features, c: &Features, slope: f32, piv
     let mut text = q.text.cosine(&c.text);
     if slope < 1.0 && pivot > 0.0 {
         let r = c.text.norm / pivot;
-        text *= r / ((1.0 - slope) + slope * r);
+        text *= (r / ((1.0 - slope) + slope * r)).min(LENGTH_BOOST_CAP);
     }
     let ents = q.ents.cosine(&c.ents);
     let kp = keyphrase_overlap(&q.keyphrases, &c.keyphrases);
