@@ -187,7 +187,7 @@ fn scaled(data: &PathBuf, n: usize, queries: usize) -> anyhow::Result<()> {
         bail!("no articles to repeat");
     }
     let dir = tempfile::tempdir()?;
-    let engine = Engine::open(dir.path())?;
+    let mut engine = Engine::open(dir.path())?;
     let mut rng = Rng::new(readnext_eval::SEED);
     let vocab: Vec<String> = base
         .iter()
@@ -234,6 +234,7 @@ fn scaled(data: &PathBuf, n: usize, queries: usize) -> anyhow::Result<()> {
         engine.write(&writes).context("synthetic ingest")?;
     }
     engine.finish()?;
+    engine.compact()?;
     let ingest_s = started.elapsed().as_secs_f64();
     let ids = sample_ids(&engine, queries)?;
     let qs: Vec<Query> = ids.iter().map(|id| engine.query_for_id(id)).collect::<Result<_, _>>()?;
@@ -256,7 +257,7 @@ fn scaled(data: &PathBuf, n: usize, queries: usize) -> anyhow::Result<()> {
         mib(peak_rss_growth_bytes())
     );
     println!(
-        "  synthetic: corpus repeated with perturbed ids, dates (+3 days a copy) and 5% of words; store {:.1} MiB, index {:.1} MiB (ingest excludes file reading)",
+        "  synthetic: corpus repeated with perturbed ids, dates (+3 days a copy) and 5% of words; store {:.1} MiB, index {:.1} MiB (ingest excludes file reading, includes compaction)",
         mib(engine.store().stats()?.store_bytes),
         mib(engine.index().size_bytes())
     );

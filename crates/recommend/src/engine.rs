@@ -153,6 +153,11 @@ impl Engine {
         Ok(self.index.num_docs())
     }
 
+    /// Reclaims the store's free pages (after a large ingest).
+    pub fn compact(&mut self) -> Result<bool> {
+        Ok(self.store.compact()?)
+    }
+
     /// Waits for index maintenance to finish; call before exiting.
     pub fn finish(&self) -> Result<()> {
         Ok(self.index.finish()?)

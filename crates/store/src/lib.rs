@@ -151,6 +151,13 @@ impl Store {
         Ok(store)
     }
 
+    /// Rewrites the database file without the pages that copy-on-write
+    /// transactions left free. Returns whether anything was reclaimed.
+    pub fn compact(&mut self) -> Result<bool> {
+        let path = self.path.clone();
+        self.db.compact().map_err(|e| db_err(&path, e))
+    }
+
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.path
