@@ -113,7 +113,8 @@ pub fn to_table(run: &EvalRun) -> String {
         let _ = writeln!(out, "pairs per subset: {}", counts.join(", "));
     }
     out.push_str(
-        "accuracy metrics are x100; diversity, coverage and dup_blocks are percentages; age_gap_days in days\n",
+        "accuracy metrics are x100; diversity, coverage and dup_blocks are percentages; age_gap_days in days;\n\
+         peak MiB is how far resident memory rose while the system ran (memory freed by earlier systems is reused)\n",
     );
     out
 }
