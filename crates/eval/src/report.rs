@@ -167,6 +167,19 @@ fn bars_svg(run: &EvalRun, metrics: &[(String, Vec<f64>)]) -> String {
     s
 }
 
+/// One series as a polyline over evenly spaced slots, scaled to `max`.
+fn polyline(values: &[f64], (w, h, pad): (f64, f64, f64), max: f64, color: &str) -> String {
+    let n = values.len().max(1) as f64;
+    let pts: Vec<String> = values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            format!("{:.1},{:.1}", pad + (w - 2.0 * pad) * (i as f64 + 0.5) / n, h - pad - (h - 2.0 * pad) * v / max)
+        })
+        .collect();
+    format!("<polyline fill=\"none\" stroke-width=\"2\" stroke=\"{color}\" points=\"{}\"/>", pts.join(" "))
+}
+
 /// Histogram of per-query nDCG@10, one polyline per system.
 fn histogram_svg(run: &EvalRun) -> String {
     let (w, h, pad) = (760.0, 260.0, 40.0);
@@ -190,23 +203,7 @@ fn histogram_svg(run: &EvalRun) -> String {
         let _ = write!(s, "<text x=\"{x:.1}\" y=\"{}\" text-anchor=\"middle\">{}</text>", h - pad + 15.0, i * 10);
     }
     for (si, c) in counts.iter().enumerate() {
-        let pts: Vec<String> = c
-            .iter()
-            .enumerate()
-            .map(|(i, v)| {
-                format!(
-                    "{:.1},{:.1}",
-                    pad + (w - 2.0 * pad) * (i as f64 + 0.5) / bins as f64,
-                    h - pad - (h - 2.0 * pad) * v / max
-                )
-            })
-            .collect();
-        let _ = write!(
-            s,
-            "<polyline fill=\"none\" stroke-width=\"2\" stroke=\"{}\" points=\"{}\"/>",
-            COLORS[si % COLORS.len()],
-            pts.join(" ")
-        );
+        s.push_str(&polyline(c, (w, h, pad), max, COLORS[si % COLORS.len()]));
     }
     s.push_str("</svg>");
     s
@@ -222,24 +219,7 @@ fn rank_curve_svg(run: &EvalRun) -> String {
         let _ = write!(s, "<text x=\"{x:.1}\" y=\"{}\" text-anchor=\"middle\">{}</text>", h - pad + 15.0, i + 1);
     }
     for (si, (_, r)) in run.systems.iter().enumerate() {
-        let pts: Vec<String> = r
-            .gain_at_rank
-            .iter()
-            .enumerate()
-            .map(|(i, v)| {
-                format!(
-                    "{:.1},{:.1}",
-                    pad + (w - 2.0 * pad) * (i as f64 + 0.5) / 10.0,
-                    h - pad - (h - 2.0 * pad) * v / max
-                )
-            })
-            .collect();
-        let _ = write!(
-            s,
-            "<polyline fill=\"none\" stroke-width=\"2\" stroke=\"{}\" points=\"{}\"/>",
-            COLORS[si % COLORS.len()],
-            pts.join(" ")
-        );
+        s.push_str(&polyline(&r.gain_at_rank, (w, h, pad), max, COLORS[si % COLORS.len()]));
     }
     s.push_str("</svg>");
     s

@@ -265,20 +265,21 @@ impl Store {
 
     /// The analyses of several ids (no article bodies), in one snapshot, in order.
     pub fn analyses<S: AsRef<str>>(&self, ids: &[S]) -> Result<Vec<Option<Analysis>>> {
-        let txn = self.db.begin_read().map_err(|e| self.err(e))?;
-        let table = txn.open_table(ANALYSES).map_err(|e| self.err(e))?;
-        ids.iter()
-            .map(|id| match table.get(id.as_ref()).map_err(|e| self.err(e))? {
-                Some(v) => decode(id.as_ref(), v.value()).map(Some),
-                None => Ok(None),
-            })
-            .collect()
+        self.read_many(ANALYSES, ids)
     }
 
     /// The compact ranking inputs of several ids, in one snapshot, in order.
     pub fn rank_inputs<S: AsRef<str>>(&self, ids: &[S]) -> Result<Vec<Option<RankInput>>> {
+        self.read_many(RANK, ids)
+    }
+
+    fn read_many<T: serde::de::DeserializeOwned, S: AsRef<str>>(
+        &self,
+        def: TableDefinition<&str, &[u8]>,
+        ids: &[S],
+    ) -> Result<Vec<Option<T>>> {
         let txn = self.db.begin_read().map_err(|e| self.err(e))?;
-        let table = txn.open_table(RANK).map_err(|e| self.err(e))?;
+        let table = txn.open_table(def).map_err(|e| self.err(e))?;
         ids.iter()
             .map(|id| match table.get(id.as_ref()).map_err(|e| self.err(e))? {
                 Some(v) => decode(id.as_ref(), v.value()).map(Some),
