@@ -202,7 +202,7 @@ fn scaled(data: &PathBuf, n: usize, queries: usize) -> anyhow::Result<()> {
             .map(|i| {
                 let mut a = base[i % base.len()].clone();
                 let copy = i / base.len();
-                if copy > 0 {
+                if copy > 0 && !vocab.is_empty() {
                     a.id = format!("{}~{copy}", a.id);
                     a.url = None;
                     a.published = a.published.map(|p| p + (copy as i64) * 86_400 * 3);
