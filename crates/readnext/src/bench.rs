@@ -58,10 +58,15 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     if files.is_empty() {
         bail!("{}: no files to ingest ({} errors)", data.display(), errors.len());
     }
-    println!("readnext bench on {} ({} files, {} threads)", data.display(), files.len(), rayon::current_num_threads());
-    println!(
+    outln!("readnext bench on {} ({} files, {} threads)", data.display(), files.len(), rayon::current_num_threads());
+    outln!(
         "{:<44} {:>12} {:>10} {:>10} {:>10} {:>12}",
-        "system", "ingest doc/s", "p50 ms", "p99 ms", "mean ms", "peak MiB"
+        "system",
+        "ingest doc/s",
+        "p50 ms",
+        "p99 ms",
+        "mean ms",
+        "peak MiB"
     );
 
     // readnext: the real ingest path (read, parse, analyse, store, index).
@@ -90,7 +95,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     }
     let lat = latency(times);
     let peak = peak_rss_bytes();
-    println!(
+    outln!(
         "{:<44} {:>12.0} {:>10.2} {:>10.2} {:>10.2} {:>12.1}",
         "readnext (BM25 + entities, fused, k=8)",
         totals.files as f64 / ingest_s,
@@ -99,7 +104,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         lat.mean,
         mib(peak)
     );
-    println!(
+    outln!(
         "  {} articles stored in {:.1}s; first query {:.1} ms; {} picks over {} queries; store {:.1} MiB, index {:.1} MiB",
         stored,
         ingest_s,
@@ -110,7 +115,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         mib(engine.index().size_bytes())
     );
     if totals.failed_files > 0 {
-        println!("  {} files failed to ingest", totals.failed_files);
+        outln!("  {} files failed to ingest", totals.failed_files);
     }
 
     if !args.no_baseline {
@@ -160,7 +165,7 @@ fn baseline(files: &[(PathBuf, PathBuf)], ids: &[String]) -> anyhow::Result<()> 
         std::hint::black_box(hits);
     }
     let lat = latency(times);
-    println!(
+    outln!(
         "{:<44} {:>12.0} {:>10.2} {:>10.2} {:>10.2} {:>12.1}",
         "baseline: TF-IDF exhaustive cosine (k=10)",
         texts.len() as f64 / ingest_s,
@@ -169,9 +174,7 @@ fn baseline(files: &[(PathBuf, PathBuf)], ids: &[String]) -> anyhow::Result<()> 
         lat.mean,
         mib(peak_rss_growth_bytes())
     );
-    println!(
-        "  (baseline keeps everything in memory and stores nothing; its peak is the rise above what was resident)"
-    );
+    outln!("  (baseline keeps everything in memory and stores nothing; its peak is the rise above what was resident)");
     Ok(())
 }
 
@@ -247,7 +250,7 @@ fn scaled(data: &PathBuf, n: usize, queries: usize) -> anyhow::Result<()> {
         times.push(t.elapsed().as_secs_f64() * 1000.0);
     }
     let lat = latency(times);
-    println!(
+    outln!(
         "{:<44} {:>12.0} {:>10.2} {:>10.2} {:>10.2} {:>12.1}",
         format!("readnext, SYNTHETIC store of {} articles", engine.store().len()?),
         n as f64 / ingest_s,
@@ -256,7 +259,7 @@ fn scaled(data: &PathBuf, n: usize, queries: usize) -> anyhow::Result<()> {
         lat.mean,
         mib(peak_rss_growth_bytes())
     );
-    println!(
+    outln!(
         "  synthetic: corpus repeated with perturbed ids, dates (+3 days a copy) and 5% of words; store {:.1} MiB, index {:.1} MiB (ingest excludes file reading, includes compaction)",
         mib(engine.store().stats()?.store_bytes),
         mib(engine.index().size_bytes())

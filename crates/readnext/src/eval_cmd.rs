@@ -123,8 +123,8 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
                 readnext_eval::run_related(&set, depth.max(10), &opts)?
             };
             match format {
-                Format::Table => print!("{}", readnext_eval::to_table(&run)),
-                Format::Json => println!("{}", serde_json::to_string_pretty(&readnext_eval::to_json(&run))?),
+                Format::Table => out!("{}", readnext_eval::to_table(&run)),
+                Format::Json => outln!("{}", serde_json::to_string_pretty(&readnext_eval::to_json(&run))?),
             }
             if let Some(dir) = report {
                 readnext_eval::write_html(&run, &dir)?;

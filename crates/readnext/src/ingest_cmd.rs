@@ -78,7 +78,7 @@ pub fn run(store: &Path, args: IngestArgs) -> anyhow::Result<ExitCode> {
     }
     let secs = started.elapsed().as_secs_f64();
     let stored = totals.inserted + totals.updated + totals.unchanged;
-    println!(
+    outln!(
         "ingested {} files in {:.1}s ({:.0} files/s): {} articles stored ({} new, {} updated, {} unchanged); {} files failed, {} items failed",
         totals.files,
         secs,

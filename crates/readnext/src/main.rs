@@ -1,5 +1,22 @@
 //! The `readnext` command: flags and glue over the library crates.
 
+/// `println!` that treats a closed stdout (`readnext … | head`) as the end
+/// of the reader's interest, not as an error.
+macro_rules! outln {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($t)*);
+    }};
+}
+
+/// `print!`, likewise.
+macro_rules! out {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout(), $($t)*);
+    }};
+}
+
 mod bench;
 mod eval_cmd;
 mod ingest_cmd;
@@ -76,7 +93,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let engine = open(&cli.store)?;
             let started = std::time::Instant::now();
             let n = engine.reindex()?;
-            println!("reindexed {n} articles in {:.1}s", started.elapsed().as_secs_f64());
+            outln!("reindexed {n} articles in {:.1}s", started.elapsed().as_secs_f64());
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench(args) => bench::run(args),
@@ -103,19 +120,19 @@ fn stats(store: &std::path::Path, format: StatsFormat) -> anyhow::Result<ExitCod
                 "store_bytes": s.store_bytes,
                 "index": {"bm25": {"docs": index_docs, "bytes": index_bytes, "lag": lag}},
             });
-            println!("{}", serde_json::to_string_pretty(&v)?);
+            outln!("{}", serde_json::to_string_pretty(&v)?);
         }
         StatsFormat::Text => {
-            println!("articles: {}", s.articles);
-            println!("store:    {} ({})", store.display(), human_bytes(s.store_bytes));
-            println!("index:    {} documents, {}, {} changes behind", index_docs, human_bytes(index_bytes), lag);
-            println!("by language:");
+            outln!("articles: {}", s.articles);
+            outln!("store:    {} ({})", store.display(), human_bytes(s.store_bytes));
+            outln!("index:    {} documents, {}, {} changes behind", index_docs, human_bytes(index_bytes), lag);
+            outln!("by language:");
             for (k, v) in &s.by_lang {
-                println!("  {k:<8} {v}");
+                outln!("  {k:<8} {v}");
             }
-            println!("by source:");
+            outln!("by source:");
             for (k, v) in &s.by_source {
-                println!("  {k:<32} {v}");
+                outln!("  {k:<32} {v}");
             }
         }
     }

@@ -89,9 +89,9 @@ pub fn run(store: &Path, args: RelatedArgs) -> anyhow::Result<ExitCode> {
     let picks = engine.related(&query, &opts)?;
     let block = Block { query: BlockQuery { id: query.id.clone(), title: query.title.clone() }, picks };
     match args.format {
-        OutFormat::Text => print!("{}", readnext_render::text(&block)),
-        OutFormat::Json => println!("{}", readnext_render::json(&block)?),
-        OutFormat::Html => print!("{}", readnext_render::html(&block)),
+        OutFormat::Text => out!("{}", readnext_render::text(&block)),
+        OutFormat::Json => outln!("{}", readnext_render::json(&block)?),
+        OutFormat::Html => out!("{}", readnext_render::html(&block)),
     }
     Ok(ExitCode::SUCCESS)
 }
