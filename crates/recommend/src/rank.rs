@@ -258,7 +258,22 @@ fn boosts(v: &SparseVec, n: usize) -> Vec<(String, f32)> {
     top.into_iter().map(|(k, w)| (k, w / max)).collect()
 }
 
+/// The words of the one-line why, in the reader's language.
+struct WhyWords {
+    also_about: &'static str,
+    shares: &'static str,
+    and_shares: &'static str,
+}
+
+fn why_words(lang: &str) -> WhyWords {
+    match lang {
+        "es" => WhyWords { also_about: "También sobre ", shares: "Comparte ", and_shares: "; comparte " },
+        _ => WhyWords { also_about: "Also about ", shares: "Shares ", and_shares: "; shares " },
+    }
+}
+
 fn explain(q: &Query, qf: &Features, c: &Candidate) -> Why {
+    let words = why_words(&q.analysis.lang);
     // Shared entities, named as the query names them.
     let mut names: Vec<String> = Vec::new();
     for (key, _) in qf.ents.shared(&c.f.ents) {
@@ -298,11 +313,11 @@ fn explain(q: &Query, qf: &Features, c: &Candidate) -> Why {
     }
     let mut summary = String::new();
     if !names.is_empty() {
-        summary.push_str("Also about ");
+        summary.push_str(words.also_about);
         summary.push_str(&names.iter().take(3).cloned().collect::<Vec<_>>().join(", "));
     }
     if !phrases.is_empty() {
-        summary.push_str(if summary.is_empty() { "Shares " } else { "; shares " });
+        summary.push_str(if summary.is_empty() { words.shares } else { words.and_shares });
         summary.push_str(&phrases.iter().take(4).cloned().collect::<Vec<_>>().join(", "));
     }
     let mut signals = vec![

@@ -132,3 +132,27 @@ fn similarity_is_symmetric_and_orders_pairs() {
     assert!((qs - sq).abs() < 1e-6);
     assert!(qs > qb, "{qs} {qb}");
 }
+
+#[test]
+fn spanish_articles_match_and_explain_in_spanish() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::open(dir.path()).unwrap();
+    let es = |id: &str, title: &str, body: &str| {
+        let mut a = article(id, title, body, 18_000);
+        a.lang = None;
+        upsert(a)
+    };
+    engine
+        .write(&[
+            es("aranceles", "México responde a los aranceles", "El presidente Andrés Manuel López Obrador dijo que los aranceles de Estados Unidos a los productos mexicanos son injustos y que México negociará."),
+            es("futbol", "El equipo gana la liga", "El equipo de futbol ganó el partido final de la liga con dos goles en el estadio."),
+            es("negociacion", "Negociación sobre aranceles con Estados Unidos", "La delegación de México viajó a Washington para negociar los aranceles a los productos mexicanos con Estados Unidos."),
+        ])
+        .unwrap();
+    assert_eq!(engine.store().get("aranceles").unwrap().unwrap().analysis.lang, "es");
+    let q = engine.query_for_id("aranceles").unwrap();
+    let picks = engine.related(&q, &RelatedOptions::default()).unwrap();
+    assert_eq!(picks.first().map(|p| p.id.as_str()), Some("negociacion"));
+    assert!(picks[0].why.summary.starts_with("También sobre "), "{:?}", picks[0].why);
+    assert!(picks[0].why.entities.iter().any(|e| e == "Mexico" || e == "United States"), "{:?}", picks[0].why);
+}
