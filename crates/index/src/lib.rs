@@ -137,6 +137,16 @@ impl BmIndex {
         IndexError::Tantivy { path: self.dir.clone(), source }
     }
 
+    /// The writer, opened on first use (opening takes tantivy's lock on the
+    /// folder, which readers of a store do not need).
+    fn writer(&self) -> Result<std::sync::MutexGuard<'_, Option<IndexWriter>>> {
+        let mut guard = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        if guard.is_none() {
+            *guard = Some(self.index.writer(WRITER_HEAP).map_err(|e| self.t(e))?);
+        }
+        Ok(guard)
+    }
+
     /// The store sequence number this index reflects (0 for a new index).
     pub fn applied_seq(&self) -> Result<u64> {
         let metas = self.index.load_metas().map_err(|e| self.t(e))?;
@@ -146,10 +156,7 @@ impl BmIndex {
     /// Replaces the documents of `upserts`, removes `deletes`, and commits,
     /// recording `seq` as applied. Readers see the change when this returns.
     pub fn apply(&self, upserts: &[IndexDoc<'_>], deletes: &[&str], seq: u64) -> Result<()> {
-        let mut guard = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-        if guard.is_none() {
-            *guard = Some(self.index.writer(WRITER_HEAP).map_err(|e| self.t(e))?);
-        }
+        let mut guard = self.writer()?;
         let Some(writer) = guard.as_mut() else { return Ok(()) };
         let f = self.fields;
         for id in deletes {
@@ -179,10 +186,7 @@ impl BmIndex {
 
     /// Removes every document (before a rebuild).
     pub fn clear(&self) -> Result<()> {
-        let mut guard = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-        if guard.is_none() {
-            *guard = Some(self.index.writer(WRITER_HEAP).map_err(|e| self.t(e))?);
-        }
+        let mut guard = self.writer()?;
         if let Some(w) = guard.as_mut() {
             w.delete_all_documents().map_err(|e| self.t(e))?;
             let mut prepared = w.prepare_commit().map_err(|e| self.t(e))?;

@@ -32,18 +32,20 @@ pub struct Features {
 
 impl Features {
     /// Features of an analysis. `keep_keys` keeps the vector keys, which
-    /// explanations need on the query side only.
+    /// explanations and retrieval need on the query side only; without them
+    /// this is exactly what a stored article's compact input gives.
     pub fn new(a: &Analysis, stats: &CorpusStats, keep_keys: bool) -> Features {
-        let (text, ents) = (text_vector(a, stats), entity_vector(a, stats));
-        let (text, ents) = if keep_keys { (text, ents) } else { (text.without_keys(), ents.without_keys()) };
         let r = a.rank_input();
+        if !keep_keys {
+            return Features::of(r, stats);
+        }
         Features {
-            text,
-            ents,
+            text: text_vector(a, stats),
+            ents: entity_vector(a, stats),
             keyphrases: r.keyphrases,
-            simhash: a.simhash,
-            content_hash: a.content_hash,
-            published: a.published,
+            simhash: r.simhash,
+            content_hash: r.content_hash,
+            published: r.published,
         }
     }
 

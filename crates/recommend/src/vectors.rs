@@ -44,13 +44,6 @@ pub struct SparseVec {
 }
 
 impl SparseVec {
-    /// The same vector without its keys: enough for cosines, and much
-    /// smaller to keep in a cache.
-    pub fn without_keys(mut self) -> SparseVec {
-        self.keys = Vec::new();
-        self
-    }
-
     // Every vector is sorted before its norm is summed: float addition is
     // not associative, and the same input must give the same scores, to the
     // last bit, whatever order a hash map handed the weights over in.
@@ -210,8 +203,6 @@ mod tests {
         assert!((c.cosine(&c) - 1.0).abs() < 1e-5);
         assert!(c.cosine(&x) > 0.0 && c.cosine(&y) > 0.0);
         assert_eq!(x.shared(&x).len(), 2);
-        assert!(x.clone().without_keys().shared(&x).is_empty());
-        assert!((x.clone().without_keys().cosine(&x) - 1.0).abs() < 1e-5);
         // The compact path gives the same vector.
         let a = analysis(&[("a", 2), ("b", 1)]);
         let compact = text_vector_of(&a.rank_input(), &stats);
