@@ -19,6 +19,36 @@ struct Candidate {
     surfaces: Vec<(u64, String, u32)>,
 }
 
+/// A content word of the current run.
+struct RunWord<'a> {
+    lower: &'a str,
+    stem: u32,
+    stem_hash: u64,
+    word_hash: u64,
+}
+
+/// Counts every sub-phrase (1 to 3 words) of a run, then empties it.
+fn flush(run: &mut Vec<RunWord<'_>>, cands: &mut FastMap<u64, Candidate>, stems: &StemCache, weight: f32) {
+    for n in 1..=3.min(run.len()) {
+        for win in run.windows(n) {
+            let key_hash = win.iter().fold(n as u64, |h, w| mix(h, w.stem_hash));
+            let surface_hash = win.iter().fold(n as u64, |h, w| mix(h, w.word_hash));
+            let c = cands.entry(key_hash).or_insert_with(|| Candidate {
+                key: win.iter().map(|w| stems.by_id(w.stem)).collect::<Vec<_>>().join(" "),
+                score: 0.0,
+                surfaces: Vec::new(),
+            });
+            // Longer phrases are rarer and more telling.
+            c.score += weight * n as f32;
+            match c.surfaces.iter_mut().find(|s| s.0 == surface_hash) {
+                Some(s) => s.2 += 1,
+                None => c.surfaces.push((surface_hash, win.iter().map(|w| w.lower).collect::<Vec<_>>().join(" "), 1)),
+            }
+        }
+    }
+    run.clear();
+}
+
 /// Extracts up to a dozen keyphrases (1 to 3 words).
 pub(crate) fn extract(
     stems: &mut StemCache,
@@ -29,50 +59,22 @@ pub(crate) fn extract(
     // Phrases are keyed by a hash of their stems, so that the thousands of
     // n-grams of a long article cost no allocation once seen.
     let mut cands: FastMap<u64, Candidate> = FastMap::default();
-    let mut scan = |ws: &[Word<'_>], lowers: &[String], weight: f32| {
-        // (lower-case word, its stem, hash of the stem, hash of the word)
-        let mut run: Vec<(String, String, u64, u64)> = Vec::new();
-        let mut flush = |run: &mut Vec<(String, String, u64, u64)>| {
-            // All sub-phrases of up to three words.
-            for n in 1..=3.min(run.len()) {
-                for win in run.windows(n) {
-                    let key_hash = win.iter().fold(n as u64, |h, w| mix(h, w.2));
-                    let surface_hash = win.iter().fold(n as u64, |h, w| mix(h, w.3));
-                    let c = cands.entry(key_hash).or_insert_with(|| Candidate {
-                        key: win.iter().map(|w| w.1.as_str()).collect::<Vec<_>>().join(" "),
-                        score: 0.0,
-                        surfaces: Vec::new(),
-                    });
-                    // Longer phrases are rarer and more telling.
-                    c.score += weight * n as f32;
-                    match c.surfaces.iter_mut().find(|s| s.0 == surface_hash) {
-                        Some(s) => s.2 += 1,
-                        None => c.surfaces.push((
-                            surface_hash,
-                            win.iter().map(|w| w.0.as_str()).collect::<Vec<_>>().join(" "),
-                            1,
-                        )),
-                    }
-                }
-            }
-            run.clear();
-        };
+    for (ws, lowers, weight) in [(title, title_lower, 3.0), (body, body_lower, 1.0)] {
+        let mut run: Vec<RunWord<'_>> = Vec::new();
         for (w, lower) in ws.iter().zip(lowers) {
             let content =
                 lower.chars().nth(2).is_some() && !is_stop(lang, lower) && !lower.chars().all(|c| c.is_ascii_digit());
             if w.after_break || !content {
-                flush(&mut run);
+                flush(&mut run, &mut cands, stems, weight);
             }
             if content {
-                let stem = stems.stem(lower).to_string();
-                let (stem_hash, word_hash) = (fnv1a64(stem.as_bytes()), fnv1a64(lower.as_bytes()));
-                run.push((lower.clone(), stem, stem_hash, word_hash));
+                let stem = stems.stem_id(lower);
+                let stem_hash = fnv1a64(stems.by_id(stem).as_bytes());
+                run.push(RunWord { lower, stem, stem_hash, word_hash: fnv1a64(lower.as_bytes()) });
             }
         }
-        flush(&mut run);
-    };
-    scan(title, title_lower, 3.0);
-    scan(body, body_lower, 1.0);
+        flush(&mut run, &mut cands, stems, weight);
+    }
     let mut out: Vec<Keyphrase> = cands
         .into_values()
         .filter(|c| c.score >= 2.0 && !c.key.is_empty())

@@ -13,24 +13,41 @@ pub const TITLE_WEIGHT: u32 = 2;
 /// costliest step of analysis, and news text repeats its words).
 pub(crate) struct StemCache {
     stemmer: Option<Stemmer>,
-    cache: FastMap<String, String>,
+    /// word -> index into `stems`
+    ids: FastMap<String, u32>,
+    stems: Vec<String>,
 }
 
 impl StemCache {
     pub(crate) fn new(lang: &str) -> StemCache {
-        StemCache { stemmer: stemmer(lang), cache: FastMap::default() }
+        StemCache { stemmer: stemmer(lang), ids: FastMap::default(), stems: Vec::new() }
+    }
+
+    /// The id of the folded stem of a lower-case word: one hash lookup for
+    /// a word seen before.
+    pub(crate) fn stem_id(&mut self, lower: &str) -> u32 {
+        if let Some(&id) = self.ids.get(lower) {
+            return id;
+        }
+        let stem = match &self.stemmer {
+            Some(s) => fold(&s.stem(lower)),
+            None => fold(lower),
+        };
+        let id = u32::try_from(self.stems.len()).unwrap_or(u32::MAX);
+        self.stems.push(stem);
+        self.ids.insert(lower.to_string(), id);
+        id
+    }
+
+    /// The stem of an id from [`StemCache::stem_id`].
+    pub(crate) fn by_id(&self, id: u32) -> &str {
+        self.stems.get(id as usize).map_or("", String::as_str)
     }
 
     /// The folded stem of a lower-case word.
     pub(crate) fn stem(&mut self, lower: &str) -> &str {
-        if !self.cache.contains_key(lower) {
-            let stem = match &self.stemmer {
-                Some(s) => fold(&s.stem(lower)),
-                None => fold(lower),
-            };
-            self.cache.insert(lower.to_string(), stem);
-        }
-        self.cache.get(lower).map_or("", String::as_str)
+        let id = self.stem_id(lower);
+        self.by_id(id)
     }
 }
 
