@@ -142,17 +142,18 @@ pub fn ingest(
 /// Stores one batch in one transaction and reports each file of it.
 fn write_batch(
     engine: &Engine,
-    outcomes: Vec<FileOutcome>,
+    mut outcomes: Vec<FileOutcome>,
     totals: &mut Totals,
     bar: &ProgressBar,
     report: &mut impl FnMut(String),
 ) -> anyhow::Result<()> {
     let mut writes = Vec::new();
     let mut owners = Vec::new();
-    for (i, o) in outcomes.iter().enumerate() {
+    for (i, o) in outcomes.iter_mut().enumerate() {
         if let FileOutcome::Ok { records, .. } = o {
-            for r in records {
-                writes.push(Write::Upsert(Box::new(r.clone())));
+            // Moved, not copied: the report needs only the counts.
+            for r in records.drain(..) {
+                writes.push(Write::Upsert(Box::new(r)));
                 owners.push(i);
             }
         }

@@ -26,31 +26,19 @@ pub struct Query {
     pub id: Option<String>,
     /// Headline.
     pub title: String,
-    /// Publication time, for recency.
-    pub published: Option<i64>,
-    /// Its analysis.
+    /// Its analysis (with the publication time that recency reads).
     pub analysis: Analysis,
 }
 
 impl Query {
     /// Analyses an article that need not be stored.
     pub fn from_article(article: &Article, stored: bool) -> Result<Query> {
-        Ok(Query {
-            id: stored.then(|| article.id.clone()),
-            title: article.title.clone(),
-            published: article.published,
-            analysis: analyze(article)?,
-        })
+        Ok(Query { id: stored.then(|| article.id.clone()), title: article.title.clone(), analysis: analyze(article)? })
     }
 
     /// A stored record as a query.
     pub fn from_record(r: &Record) -> Query {
-        Query {
-            id: Some(r.article.id.clone()),
-            title: r.article.title.clone(),
-            published: r.article.published,
-            analysis: r.analysis.clone(),
-        }
+        Query { id: Some(r.article.id.clone()), title: r.article.title.clone(), analysis: r.analysis.clone() }
     }
 }
 
@@ -108,33 +96,20 @@ impl Engine {
             let ids: Vec<&str> = chunk.iter().map(|c| c.id.as_str()).collect();
             let records = self.store.get_many(&ids)?;
             let mut deletes = Vec::new();
-            let mut entity_keys = Vec::new();
+            let mut docs = Vec::new();
             for (id, rec) in ids.iter().zip(&records) {
                 match rec {
-                    Some(r) => entity_keys.push(
-                        r.analysis.entities.iter().map(|e| (e.match_key().to_string(), e.count)).collect::<Vec<_>>(),
-                    ),
-                    None => {
-                        deletes.push(*id);
-                        entity_keys.push(Vec::new());
-                    }
-                }
-            }
-            let docs: Vec<IndexDoc<'_>> = records
-                .iter()
-                .zip(entity_keys)
-                .filter_map(|(rec, entities)| {
-                    let r = rec.as_ref()?;
-                    Some(IndexDoc {
+                    Some(r) => docs.push(IndexDoc {
                         id: &r.article.id,
                         terms: r.analysis.terms.iter().map(|t| (t.stem.as_str(), t.tf)).collect(),
-                        entities,
+                        entities: r.analysis.entities.iter().map(|e| (e.match_key().to_string(), e.count)).collect(),
                         published: r.article.published,
                         lang: &r.analysis.lang,
                         section: r.article.section.as_deref(),
-                    })
-                })
-                .collect();
+                    }),
+                    None => deletes.push(*id),
+                }
+            }
             let seq = chunk.last().map_or(from, |c| c.seq);
             self.index.apply(&docs, &deletes, seq)?;
         }
@@ -191,26 +166,13 @@ impl Engine {
             return Ok(out);
         }
         let missing_ids: Vec<&str> = missing.iter().map(|&i| ids[i].as_str()).collect();
-        let mut no_input = Vec::new();
+        // The rank input is written in the same transaction as the analysis,
+        // so an id without one is not stored (deleted since it was retrieved).
         for (&i, r) in missing.iter().zip(self.store.rank_inputs(&missing_ids)?) {
-            match r {
-                Some(r) => {
-                    let f = Arc::new(Features::of(r, stats));
-                    self.features.put(ids[i].clone(), f.clone());
-                    out[i] = Some(f);
-                }
-                None => no_input.push(i),
-            }
-        }
-        // A record written before rank inputs existed: derive it from the analysis.
-        if !no_input.is_empty() {
-            let no_input_ids: Vec<&str> = no_input.iter().map(|&i| ids[i].as_str()).collect();
-            for (&i, a) in no_input.iter().zip(self.store.analyses(&no_input_ids)?) {
-                if let Some(a) = a {
-                    let f = Arc::new(Features::of(a.rank_input(), stats));
-                    self.features.put(ids[i].clone(), f.clone());
-                    out[i] = Some(f);
-                }
+            if let Some(r) = r {
+                let f = Arc::new(Features::of(r, stats));
+                self.features.put(ids[i].clone(), f.clone());
+                out[i] = Some(f);
             }
         }
         Ok(out)

@@ -84,7 +84,7 @@ pub(crate) fn related(
     let mut cands = scored_candidates(engine, stats, &qf, q.id.as_deref(), opts)?;
     // Recency: closeness in time to the query article, when both have dates.
     if opts.recency_weight > 0.0
-        && let Some(qp) = q.published
+        && let Some(qp) = q.analysis.published
     {
         for c in cands.iter_mut() {
             if let Some(p) = c.f.published {

@@ -263,11 +263,6 @@ impl Store {
             .collect()
     }
 
-    /// The analyses of several ids (no article bodies), in one snapshot, in order.
-    pub fn analyses<S: AsRef<str>>(&self, ids: &[S]) -> Result<Vec<Option<Analysis>>> {
-        self.read_many(ANALYSES, ids)
-    }
-
     /// The compact ranking inputs of several ids, in one snapshot, in order.
     pub fn rank_inputs<S: AsRef<str>>(&self, ids: &[S]) -> Result<Vec<Option<RankInput>>> {
         self.read_many(RANK, ids)
