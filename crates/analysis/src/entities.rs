@@ -338,8 +338,17 @@ const PLACES: &[(&str, &str)] = &[
 ];
 
 fn place(folded: &str) -> Option<&'static str> {
-    let f = folded.trim_end_matches('.');
-    PLACES.iter().find(|(k, _)| k.trim_end_matches('.') == f).map(|(_, v)| *v)
+    // Hashed: this runs for every capitalised word.
+    static MAP: std::sync::OnceLock<readnext_core::FastMap<&'static str, &'static str>> = std::sync::OnceLock::new();
+    let map = MAP.get_or_init(|| {
+        let mut m = readnext_core::FastMap::default();
+        for (k, v) in PLACES {
+            // The first spelling listed wins, as a linear scan would have it.
+            m.entry(k.trim_end_matches('.')).or_insert(*v);
+        }
+        m
+    });
+    map.get(folded.trim_end_matches('.')).copied()
 }
 
 /// Whether `w` is in one of the word lists above (hashed lookups: these run

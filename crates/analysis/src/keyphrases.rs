@@ -69,7 +69,7 @@ pub(crate) fn extract(
             }
             if content {
                 let stem = stems.stem_id(lower);
-                let stem_hash = fnv1a64(stems.by_id(stem).as_bytes());
+                let stem_hash = stems.hash_of(stem);
                 run.push(RunWord { lower, stem, stem_hash, word_hash: fnv1a64(lower.as_bytes()) });
             }
         }

@@ -4,10 +4,7 @@
 /// code for languages without a two-letter one, and "und" when the text is too
 /// short or mixed to tell. Only the first few thousand characters are read.
 pub fn detect_lang(text: &str) -> String {
-    let mut end = text.len().min(800);
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
+    let end = crate::tokens::floor_boundary(text, 800);
     use whatlang::Lang::*;
     // Scoring only the languages readnext names (and stems) is several times
     // faster than scoring all seventy.

@@ -74,7 +74,8 @@ pub fn analyze(article: &Article) -> Result<Analysis, AnalysisError> {
     }
     let lang = match article.lang.as_deref().map(str::trim).filter(|l| !l.is_empty()) {
         Some(l) => l.to_lowercase(),
-        None => detect_lang(&format!("{}\n{}", article.title, body_text)),
+        // Only the start is read: copy no more than that.
+        None => detect_lang(&format!("{}\n{}", article.title, prefix(&body_text, 1024))),
     };
     let title_words = words(&article.title);
     let body_words = words(&body_text);
@@ -117,6 +118,11 @@ pub fn analyze(article: &Article) -> Result<Analysis, AnalysisError> {
         content_hash,
         published: article.published,
     })
+}
+
+/// The first `max` bytes of `s`, cut at a character boundary.
+fn prefix(s: &str, max: usize) -> &str {
+    &s[..tokens::floor_boundary(s, max)]
 }
 
 /// A headline in Title Case capitalises most of its words, so capitals there

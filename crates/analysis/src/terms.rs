@@ -1,6 +1,8 @@
 //! Stemmed bag of words, the lexical representation every index and score uses.
 
-use readnext_core::{FastMap, Term};
+use std::cell::RefCell;
+
+use readnext_core::{FastMap, Term, fnv1a64};
 use rust_stemmers::{Algorithm, Stemmer};
 
 use crate::stopwords::is_stop;
@@ -9,18 +11,30 @@ use crate::tokens::{Word, fold};
 /// How many times a headline word counts: headlines say what a story is about.
 pub const TITLE_WEIGHT: u32 = 2;
 
-/// Stems of one article's words, each computed once (stemming is the
-/// costliest step of analysis, and news text repeats its words).
+/// Past this many words, a thread's memo of stems starts over (bounds its
+/// memory on a corpus with an open vocabulary).
+const MEMO_WORDS: usize = 200_000;
+
+thread_local! {
+    /// (language, lower-case word) -> folded stem, shared by the articles a
+    /// thread analyses: news vocabulary repeats across articles, and the
+    /// Snowball stemmer is the costliest step of analysis.
+    static MEMO: RefCell<(String, FastMap<String, String>)> = RefCell::new((String::new(), FastMap::default()));
+}
+
+/// Stems of one article's words, each looked up once per article.
 pub(crate) struct StemCache {
     stemmer: Option<Stemmer>,
+    lang: String,
     /// word -> index into `stems`
     ids: FastMap<String, u32>,
-    stems: Vec<String>,
+    /// (folded stem, its FNV-1a hash)
+    stems: Vec<(String, u64)>,
 }
 
 impl StemCache {
     pub(crate) fn new(lang: &str) -> StemCache {
-        StemCache { stemmer: stemmer(lang), ids: FastMap::default(), stems: Vec::new() }
+        StemCache { stemmer: stemmer(lang), lang: lang.to_string(), ids: FastMap::default(), stems: Vec::new() }
     }
 
     /// The id of the folded stem of a lower-case word: one hash lookup for
@@ -29,19 +43,37 @@ impl StemCache {
         if let Some(&id) = self.ids.get(lower) {
             return id;
         }
-        let stem = match &self.stemmer {
-            Some(s) => fold(&s.stem(lower)),
-            None => fold(lower),
-        };
+        let stem = MEMO.with(|m| {
+            let mut m = m.borrow_mut();
+            if m.0 != self.lang || m.1.len() >= MEMO_WORDS {
+                m.0.clone_from(&self.lang);
+                m.1.clear();
+            }
+            if let Some(s) = m.1.get(lower) {
+                return s.clone();
+            }
+            let stem = match &self.stemmer {
+                Some(s) => fold(&s.stem(lower)),
+                None => fold(lower),
+            };
+            m.1.insert(lower.to_string(), stem.clone());
+            stem
+        });
         let id = u32::try_from(self.stems.len()).unwrap_or(u32::MAX);
-        self.stems.push(stem);
+        let hash = fnv1a64(stem.as_bytes());
+        self.stems.push((stem, hash));
         self.ids.insert(lower.to_string(), id);
         id
     }
 
     /// The stem of an id from [`StemCache::stem_id`].
     pub(crate) fn by_id(&self, id: u32) -> &str {
-        self.stems.get(id as usize).map_or("", String::as_str)
+        self.stems.get(id as usize).map_or("", |s| s.0.as_str())
+    }
+
+    /// The FNV-1a hash of the stem of an id.
+    pub(crate) fn hash_of(&self, id: u32) -> u64 {
+        self.stems.get(id as usize).map_or(0, |s| s.1)
     }
 
     /// The folded stem of a lower-case word.

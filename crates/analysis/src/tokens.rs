@@ -16,6 +16,15 @@ pub struct Word<'a> {
     pub possessive: bool,
 }
 
+/// The largest character boundary of `s` at or below `max`.
+pub(crate) fn floor_boundary(s: &str, max: usize) -> usize {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    end
+}
+
 fn is_apostrophe(c: char) -> bool {
     c == '\'' || c == '\u{2019}'
 }
@@ -23,13 +32,18 @@ fn is_apostrophe(c: char) -> bool {
 /// Splits `text` into words. Never panics, on any input.
 pub fn words(text: &str) -> Vec<Word<'_>> {
     let mut out = Vec::with_capacity(text.len() / 5);
-    let bytes: Vec<(usize, char)> = text.char_indices().collect();
+    // Offsets as u32 halve this buffer (8 bytes per character, not 16); the
+    // text of one article is far below 4 GiB (ingest caps files at 50 MiB),
+    // and a longer text is cut rather than mis-indexed.
+    let text = &text[..floor_boundary(text, u32::MAX as usize)];
+    let bytes: Vec<(u32, char)> = text.char_indices().map(|(i, c)| (i as u32, c)).collect();
     let n = bytes.len();
     let mut i = 0;
     let mut sentence_start = true;
     let mut after_break = true;
     while i < n {
         let (start, c) = bytes[i];
+        let start = start as usize;
         if !c.is_alphanumeric() {
             match c {
                 '.' | '!' | '?' | ':' | '\u{2026}' | '¿' | '¡' => {
@@ -62,7 +76,12 @@ pub fn words(text: &str) -> Vec<Word<'_>> {
             && bytes[j + 2].1.is_uppercase()
             && !sentence_start
         {
-            out.push(Word { text: &text[start..bytes[j + 1].0], sentence_start, after_break, possessive: false });
+            out.push(Word {
+                text: &text[start..bytes[j + 1].0 as usize],
+                sentence_start,
+                after_break,
+                possessive: false,
+            });
             after_break = false;
             i = j + 1;
             continue;
@@ -81,7 +100,7 @@ pub fn words(text: &str) -> Vec<Word<'_>> {
                 if k < n && bytes[k].1 == '.' {
                     k += 1;
                 }
-                let end = if k < n { bytes[k].0 } else { text.len() };
+                let end = if k < n { bytes[k].0 as usize } else { text.len() };
                 out.push(Word { text: &text[start..end], sentence_start, after_break, possessive: false });
                 sentence_start = false;
                 after_break = false;
@@ -89,7 +108,7 @@ pub fn words(text: &str) -> Vec<Word<'_>> {
                 continue;
             }
         }
-        let end = if j < n { bytes[j].0 } else { text.len() };
+        let end = if j < n { bytes[j].0 as usize } else { text.len() };
         let mut possessive = false;
         let mut next = j;
         if j + 1 < n

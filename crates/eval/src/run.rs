@@ -67,8 +67,9 @@ pub fn build_engine(
         .map_err(readnext_recommend::RecommendError::from)?;
     for chunk in records.chunks(2000) {
         let writes: Vec<Write> = chunk.iter().map(|r| Write::Upsert(Box::new(r.clone()))).collect();
-        engine.write(&writes)?;
+        engine.write_bulk(&writes)?;
     }
+    engine.finish()?;
     Ok((dir, engine, records))
 }
 

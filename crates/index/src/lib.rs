@@ -117,6 +117,9 @@ pub struct BmIndex {
     index: Index,
     reader: IndexReader,
     writer: Mutex<Option<IndexWriter>>,
+    /// The store sequence of documents added but not yet committed (bulk
+    /// writes commit once at the end; see [`BmIndex::apply`]).
+    pending: Mutex<Option<u64>>,
     fields: Fields,
     dir: PathBuf,
 }
@@ -130,7 +133,14 @@ impl BmIndex {
         let mmap = tantivy::directory::MmapDirectory::open(dir).map_err(|e| t(e.into()))?;
         let index = Index::open_or_create(mmap, schema).map_err(t)?;
         let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into().map_err(t)?;
-        Ok(BmIndex { index, reader, writer: Mutex::new(None), fields, dir: dir.to_path_buf() })
+        Ok(BmIndex {
+            index,
+            reader,
+            writer: Mutex::new(None),
+            pending: Mutex::new(None),
+            fields,
+            dir: dir.to_path_buf(),
+        })
     }
 
     fn t(&self, source: tantivy::TantivyError) -> IndexError {
@@ -147,15 +157,28 @@ impl BmIndex {
         Ok(guard)
     }
 
-    /// The store sequence number this index reflects (0 for a new index).
+    /// The store sequence number this index reflects (0 for a new index),
+    /// counting documents added but not yet committed.
     pub fn applied_seq(&self) -> Result<u64> {
+        if let Some(seq) = *self.pending.lock().unwrap_or_else(|p| p.into_inner()) {
+            return Ok(seq);
+        }
+        self.committed_seq()
+    }
+
+    /// The store sequence number of the last commit (what a restart sees).
+    pub fn committed_seq(&self) -> Result<u64> {
         let metas = self.index.load_metas().map_err(|e| self.t(e))?;
         Ok(metas.payload.and_then(|p| p.parse().ok()).unwrap_or(0))
     }
 
-    /// Replaces the documents of `upserts`, removes `deletes`, and commits,
-    /// recording `seq` as applied. Readers see the change when this returns.
-    pub fn apply(&self, upserts: &[IndexDoc<'_>], deletes: &[&str], seq: u64) -> Result<()> {
+    /// Replaces the documents of `upserts`, removes `deletes`, and records
+    /// `seq` as applied. With `commit`, readers see the change when this
+    /// returns; without, it waits for [`BmIndex::commit`] (bulk loads commit
+    /// once: every commit seals a segment that merges must later rewrite).
+    /// An uncommitted change lost in a crash is replayed from the store,
+    /// because the committed sequence number is still the older one.
+    pub fn apply(&self, upserts: &[IndexDoc<'_>], deletes: &[&str], seq: u64, commit: bool) -> Result<()> {
         let mut guard = self.writer()?;
         let Some(writer) = guard.as_mut() else { return Ok(()) };
         let f = self.fields;
@@ -177,9 +200,29 @@ impl BmIndex {
             }
             writer.add_document(doc).map_err(|e| self.t(e))?;
         }
+        *self.pending.lock().unwrap_or_else(|p| p.into_inner()) = Some(seq);
+        if commit {
+            self.commit_locked(writer)?;
+        }
+        Ok(())
+    }
+
+    /// Commits what [`BmIndex::apply`] added without committing.
+    pub fn commit(&self) -> Result<()> {
+        let mut guard = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        match guard.as_mut() {
+            Some(w) => self.commit_locked(w),
+            None => Ok(()),
+        }
+    }
+
+    fn commit_locked(&self, writer: &mut IndexWriter) -> Result<()> {
+        let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(seq) = *pending else { return Ok(()) };
         let mut prepared = writer.prepare_commit().map_err(|e| self.t(e))?;
         prepared.set_payload(&seq.to_string());
         prepared.commit().map_err(|e| self.t(e))?;
+        *pending = None;
         self.reader.reload().map_err(|e| self.t(e))?;
         Ok(())
     }
@@ -187,6 +230,7 @@ impl BmIndex {
     /// Removes every document (before a rebuild).
     pub fn clear(&self) -> Result<()> {
         let mut guard = self.writer()?;
+        *self.pending.lock().unwrap_or_else(|p| p.into_inner()) = None;
         if let Some(w) = guard.as_mut() {
             w.delete_all_documents().map_err(|e| self.t(e))?;
             let mut prepared = w.prepare_commit().map_err(|e| self.t(e))?;
@@ -201,6 +245,9 @@ impl BmIndex {
     /// large ingest, so the next start opens few segments).
     pub fn finish(&self) -> Result<()> {
         let mut guard = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(w) = guard.as_mut() {
+            self.commit_locked(w)?;
+        }
         if let Some(w) = guard.take() {
             w.wait_merging_threads().map_err(|e| self.t(e))?;
         }
@@ -376,9 +423,14 @@ mod tests {
             ],
             &[],
             7,
+            false,
         )
         .unwrap();
-        assert_eq!(idx.applied_seq().unwrap(), 7);
+        // Added, not committed: the sequence counts it, readers and a
+        // restart do not see it yet.
+        assert_eq!((idx.applied_seq().unwrap(), idx.committed_seq().unwrap(), idx.num_docs()), (7, 0, 0));
+        idx.commit().unwrap();
+        assert_eq!((idx.applied_seq().unwrap(), idx.committed_seq().unwrap(), idx.num_docs()), (7, 7, 3));
         let q = vec![("cartel".to_string(), 1.0), ("tariff".to_string(), 2.0)];
         let all = idx.search_terms(&q, 10, &Filter::default(), None).unwrap();
         assert_eq!(all.iter().map(|h| h.0.as_str()).collect::<Vec<_>>(), ["a", "c", "b"]);
@@ -390,7 +442,7 @@ mod tests {
         assert_eq!(idx.doc_freqs(Vocab::Terms).unwrap().get("cartel"), Some(&3));
         assert_eq!(idx.doc_freqs(Vocab::Entities).unwrap().get("mexico"), Some(&3));
         // Replace and delete.
-        idx.apply(&[doc("a", &[("baseball", 1)], "en", 100)], &["c"], 9).unwrap();
+        idx.apply(&[doc("a", &[("baseball", 1)], "en", 100)], &["c"], 9, true).unwrap();
         let hits = idx.search_terms(&q, 10, &Filter::default(), None).unwrap();
         assert_eq!(hits.iter().map(|h| h.0.as_str()).collect::<Vec<_>>(), ["b"]);
         assert_eq!(idx.num_docs(), 2);

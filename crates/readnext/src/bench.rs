@@ -74,8 +74,14 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     reset_peak_rss();
     let started = Instant::now();
     let engine = Engine::open(dir.path())?;
-    let totals =
-        crate::ingest_cmd::ingest(&engine, std::slice::from_ref(&data), &Options::default(), 512, true, |_| {})?;
+    let totals = crate::ingest_cmd::ingest(
+        &engine,
+        std::slice::from_ref(&data),
+        &Options::default(),
+        crate::ingest_cmd::DEFAULT_BATCH,
+        true,
+        |_| {},
+    )?;
     engine.finish()?;
     let ingest_s = started.elapsed().as_secs_f64();
     let stored = engine.store().len()? as usize;
@@ -234,7 +240,7 @@ fn scaled(data: &PathBuf, n: usize, queries: usize) -> anyhow::Result<()> {
             })
             .collect();
         made += writes.len().max(1);
-        engine.write(&writes).context("synthetic ingest")?;
+        engine.write_bulk(&writes).context("synthetic ingest")?;
     }
     engine.finish()?;
     engine.compact()?;

@@ -13,6 +13,9 @@ use readnext_ingest::{Format, Options, collect_files, read_file};
 use readnext_recommend::Engine;
 use readnext_store::{Applied, Record, Write};
 
+/// Files per store transaction by default.
+pub const DEFAULT_BATCH: usize = 2048;
+
 #[derive(Args)]
 pub struct IngestArgs {
     /// Files and folders to ingest.
@@ -24,8 +27,9 @@ pub struct IngestArgs {
     /// Largest file accepted, in bytes.
     #[arg(long, default_value_t = readnext_ingest::DEFAULT_MAX_BYTES)]
     max_bytes: u64,
-    /// Files per transaction: each batch is durable once reported.
-    #[arg(long, default_value_t = 512)]
+    /// Files per transaction: each batch is durable once reported. Larger
+    /// batches amortise the store's copy-on-write commits.
+    #[arg(long, default_value_t = DEFAULT_BATCH)]
     batch: usize,
     /// Write a JSON Lines report with one line per file to this path.
     #[arg(long)]
@@ -70,11 +74,15 @@ pub fn run(store: &Path, args: IngestArgs) -> anyhow::Result<ExitCode> {
     if let Some(mut r) = report {
         r.flush()?;
     }
+    let t = Instant::now();
     engine.finish()?;
+    tracing::info!(secs = t.elapsed().as_secs_f64(), "index committed and merged");
     if totals.inserted + totals.updated > 0 {
         // Copy-on-write transactions leave free pages behind; a large ingest
         // would otherwise leave the file about twice its size.
+        let t = Instant::now();
         engine.compact()?;
+        tracing::info!(secs = t.elapsed().as_secs_f64(), "store compacted");
     }
     let secs = started.elapsed().as_secs_f64();
     let stored = totals.inserted + totals.updated + totals.unchanged;
@@ -160,7 +168,7 @@ fn write_batch(
     }
     // One transaction per batch: once it returns, the batch is durable
     // and only then reported as stored.
-    let applied = engine.write(&writes)?.applied;
+    let applied = engine.write_bulk(&writes)?.applied;
     let mut per_file: Vec<Vec<Applied>> = vec![Vec::new(); outcomes.len()];
     for (owner, a) in owners.into_iter().zip(applied) {
         per_file[owner].push(a);

@@ -28,6 +28,12 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 
+// Analysis allocates many short-lived strings and vectors on every core;
+// mimalloc's per-thread free lists make that markedly cheaper than glibc's
+// malloc (measured with `readnext bench`).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// readnext: fills the "Recommended" block under a news article.
 #[derive(Parser)]
 #[command(version, about, long_about = None)]

@@ -79,17 +79,52 @@ impl Engine {
     }
 
     /// The write path: applies writes to the store in one transaction, then
-    /// brings the index up to date. Articles are durable once this returns,
-    /// whatever happens to the index afterwards.
+    /// brings the index up to date and commits it. Articles are durable once
+    /// this returns, whatever happens to the index afterwards.
     pub fn write(&self, writes: &[Write]) -> Result<IngestOutcome> {
+        self.write_with(writes, true)
+    }
+
+    /// [`Engine::write`] for bulk loads: the index is updated but commits only
+    /// in [`Engine::finish`] (or the next committing write), so queries in
+    /// between do not see the new articles. The store is durable as usual; a
+    /// crash before the commit is repaired by the next [`Engine::open`].
+    pub fn write_bulk(&self, writes: &[Write]) -> Result<IngestOutcome> {
+        self.write_with(writes, false)
+    }
+
+    fn write_with(&self, writes: &[Write], commit: bool) -> Result<IngestOutcome> {
+        let before = self.store.last_seq()?;
         let applied = self.store.apply_batch(writes)?;
-        self.sync_index()?;
+        if self.index.applied_seq()? == before {
+            // The index is current: index the records in hand instead of
+            // reading them back from the store.
+            let mut docs = Vec::new();
+            let mut deletes = Vec::new();
+            for (w, a) in writes.iter().zip(&applied) {
+                match (w, a) {
+                    (Write::Upsert(r), Applied::Inserted | Applied::Updated) => docs.push(index_doc(r)),
+                    (Write::Delete(id), Applied::Deleted) => deletes.push(id.as_str()),
+                    _ => {}
+                }
+            }
+            if !docs.is_empty() || !deletes.is_empty() {
+                self.index.apply(&docs, &deletes, self.store.last_seq()?, commit)?;
+                self.invalidate();
+            }
+        } else {
+            self.sync(commit)?;
+        }
         Ok(IngestOutcome { applied })
     }
 
     /// Applies to the index every change the store has that the index has
-    /// not seen. Returns how many changes were applied.
+    /// not seen, and commits. Returns how many changes were applied.
     pub fn sync_index(&self) -> Result<usize> {
+        self.sync(true)
+    }
+
+    fn sync(&self, commit: bool) -> Result<usize> {
         let from = self.index.applied_seq()?;
         let changes = self.store.changes_since(from)?;
         for chunk in changes.chunks(SYNC_CHUNK) {
@@ -99,25 +134,23 @@ impl Engine {
             let mut docs = Vec::new();
             for (id, rec) in ids.iter().zip(&records) {
                 match rec {
-                    Some(r) => docs.push(IndexDoc {
-                        id: &r.article.id,
-                        terms: r.analysis.terms.iter().map(|t| (t.stem.as_str(), t.tf)).collect(),
-                        entities: r.analysis.entities.iter().map(|e| (e.match_key().to_string(), e.count)).collect(),
-                        published: r.article.published,
-                        lang: &r.analysis.lang,
-                        section: r.article.section.as_deref(),
-                    }),
+                    Some(r) => docs.push(index_doc(r)),
                     None => deletes.push(*id),
                 }
             }
             let seq = chunk.last().map_or(from, |c| c.seq);
-            self.index.apply(&docs, &deletes, seq)?;
+            self.index.apply(&docs, &deletes, seq, commit)?;
         }
         if !changes.is_empty() {
-            *self.stats.write().unwrap_or_else(|p| p.into_inner()) = None;
-            self.features.clear();
+            self.invalidate();
         }
         Ok(changes.len())
+    }
+
+    /// Drops what was derived from the old corpus (statistics, features).
+    fn invalidate(&self) {
+        *self.stats.write().unwrap_or_else(|p| p.into_inner()) = None;
+        self.features.clear();
     }
 
     /// Rebuilds the index from the store. Returns the number of articles indexed.
@@ -133,7 +166,7 @@ impl Engine {
         Ok(self.store.compact()?)
     }
 
-    /// Waits for index maintenance to finish; call before exiting.
+    /// Commits the index and waits for its maintenance; call before exiting.
     pub fn finish(&self) -> Result<()> {
         Ok(self.index.finish()?)
     }
@@ -205,5 +238,17 @@ impl Engine {
         let ab = rank::directed_relevance(self, &stats, &fa, a.1, &fb, opts)?;
         let ba = rank::directed_relevance(self, &stats, &fb, b.1, &fa, opts)?;
         Ok((ab + ba) / 2.0)
+    }
+}
+
+/// What the index keeps of a record.
+fn index_doc(r: &Record) -> IndexDoc<'_> {
+    IndexDoc {
+        id: &r.article.id,
+        terms: r.analysis.terms.iter().map(|t| (t.stem.as_str(), t.tf)).collect(),
+        entities: r.analysis.entities.iter().map(|e| (e.match_key().to_string(), e.count)).collect(),
+        published: r.article.published,
+        lang: &r.analysis.lang,
+        section: r.article.section.as_deref(),
     }
 }

@@ -156,3 +156,27 @@ fn spanish_articles_match_and_explain_in_spanish() {
     assert!(picks[0].why.summary.starts_with("También sobre "), "{:?}", picks[0].why);
     assert!(picks[0].why.entities.iter().any(|e| e == "Mexico" || e == "United States"), "{:?}", picks[0].why);
 }
+
+#[test]
+fn bulk_writes_reach_the_index_even_when_the_process_dies_before_committing() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let engine = Engine::open(dir.path()).unwrap();
+        engine.write_bulk(&corpus()).unwrap();
+        // Stored, indexed in memory, not committed: a restart sees the old
+        // commit (nothing) and must replay the store.
+        assert_eq!(engine.store().len().unwrap(), 6);
+        assert_eq!(engine.index().committed_seq().unwrap(), 0);
+        // Dropped without `finish`, as a killed process would leave it.
+    }
+    let engine = Engine::open(dir.path()).unwrap();
+    assert_eq!(engine.index().num_docs(), 6);
+    assert_eq!(engine.index().committed_seq().unwrap(), engine.store().last_seq().unwrap());
+    let picks = engine.related(&engine.query_for_id("q").unwrap(), &RelatedOptions::default()).unwrap();
+    assert!(picks.iter().any(|p| p.id == "sheinbaum"), "{picks:?}");
+
+    // After `finish`, a bulk write is committed and visible.
+    engine.write_bulk(&[upsert(article("new", "Sheinbaum meets Hegseth on cartels", CARTELS, 20_020))]).unwrap();
+    engine.finish().unwrap();
+    assert_eq!(engine.index().num_docs(), 7);
+}
