@@ -4,7 +4,7 @@ use std::path::Path;
 use std::sync::{Arc, RwLock};
 
 use readnext_analysis::analyze;
-use readnext_core::{Analysis, Article, Pick, fnv1a64};
+use readnext_core::{Analysis, Article, Pick, Rules, fnv1a64};
 use readnext_index::{BmIndex, IndexDoc, Vocab};
 use readnext_store::{Applied, Record, Store, Write};
 
@@ -55,6 +55,7 @@ pub struct Engine {
     index: BmIndex,
     stats: RwLock<Option<Arc<CorpusStats>>>,
     features: FeatureCache,
+    rules: RwLock<Option<Arc<Rules>>>,
 }
 
 impl Engine {
@@ -63,7 +64,13 @@ impl Engine {
     pub fn open(dir: &Path) -> Result<Engine> {
         let store = Store::open(dir)?;
         let index = BmIndex::open(&dir.join("index"))?;
-        let engine = Engine { store, index, stats: RwLock::new(None), features: FeatureCache::default() };
+        let engine = Engine {
+            store,
+            index,
+            stats: RwLock::new(None),
+            features: FeatureCache::default(),
+            rules: RwLock::new(None),
+        };
         engine.sync_index()?;
         Ok(engine)
     }
@@ -217,10 +224,36 @@ impl Engine {
         Ok(Query::from_record(&rec))
     }
 
-    /// The related block of an article: up to `opts.k` picks, best first.
+    /// The related block of an article: up to `opts.k` picks, best first,
+    /// with the editorial rules applied (blocked articles never appear;
+    /// pinned ones come first).
     pub fn related(&self, query: &Query, opts: &RelatedOptions) -> Result<Vec<Pick>> {
         let stats = self.stats()?;
-        rank::related(self, &stats, query, opts)
+        let rules = self.rules()?;
+        let picks = rank::related(self, &stats, query, opts, &rules.blocked)?;
+        match &query.id {
+            Some(owner) if !rules.pins_of(owner).is_empty() => {
+                crate::personal::with_pins(self, picks, rules.pins_of(owner), owner, opts.k)
+            }
+            _ => Ok(picks),
+        }
+    }
+
+    /// The editorial rules (cached until they change).
+    pub fn rules(&self) -> Result<Arc<Rules>> {
+        if let Some(r) = self.rules.read().unwrap_or_else(|p| p.into_inner()).as_ref() {
+            return Ok(r.clone());
+        }
+        let r = Arc::new(self.store.rules()?);
+        *self.rules.write().unwrap_or_else(|p| p.into_inner()) = Some(r.clone());
+        Ok(r)
+    }
+
+    /// Changes the editorial rules; every block made afterwards follows them.
+    pub fn update_rules(&self, f: impl FnOnce(&mut Rules)) -> Result<Arc<Rules>> {
+        let r = Arc::new(self.store.update_rules(f)?);
+        *self.rules.write().unwrap_or_else(|p| p.into_inner()) = Some(r.clone());
+        Ok(r)
     }
 
     /// The pairwise relevance of two articles: the score that ranks related

@@ -10,11 +10,13 @@
 mod engine;
 mod features;
 mod options;
+mod personal;
 mod rank;
 mod vectors;
 
 pub use engine::{Engine, IngestOutcome, Query};
 pub use options::{RelatedOptions, Weights};
+pub use personal::UserOptions;
 pub use vectors::CorpusStats;
 
 /// Errors of the recommend crate.

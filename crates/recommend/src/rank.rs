@@ -1,6 +1,6 @@
 //! The `related` ranking: retrieval, fusion, recency, copies, diversity, why.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use readnext_analysis::hamming;
@@ -76,6 +76,7 @@ pub(crate) fn related(
     stats: &CorpusStats,
     q: &Query,
     opts: &RelatedOptions,
+    blocked: &BTreeSet<String>,
 ) -> Result<Vec<Pick>, RecommendError> {
     if opts.k == 0 {
         return Ok(vec![]);
@@ -102,6 +103,9 @@ pub(crate) fn related(
         // A little more than k: room for diversity without quadratic cost.
         if c.score <= 0.0 || kept.len() >= opts.k + MMR_POOL_EXTRA {
             break;
+        }
+        if blocked.contains(&c.id) {
+            continue;
         }
         if is_copy(&qf, &c.f, opts) {
             continue;

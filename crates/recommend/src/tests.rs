@@ -180,3 +180,68 @@ fn bulk_writes_reach_the_index_even_when_the_process_dies_before_committing() {
     engine.finish().unwrap();
     assert_eq!(engine.index().num_docs(), 7);
 }
+
+fn ev(user: &str, article: &str, kind: readnext_core::EventKind, time_ms: i64) -> readnext_core::Event {
+    readnext_core::Event { user: user.into(), article: article.into(), kind, time_ms, position: None, slate: vec![] }
+}
+
+#[test]
+fn editorial_rules_apply_to_every_block() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::open(dir.path()).unwrap();
+    engine.write(&corpus()).unwrap();
+    let q = engine.query_for_id("q").unwrap();
+    let opts = RelatedOptions { k: 3, ..Default::default() };
+    assert!(engine.related(&q, &opts).unwrap().iter().any(|p| p.id == "sheinbaum"));
+    engine
+        .update_rules(|r| {
+            r.blocked.insert("sheinbaum".into());
+            r.pins.insert("q".into(), vec!["baseball".into(), "q".into(), "gone".into()]);
+        })
+        .unwrap();
+    let picks = engine.related(&q, &opts).unwrap();
+    assert_eq!(picks[0].id, "baseball", "the pin comes first: {picks:?}");
+    assert_eq!(picks[0].why.signals[0].name, "pinned");
+    assert!(picks.iter().all(|p| p.id != "sheinbaum" && p.id != "q"), "{picks:?}");
+    assert!(picks.len() <= 3);
+    // Another article's block has no pin but keeps the block rule.
+    let t = engine.related(&engine.query_for_id("tariffs").unwrap(), &opts).unwrap();
+    assert!(t.iter().all(|p| p.id != "sheinbaum" && p.id != "baseball"), "{t:?}");
+}
+
+#[test]
+fn trending_and_reader_blocks_follow_events_and_skip_what_was_read() {
+    use readnext_core::EventKind::{Click, Impression};
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::open(dir.path()).unwrap();
+    engine.write(&corpus()).unwrap();
+    let now = 1_000_000_000;
+    let hour = 3_600_000;
+    engine
+        .store()
+        .record_events(&[
+            ev("ana", "q", Click, now - hour),
+            ev("bob", "baseball", Click, now - 2 * hour),
+            ev("cy", "baseball", Click, now - 3 * hour),
+            ev("cy", "tariffs", Click, now - hour),
+            ev("cy", "sheinbaum", Impression, now - hour),
+            ev("old", "sheinbaum", Click, now - 100 * hour),
+        ])
+        .unwrap();
+    let t = engine.trending(3, now, 24 * hour).unwrap();
+    let ids: Vec<&str> = t.iter().map(|p| p.id.as_str()).collect();
+    assert_eq!(ids, ["baseball", "q", "tariffs",], "two reads beat one; older than the window is out");
+    assert!(t[0].why.summary.contains("2 reads"), "{}", t[0].why.summary);
+
+    let opts = crate::UserOptions { k: 3, anchor: None, now_ms: now, window_ms: 24 * hour };
+    let ana = engine.for_user("ana", &opts).unwrap();
+    assert!(ana.iter().all(|p| p.id != "q"), "already read: {ana:?}");
+    assert!(ana[0].why.summary.starts_with("Because you read"), "{:?}", ana[0].why);
+    assert!(["sheinbaum", "tariffs"].contains(&ana[0].id.as_str()), "{ana:?}");
+    // A reader without history gets trending articles.
+    let new = engine.for_user("nobody", &opts).unwrap();
+    assert_eq!(new[0].id, "baseball");
+    // Forgotten, ana is a new reader again.
+    engine.store().forget_user("ana").unwrap();
+    assert_eq!(engine.for_user("ana", &opts).unwrap()[0].id, "baseball");
+}

@@ -13,6 +13,10 @@
 //! index can lag, crash or be deleted, and is rebuilt from here.
 #![warn(missing_docs)]
 
+mod events;
+
+pub use events::HistoryItem;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -152,6 +156,9 @@ impl Store {
             txn.open_table(CHANGES).map_err(|e| store.err(e))?;
             txn.open_table(ID_SEQ).map_err(|e| store.err(e))?;
             txn.open_table(META).map_err(|e| store.err(e))?;
+            txn.open_table(events::EVENTS).map_err(|e| store.err(e))?;
+            txn.open_table(events::USER_EVENTS).map_err(|e| store.err(e))?;
+            txn.open_table(events::RULES).map_err(|e| store.err(e))?;
         }
         txn.commit().map_err(|e| store.err(e))?;
         Ok(store)

@@ -60,3 +60,59 @@ fn invalid_write_changes_nothing() {
     assert!(store.apply_batch(&[upsert("b", "B"), upsert("", "no id")]).is_err());
     assert_eq!(store.len().unwrap(), 1);
 }
+
+fn event(user: &str, article: &str, kind: readnext_core::EventKind, time_ms: i64) -> readnext_core::Event {
+    readnext_core::Event { user: user.into(), article: article.into(), kind, time_ms, position: None, slate: vec![] }
+}
+
+#[test]
+fn events_build_history_and_forgetting_a_reader_erases_every_row() {
+    use readnext_core::EventKind::{Click, Impression};
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    store
+        .record_events(&[
+            event("ana", "a", Impression, 1_000),
+            event("ana", "a", Click, 2_000),
+            event("bob", "b", Click, 2_500),
+            event("ana", "c", Click, 3_000),
+        ])
+        .unwrap();
+    let h = store.history("ana", 10).unwrap();
+    assert_eq!(
+        h.iter().map(|e| (e.article.as_str(), e.time_ms)).collect::<Vec<_>>(),
+        [("c", 3_000), ("a", 2_000), ("a", 1_000)]
+    );
+    assert_eq!(store.history("ana", 1).unwrap().len(), 1);
+    // A prefix of another reader's id is another reader.
+    assert!(store.history("an", 10).unwrap().is_empty());
+    let mut since = Vec::new();
+    store.for_each_event_since(2_000, |e| since.push(e.article.clone())).unwrap();
+    assert_eq!(since, ["a", "b", "c"]);
+
+    assert_eq!(store.forget_user("ana").unwrap(), 3);
+    assert!(store.history("ana", 10).unwrap().is_empty());
+    let mut left = Vec::new();
+    store.for_each_event_since(i64::MIN, |e| left.push(e.user.clone())).unwrap();
+    assert_eq!(left, ["bob"], "nothing of the forgotten reader remains");
+    assert_eq!(store.event_count().unwrap(), 1);
+}
+
+#[test]
+fn rules_persist_across_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open(dir.path()).unwrap();
+        store
+            .update_rules(|r| {
+                r.blocked.insert("spam".into());
+                r.pins.entry("q".into()).or_default().push("p".into());
+            })
+            .unwrap();
+    }
+    let store = Store::open(dir.path()).unwrap();
+    let r = store.rules().unwrap();
+    assert!(r.blocked.contains("spam"));
+    assert_eq!(r.pins_of("q"), ["p".to_string()]);
+    assert!(r.pins_of("other").is_empty());
+}

@@ -1,0 +1,214 @@
+//! Blocks beyond one article: editorial pins, what is trending, and picks
+//! for a reader from their history.
+
+use std::collections::HashMap;
+
+use readnext_core::{EventKind, Pick, Signal, Why, format_date};
+
+use crate::RecommendError;
+use crate::engine::Engine;
+use crate::options::RelatedOptions;
+
+type Result<T> = std::result::Result<T, RecommendError>;
+
+/// An impression counts this much of a click in trending scores: being shown
+/// is a weak signal of interest, reading a strong one.
+const IMPRESSION_WEIGHT: f32 = 0.05;
+/// History items a reader's block is built from (most recent first).
+const HISTORY_SEEDS: usize = 5;
+/// Each older history item counts this much less than the one after it.
+const HISTORY_DECAY: f32 = 0.8;
+/// Events read from a reader's history.
+const HISTORY_EVENTS: usize = 500;
+
+/// Options of a reader's block.
+#[derive(Debug, Clone)]
+pub struct UserOptions {
+    /// How many picks.
+    pub k: usize,
+    /// The article being read, when there is one: its related picks count
+    /// alongside the history.
+    pub anchor: Option<String>,
+    /// Now, in ms since the epoch (trending's window ends here).
+    pub now_ms: i64,
+    /// Trending's window, in ms.
+    pub window_ms: i64,
+}
+
+fn pick_of(rec: &readnext_store::Record, score: f32, why: Why) -> Pick {
+    Pick {
+        id: rec.article.id.clone(),
+        title: rec.article.title.clone(),
+        url: rec.article.url.clone(),
+        published: rec.article.published.map(format_date),
+        score,
+        why,
+    }
+}
+
+/// Puts the pinned articles first (in the editors' order), then the ranked
+/// picks without them, `k` in all.
+pub(crate) fn with_pins(
+    engine: &Engine,
+    picks: Vec<Pick>,
+    pins: &[String],
+    owner: &str,
+    k: usize,
+) -> Result<Vec<Pick>> {
+    let top = picks.first().map_or(1.0, |p| p.score);
+    let records = engine.store().get_many(pins)?;
+    let mut out: Vec<Pick> = Vec::with_capacity(k);
+    for (id, rec) in pins.iter().zip(records) {
+        // A pin of a deleted article, or of the article itself, is skipped.
+        let Some(rec) = rec else { continue };
+        if id == owner || out.iter().any(|p| &p.id == id) {
+            continue;
+        }
+        let why = Why {
+            summary: "Chosen by the editors".into(),
+            signals: vec![Signal { name: "pinned".into(), value: 1.0 }],
+            ..Default::default()
+        };
+        out.push(pick_of(&rec, top, why));
+    }
+    for p in picks {
+        if !out.iter().any(|o| o.id == p.id) {
+            out.push(p);
+        }
+    }
+    out.truncate(k);
+    Ok(out)
+}
+
+impl Engine {
+    /// The most read articles of the last `window_ms` before `now_ms`:
+    /// clicks (and, weakly, impressions) with an exponential time decay, so
+    /// that a burst an hour ago outranks the same burst a day ago.
+    pub fn trending(&self, k: usize, now_ms: i64, window_ms: i64) -> Result<Vec<Pick>> {
+        self.trending_except(k, now_ms, window_ms, &|_| false)
+    }
+
+    fn trending_except(&self, k: usize, now_ms: i64, window_ms: i64, skip: &dyn Fn(&str) -> bool) -> Result<Vec<Pick>> {
+        let window = window_ms.max(1);
+        let half_life = window as f32 / 2.0;
+        let mut scores: HashMap<String, (f32, u32, u32)> = HashMap::new();
+        self.store().for_each_event_since(now_ms.saturating_sub(window), |e| {
+            if e.time_ms > now_ms {
+                return;
+            }
+            let age = (now_ms - e.time_ms) as f32;
+            let decay = (-age * std::f32::consts::LN_2 / half_life).exp();
+            let s = scores.entry(e.article.clone()).or_default();
+            match e.kind {
+                EventKind::Click => {
+                    s.0 += decay;
+                    s.1 += 1;
+                }
+                EventKind::Impression => {
+                    s.0 += IMPRESSION_WEIGHT * decay;
+                    s.2 += 1;
+                }
+            }
+        })?;
+        let rules = self.rules()?;
+        let mut ranked: Vec<(String, (f32, u32, u32))> =
+            scores.into_iter().filter(|(id, _)| !rules.blocked.contains(id) && !skip(id)).collect();
+        ranked.sort_by(|a, b| b.1.0.total_cmp(&a.1.0).then_with(|| a.0.cmp(&b.0)));
+        let mut out = Vec::with_capacity(k);
+        for chunk in ranked.chunks(k.max(1) * 2) {
+            let ids: Vec<&str> = chunk.iter().map(|(id, _)| id.as_str()).collect();
+            for ((_, (score, clicks, shown)), rec) in chunk.iter().zip(self.store().get_many(&ids)?) {
+                if out.len() >= k {
+                    return Ok(out);
+                }
+                // Deleted since it was read.
+                let Some(rec) = rec else { continue };
+                let hours = window as f64 / 3_600_000.0;
+                let why = Why {
+                    summary: format!("Trending: {clicks} reads in the last {hours:.0} h"),
+                    signals: vec![
+                        Signal { name: "trending".into(), value: *score },
+                        Signal { name: "clicks".into(), value: *clicks as f32 },
+                        Signal { name: "impressions".into(), value: *shown as f32 },
+                    ],
+                    ..Default::default()
+                };
+                out.push(pick_of(&rec, *score, why));
+            }
+        }
+        Ok(out)
+    }
+
+    /// A reader's block: articles related to what they read recently (and to
+    /// the article they are reading, when given), never one they have read,
+    /// topped up with what is trending. A reader with no history gets the
+    /// anchor's related block and trending articles.
+    pub fn for_user(&self, user: &str, opts: &UserOptions) -> Result<Vec<Pick>> {
+        let history = self.store().history(user, HISTORY_EVENTS)?;
+        let read: std::collections::HashSet<&str> =
+            history.iter().filter(|h| h.kind == EventKind::Click).map(|h| h.article.as_str()).collect();
+        let mut seeds: Vec<&str> = Vec::new();
+        for h in history.iter().filter(|h| h.kind == EventKind::Click) {
+            if seeds.len() >= HISTORY_SEEDS {
+                break;
+            }
+            if !seeds.contains(&h.article.as_str()) {
+                seeds.push(&h.article);
+            }
+        }
+        let related_opts = RelatedOptions { k: opts.k * 2, ..RelatedOptions::default() };
+        // id -> (score, pick as first found, the history title behind it)
+        let mut pool: HashMap<String, (f32, Pick, Option<String>)> = HashMap::new();
+        let mut sources: Vec<(String, f32, Option<String>)> = Vec::new();
+        if let Some(anchor) = &opts.anchor {
+            sources.push((anchor.clone(), 1.0, None));
+        }
+        for (i, seed) in seeds.iter().enumerate() {
+            let title = self.store().get(seed)?.map(|r| r.article.title);
+            sources.push((seed.to_string(), HISTORY_DECAY.powi(i as i32), title));
+        }
+        for (id, weight, title) in &sources {
+            let query = match self.query_for_id(id) {
+                Ok(q) => q,
+                // A history item deleted since it was read has nothing to say.
+                Err(RecommendError::NotFound(_)) => continue,
+                Err(e) => return Err(e),
+            };
+            for p in self.related(&query, &related_opts)? {
+                if read.contains(p.id.as_str()) || opts.anchor.as_deref() == Some(p.id.as_str()) {
+                    continue;
+                }
+                let s = weight * p.score;
+                match pool.get_mut(&p.id) {
+                    Some(e) => {
+                        e.0 += s;
+                    }
+                    None => {
+                        pool.insert(p.id.clone(), (s, p, title.clone()));
+                    }
+                }
+            }
+        }
+        let mut ranked: Vec<(f32, Pick, Option<String>)> = pool.into_values().collect();
+        ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.id.cmp(&b.1.id)));
+        let mut out: Vec<Pick> = ranked
+            .into_iter()
+            .take(opts.k)
+            .map(|(score, mut p, because)| {
+                if let Some(t) = because {
+                    p.why.summary = format!("Because you read \u{201c}{t}\u{201d}. {}", p.why.summary);
+                    p.why.signals.push(Signal { name: "history".into(), value: score });
+                }
+                p.score = score;
+                p
+            })
+            .collect();
+        if out.len() < opts.k {
+            let have: Vec<String> = out.iter().map(|p| p.id.clone()).collect();
+            let skip =
+                |id: &str| read.contains(id) || have.iter().any(|h| h == id) || opts.anchor.as_deref() == Some(id);
+            out.extend(self.trending_except(opts.k - out.len(), opts.now_ms, opts.window_ms, &skip)?);
+        }
+        Ok(out)
+    }
+}

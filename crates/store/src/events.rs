@@ -1,0 +1,151 @@
+//! Reading events and editorial rules.
+//!
+//! Events are kept twice: by time (trending scans a window of it) and by
+//! reader (a profile reads a reader's recent history; forgetting a reader
+//! deletes exactly their rows). Both rows are written in one transaction.
+
+use readnext_core::{Event, EventKind, Rules};
+use redb::{ReadableDatabase, ReadableTable, TableDefinition};
+
+use super::{Result, Store, decode, encode};
+
+/// (time in ms, sequence) -> event
+pub(crate) const EVENTS: TableDefinition<(i64, u64), &[u8]> = TableDefinition::new("events");
+/// (reader, time in ms, sequence) -> kind, article
+pub(crate) const USER_EVENTS: TableDefinition<(&str, i64, u64), (u8, &str)> = TableDefinition::new("user_events");
+/// One row: the editorial rules.
+pub(crate) const RULES: TableDefinition<&str, &[u8]> = TableDefinition::new("rules");
+const EVENT_SEQ: &str = "next_event_seq";
+const RULES_KEY: &str = "rules";
+
+fn kind_byte(k: EventKind) -> u8 {
+    match k {
+        EventKind::Impression => 0,
+        EventKind::Click => 1,
+    }
+}
+
+/// One entry of a reader's history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryItem {
+    /// Article id.
+    pub article: String,
+    /// Impression or click.
+    pub kind: EventKind,
+    /// When (ms since the epoch).
+    pub time_ms: i64,
+}
+
+impl Store {
+    /// Records reading events in one transaction. Returns how many were stored.
+    pub fn record_events(&self, events: &[Event]) -> Result<usize> {
+        let txn = self.db.begin_write().map_err(|e| self.err(e))?;
+        {
+            let mut all = txn.open_table(EVENTS).map_err(|e| self.err(e))?;
+            let mut by_user = txn.open_table(USER_EVENTS).map_err(|e| self.err(e))?;
+            let mut meta = txn.open_table(super::META).map_err(|e| self.err(e))?;
+            let mut next = meta.get(EVENT_SEQ).map_err(|e| self.err(e))?.map_or(1, |v| v.value());
+            for ev in events {
+                let bytes = encode(ev, &ev.article)?;
+                all.insert((ev.time_ms, next), bytes.as_slice()).map_err(|e| self.err(e))?;
+                by_user
+                    .insert((ev.user.as_str(), ev.time_ms, next), (kind_byte(ev.kind), ev.article.as_str()))
+                    .map_err(|e| self.err(e))?;
+                next += 1;
+            }
+            meta.insert(EVENT_SEQ, next).map_err(|e| self.err(e))?;
+        }
+        txn.commit().map_err(|e| self.err(e))?;
+        Ok(events.len())
+    }
+
+    /// A reader's most recent events, newest first (at most `limit`).
+    pub fn history(&self, user: &str, limit: usize) -> Result<Vec<HistoryItem>> {
+        let txn = self.db.begin_read().map_err(|e| self.err(e))?;
+        let by_user = txn.open_table(USER_EVENTS).map_err(|e| self.err(e))?;
+        let mut out = Vec::new();
+        for item in by_user.range((user, i64::MIN, 0)..=(user, i64::MAX, u64::MAX)).map_err(|e| self.err(e))?.rev() {
+            if out.len() >= limit {
+                break;
+            }
+            let (k, v) = item.map_err(|e| self.err(e))?;
+            let (_, time_ms, _) = k.value();
+            let (kind, article) = v.value();
+            let kind = if kind == 1 { EventKind::Click } else { EventKind::Impression };
+            out.push(HistoryItem { article: article.to_string(), kind, time_ms });
+        }
+        Ok(out)
+    }
+
+    /// Erases everything recorded about a reader: their events (in both
+    /// tables). Returns how many events were removed.
+    pub fn forget_user(&self, user: &str) -> Result<usize> {
+        let txn = self.db.begin_write().map_err(|e| self.err(e))?;
+        let removed;
+        {
+            let mut all = txn.open_table(EVENTS).map_err(|e| self.err(e))?;
+            let mut by_user = txn.open_table(USER_EVENTS).map_err(|e| self.err(e))?;
+            let mut keys = Vec::new();
+            for item in by_user.range((user, i64::MIN, 0)..=(user, i64::MAX, u64::MAX)).map_err(|e| self.err(e))? {
+                let (k, _) = item.map_err(|e| self.err(e))?;
+                let (_, t, seq) = k.value();
+                keys.push((t, seq));
+            }
+            for (t, seq) in &keys {
+                all.remove((*t, *seq)).map_err(|e| self.err(e))?;
+                by_user.remove((user, *t, *seq)).map_err(|e| self.err(e))?;
+            }
+            removed = keys.len();
+        }
+        txn.commit().map_err(|e| self.err(e))?;
+        Ok(removed)
+    }
+
+    /// Calls `f` on every event at or after `since_ms`, oldest first.
+    pub fn for_each_event_since(&self, since_ms: i64, mut f: impl FnMut(&Event)) -> Result<()> {
+        let txn = self.db.begin_read().map_err(|e| self.err(e))?;
+        let all = txn.open_table(EVENTS).map_err(|e| self.err(e))?;
+        for item in all.range((since_ms, 0)..).map_err(|e| self.err(e))? {
+            let (k, v) = item.map_err(|e| self.err(e))?;
+            let ev: Event = decode(&format!("event {:?}", k.value()), v.value())?;
+            f(&ev);
+        }
+        Ok(())
+    }
+
+    /// Number of stored events.
+    pub fn event_count(&self) -> Result<u64> {
+        use redb::ReadableTableMetadata;
+        let txn = self.db.begin_read().map_err(|e| self.err(e))?;
+        txn.open_table(EVENTS).map_err(|e| self.err(e))?.len().map_err(|e| self.err(e))
+    }
+
+    /// The editorial rules.
+    pub fn rules(&self) -> Result<Rules> {
+        let txn = self.db.begin_read().map_err(|e| self.err(e))?;
+        let t = txn.open_table(RULES).map_err(|e| self.err(e))?;
+        match t.get(RULES_KEY).map_err(|e| self.err(e))? {
+            Some(v) => decode("rules", v.value()),
+            None => Ok(Rules::default()),
+        }
+    }
+
+    /// Changes the editorial rules in one transaction: `f` edits them.
+    pub fn update_rules(&self, f: impl FnOnce(&mut Rules)) -> Result<Rules> {
+        let txn = self.db.begin_write().map_err(|e| self.err(e))?;
+        let rules;
+        {
+            let mut t = txn.open_table(RULES).map_err(|e| self.err(e))?;
+            let mut r: Rules = match t.get(RULES_KEY).map_err(|e| self.err(e))? {
+                Some(v) => decode("rules", v.value())?,
+                None => Rules::default(),
+            };
+            f(&mut r);
+            let bytes = encode(&r, "rules")?;
+            t.insert(RULES_KEY, bytes.as_slice()).map_err(|e| self.err(e))?;
+            rules = r;
+        }
+        txn.commit().map_err(|e| self.err(e))?;
+        Ok(rules)
+    }
+}
