@@ -16,7 +16,7 @@ pub use article::{Analysis, Article, Entity, EntityKind, Keyphrase, RankInput, T
 pub use event::{Event, EventKind, Rules};
 pub use hash::{FastMap, FastSet, FnvHasher, fnv1a64, stable_id};
 pub use pick::{Pick, Signal, Why};
-pub use time::{civil_from_days, days_from_civil, format_date, parse_date};
+pub use time::{civil_from_days, days_from_civil, format_date, format_datetime, parse_date};
 
 /// Errors raised by core helpers.
 #[derive(Debug, thiserror::Error)]

@@ -33,6 +33,9 @@ pub struct Pick {
     pub url: Option<String>,
     /// Publication date, `YYYY-MM-DD`, when known.
     pub published: Option<String>,
+    /// Lead image URL, when known (left out of JSON when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
     /// Final score after fusion, recency and diversity; higher is better.
     pub score: f32,
     /// The explanation.

@@ -34,6 +34,12 @@ pub fn format_date(secs: i64) -> String {
     format!("{y:04}-{m:02}-{d:02}")
 }
 
+/// RFC 3339 (`YYYY-MM-DDTHH:MM:SSZ`) of a Unix timestamp (UTC).
+pub fn format_datetime(secs: i64) -> String {
+    let t = secs.rem_euclid(86_400);
+    format!("{}T{:02}:{:02}:{:02}Z", format_date(secs), t / 3600, t / 60 % 60, t % 60)
+}
+
 fn num(s: &str) -> Option<i64> {
     if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
         return None;

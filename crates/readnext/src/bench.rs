@@ -94,7 +94,8 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let cold_ms = cold.elapsed().as_secs_f64() * 1000.0;
     let mut times = Vec::with_capacity(queries.len());
     let mut picks = first.len();
-    for q in &queries {
+    // The first query's block is cached now: time the others.
+    for q in &queries[1..] {
         let t = Instant::now();
         picks += engine.related(q, &opts)?.len();
         times.push(t.elapsed().as_secs_f64() * 1000.0);
@@ -116,7 +117,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         ingest_s,
         cold_ms,
         picks,
-        queries.len() + 1,
+        queries.len(),
         mib(engine.store().stats()?.store_bytes),
         mib(engine.index().size_bytes())
     );
@@ -250,7 +251,7 @@ fn scaled(data: &PathBuf, n: usize, queries: usize) -> anyhow::Result<()> {
     let opts = RelatedOptions::default();
     engine.related(&qs[0], &opts)?;
     let mut times = Vec::new();
-    for q in &qs {
+    for q in qs.iter().skip(1) {
         let t = Instant::now();
         engine.related(q, &opts)?;
         times.push(t.elapsed().as_secs_f64() * 1000.0);

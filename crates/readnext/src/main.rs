@@ -21,6 +21,7 @@ mod bench;
 mod eval_cmd;
 mod ingest_cmd;
 mod related_cmd;
+mod serve_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -66,6 +67,8 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Measure relevance on a labelled dataset, with baselines in the same run.
     Eval(eval_cmd::EvalArgs),
+    /// Serve the HTTP API, the widget, the fragment and the editor page.
+    Serve(serve_cmd::ServeArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -104,6 +107,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Bench(args) => bench::run(args),
         Command::Eval(args) => eval_cmd::run(args),
+        Command::Serve(args) => serve_cmd::run(&cli.store, args),
     }
 }
 

@@ -4,7 +4,7 @@ use std::path::Path;
 use std::sync::{Arc, RwLock};
 
 use readnext_analysis::analyze;
-use readnext_core::{Analysis, Article, Pick, Rules, fnv1a64};
+use readnext_core::{Analysis, Article, FastMap, Pick, Rules, fnv1a64};
 use readnext_index::{BmIndex, IndexDoc, Vocab};
 use readnext_store::{Applied, Record, Store, Write};
 
@@ -15,6 +15,9 @@ use crate::rank;
 use crate::vectors::CorpusStats;
 
 type Result<T> = std::result::Result<T, RecommendError>;
+
+/// Blocks kept in the cache before it starts over.
+const BLOCK_CACHE_ENTRIES: usize = 50_000;
 
 /// How many changes the index takes per commit when catching up.
 const SYNC_CHUNK: usize = 2000;
@@ -56,6 +59,8 @@ pub struct Engine {
     stats: RwLock<Option<Arc<CorpusStats>>>,
     features: FeatureCache,
     rules: RwLock<Option<Arc<Rules>>>,
+    /// Blocks of stored articles, by id and options; emptied by any write.
+    blocks: RwLock<FastMap<String, Arc<Vec<Pick>>>>,
 }
 
 impl Engine {
@@ -70,6 +75,7 @@ impl Engine {
             stats: RwLock::new(None),
             features: FeatureCache::default(),
             rules: RwLock::new(None),
+            blocks: RwLock::new(FastMap::default()),
         };
         engine.sync_index()?;
         Ok(engine)
@@ -158,6 +164,7 @@ impl Engine {
     fn invalidate(&self) {
         *self.stats.write().unwrap_or_else(|p| p.into_inner()) = None;
         self.features.clear();
+        self.blocks.write().unwrap_or_else(|p| p.into_inner()).clear();
     }
 
     /// Rebuilds the index from the store. Returns the number of articles indexed.
@@ -228,6 +235,27 @@ impl Engine {
     /// with the editorial rules applied (blocked articles never appear;
     /// pinned ones come first).
     pub fn related(&self, query: &Query, opts: &RelatedOptions) -> Result<Vec<Pick>> {
+        // A stored article's block changes only when the store or the rules
+        // do: serve it from the cache until then. Brand-new pages are not
+        // cached (their text is the key).
+        let key = query.id.as_ref().map(|id| format!("{id}\u{0}{opts:?}"));
+        if let Some(k) = &key
+            && let Some(hit) = self.blocks.read().unwrap_or_else(|p| p.into_inner()).get(k)
+        {
+            return Ok(hit.as_ref().clone());
+        }
+        let picks = self.related_uncached(query, opts)?;
+        if let Some(k) = key {
+            let mut cache = self.blocks.write().unwrap_or_else(|p| p.into_inner());
+            if cache.len() >= BLOCK_CACHE_ENTRIES {
+                cache.clear();
+            }
+            cache.insert(k, Arc::new(picks.clone()));
+        }
+        Ok(picks)
+    }
+
+    fn related_uncached(&self, query: &Query, opts: &RelatedOptions) -> Result<Vec<Pick>> {
         let stats = self.stats()?;
         let rules = self.rules()?;
         let picks = rank::related(self, &stats, query, opts, &rules.blocked)?;
@@ -253,6 +281,7 @@ impl Engine {
     pub fn update_rules(&self, f: impl FnOnce(&mut Rules)) -> Result<Arc<Rules>> {
         let r = Arc::new(self.store.update_rules(f)?);
         *self.rules.write().unwrap_or_else(|p| p.into_inner()) = Some(r.clone());
+        self.blocks.write().unwrap_or_else(|p| p.into_inner()).clear();
         Ok(r)
     }
 

@@ -41,6 +41,7 @@ fn pick_of(rec: &readnext_store::Record, score: f32, why: Why) -> Pick {
         title: rec.article.title.clone(),
         url: rec.article.url.clone(),
         published: rec.article.published.map(format_date),
+        image: rec.article.image.clone(),
         score,
         why,
     }

@@ -154,6 +154,7 @@ pub(crate) fn related(
                 title: r.article.title,
                 url: r.article.url,
                 published: r.article.published.map(format_date),
+                image: r.article.image,
                 score: c.score,
                 why: explain(q, &qf, c),
             })

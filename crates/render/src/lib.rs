@@ -76,9 +76,9 @@ pub fn escape(s: &str) -> String {
     out
 }
 
-/// Only http(s) and relative links are emitted; anything else
-/// (`javascript:`, `data:`) is dropped.
-fn safe_url(url: &str) -> Option<&str> {
+/// `url` when it is an http(s) or site-relative link. Only those are
+/// emitted; anything else (`javascript:`, `data:`) is dropped.
+pub fn safe_url(url: &str) -> Option<&str> {
     let lower = url.trim().to_ascii_lowercase();
     (lower.starts_with("http://") || lower.starts_with("https://") || lower.starts_with('/')).then_some(url.trim())
 }
@@ -93,6 +93,12 @@ pub fn html(block: &Block) -> String {
     out.push_str(">\n  <h2 class=\"readnext-heading\">Recommended</h2>\n  <ol class=\"readnext-picks\">\n");
     for p in &block.picks {
         out.push_str(&format!("    <li class=\"readnext-pick\" data-readnext-id=\"{}\">\n      ", escape(&p.id)));
+        if let Some(img) = p.image.as_deref().and_then(safe_url) {
+            out.push_str(&format!(
+                "<img class=\"readnext-image\" src=\"{}\" alt=\"\" loading=\"lazy\">\n      ",
+                escape(img)
+            ));
+        }
         match p.url.as_deref().and_then(safe_url) {
             Some(u) => out.push_str(&format!("<a href=\"{}\">{}</a>", escape(u), escape(&p.title))),
             None => out.push_str(&format!("<span class=\"readnext-title\">{}</span>", escape(&p.title))),
@@ -122,6 +128,7 @@ mod tests {
                 title: "<script>alert(1)</script> & more".into(),
                 url: Some("javascript:alert(1)".into()),
                 published: Some("2025-02-01".into()),
+                image: None,
                 score: 0.5,
                 why: Why { summary: "Also about <b>Mexico</b>".into(), ..Default::default() },
             }],

@@ -296,6 +296,23 @@ impl Store {
             .collect()
     }
 
+    /// Up to `limit` stored ids after `after` (all from the start when
+    /// `None`), in id order: a stable way to page through the store.
+    pub fn ids_after(&self, after: Option<&str>, limit: usize) -> Result<Vec<String>> {
+        use std::ops::Bound;
+        let txn = self.db.begin_read().map_err(|e| self.err(e))?;
+        let articles = txn.open_table(ARTICLES).map_err(|e| self.err(e))?;
+        let lower = after.map_or(Bound::Unbounded, Bound::Excluded);
+        let mut out = Vec::new();
+        for item in articles.range::<&str>((lower, Bound::Unbounded)).map_err(|e| self.err(e))? {
+            if out.len() >= limit {
+                break;
+            }
+            out.push(item.map_err(|e| self.err(e))?.0.value().to_string());
+        }
+        Ok(out)
+    }
+
     /// Number of stored articles.
     pub fn len(&self) -> Result<u64> {
         let txn = self.db.begin_read().map_err(|e| self.err(e))?;

@@ -1,0 +1,65 @@
+//! `readnext serve`: flags and environment, merged over an optional TOML
+//! config file (flags > environment > file > defaults).
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Args;
+use readnext_server::{Config, FileConfig, Overrides};
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// Listening address [default: 127.0.0.1:8080].
+    #[arg(long, env = "READNEXT_ADDR")]
+    addr: Option<String>,
+    /// TOML config file with the same keys as these flags (snake_case).
+    #[arg(long, env = "READNEXT_CONFIG")]
+    config: Option<PathBuf>,
+    /// API keys with scopes: `key1=admin,key2=read` (scopes read, write, admin).
+    /// None configured: every route is open.
+    #[arg(long, env = "READNEXT_API_KEYS", hide_env_values = true)]
+    api_keys: Option<String>,
+    /// Origins allowed to call the widget's endpoints, comma-separated (`*`: any).
+    #[arg(long, env = "READNEXT_CORS_ORIGINS")]
+    cors_origins: Option<String>,
+    /// Largest request body in bytes [default: 10485760].
+    #[arg(long, env = "READNEXT_MAX_BODY_BYTES")]
+    max_body_bytes: Option<usize>,
+    /// Requests per second per client IP, 0 for no limit [default: 100].
+    #[arg(long, env = "READNEXT_RATE_LIMIT_IP")]
+    rate_limit_ip: Option<u32>,
+    /// Requests per second per API key, 0 for no limit [default: 1000].
+    #[arg(long, env = "READNEXT_RATE_LIMIT_KEY")]
+    rate_limit_key: Option<u32>,
+    /// Folder of evaluation reports shown on the editor page.
+    #[arg(long, env = "READNEXT_REPORTS")]
+    reports: Option<PathBuf>,
+}
+
+pub fn run(store: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let file = match &args.config {
+        Some(p) => FileConfig::read(p)?,
+        None => FileConfig::default(),
+    };
+    let config = Config::merge(
+        Overrides {
+            addr: args.addr,
+            api_keys: args.api_keys,
+            cors_origins: args.cors_origins,
+            max_body_bytes: args.max_body_bytes,
+            rate_limit_ip: args.rate_limit_ip,
+            rate_limit_key: args.rate_limit_key,
+            reports: args.reports,
+        },
+        file,
+    )?;
+    let engine = Arc::new(crate::open(store)?);
+    // Warm the corpus statistics so that the first request does not pay for them.
+    engine.stats().context("reading the index")?;
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    rt.block_on(readnext_server::serve(engine.clone(), config))?;
+    engine.finish()?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,574 @@
+//! The JSON API (`/v1`), the fragment, the widget script and the
+//! operational endpoints.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+
+use axum::Json;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post, put};
+use readnext_core::{Article, Event, EventKind, format_datetime, parse_date, stable_id};
+use readnext_index::Filter;
+use readnext_ingest::{JsonArticle, host};
+use readnext_recommend::{Query as EngineQuery, RelatedOptions, UserOptions};
+use readnext_render::{Block, BlockQuery};
+use readnext_store::{Applied, Record, Write};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::error::ApiError;
+use crate::{Shared, blocking, typed};
+
+const WIDGET_JS: &str = include_str!("../assets/widget.js");
+/// Most picks one request may ask for.
+const MAX_K: usize = 100;
+/// Most articles or events in one batch.
+const MAX_BATCH: usize = 10_000;
+
+pub(crate) fn routes() -> Router<Shared> {
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/widget.js", get(|| async { typed("application/javascript; charset=utf-8", WIDGET_JS) }))
+        .route("/v1/openapi.json", get(|| async { Json(crate::openapi::document()) }))
+        .route("/v1/articles", post(post_articles).get(list_articles))
+        .route("/v1/articles/{id}", get(get_article).put(put_article).delete(delete_article))
+        .route("/v1/articles/{id}/related", get(related_json))
+        .route("/v1/articles/{id}/related.html", get(related_html))
+        .route("/v1/related", post(related_unsaved))
+        .route("/v1/events", post(post_events))
+        .route("/v1/users/{id}/recommendations", get(user_recommendations))
+        .route("/v1/users/{id}", delete(forget_user))
+        .route("/v1/trending", get(trending))
+        .route("/v1/rules", get(get_rules))
+        .route("/v1/rules/pins/{owner}", put(put_pins))
+        .route("/v1/rules/blocked/{id}", put(block).delete(unblock))
+}
+
+type Params = Query<HashMap<String, String>>;
+
+/// A query parameter, parsed; the error names it.
+fn param<T: FromStr>(q: &HashMap<String, String>, name: &str) -> Result<Option<T>, ApiError>
+where
+    T::Err: std::fmt::Display,
+{
+    match q.get(name).map(|v| v.trim()).filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(v) => v.parse().map(Some).map_err(|e| ApiError::field(name, format!("{v:?}: {e}"))),
+    }
+}
+
+fn k_param(q: &HashMap<String, String>, default: usize) -> Result<usize, ApiError> {
+    let k = param::<usize>(q, "k")?.unwrap_or(default);
+    if k == 0 || k > MAX_K {
+        return Err(ApiError::field("k", format!("must be between 1 and {MAX_K}")));
+    }
+    Ok(k)
+}
+
+/// The body, or 413 past the limit.
+pub(crate) fn body(state: &Shared, b: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+    b.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::too_large(state.config.max_body_bytes)
+        } else {
+            ApiError::bad_request(e.body_text())
+        }
+    })
+}
+
+fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes).map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))
+}
+
+async fn readyz(State(s): State<Shared>) -> Response {
+    let engine = s.engine.clone();
+    let r = blocking(move || {
+        let articles = engine.store().len().map_err(ApiError::internal)?;
+        let lag = engine
+            .store()
+            .last_seq()
+            .map_err(ApiError::internal)?
+            .saturating_sub(engine.index().applied_seq().map_err(ApiError::internal)?);
+        Ok((articles, lag))
+    })
+    .await;
+    match r {
+        Ok((articles, 0)) => Json(json!({"ready": true, "articles": articles})).into_response(),
+        Ok((articles, lag)) => {
+            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"ready": false, "articles": articles, "index_lag": lag})))
+                .into_response()
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn metrics(State(s): State<Shared>) -> Result<Response, ApiError> {
+    let engine = s.engine.clone();
+    let (articles, bytes, lag, events) = blocking(move || {
+        let st = engine.store();
+        let lag = st
+            .last_seq()
+            .map_err(ApiError::internal)?
+            .saturating_sub(engine.index().applied_seq().map_err(ApiError::internal)?);
+        let bytes = std::fs::metadata(st.path()).map(|m| m.len()).unwrap_or(0);
+        Ok((st.len().map_err(ApiError::internal)?, bytes, lag, st.event_count().map_err(ApiError::internal)?))
+    })
+    .await?;
+    let text = s.metrics.render(&[
+        ("readnext_articles", "Stored articles.", articles as f64),
+        ("readnext_events", "Stored reading events.", events as f64),
+        ("readnext_store_bytes", "Size of the store file.", bytes as f64),
+        ("readnext_index_bytes", "Size of the BM25 index.", s.engine.index().size_bytes() as f64),
+        ("readnext_index_lag", "Store changes the index has not applied.", lag as f64),
+        ("readnext_uptime_seconds", "Seconds since the server started.", s.started.elapsed().as_secs_f64()),
+    ]);
+    Ok(typed("text/plain; version=0.0.4", text))
+}
+
+/// An article in the JSON Lines schema of `readnext ingest`.
+#[derive(Serialize)]
+struct ArticleOut<'a> {
+    id: &'a str,
+    url: &'a Option<String>,
+    title: &'a str,
+    dek: &'a Option<String>,
+    body: &'a [String],
+    published: Option<String>,
+    lang: &'a str,
+    section: &'a Option<String>,
+    tags: &'a [String],
+    authors: &'a [String],
+    image: &'a Option<String>,
+}
+
+fn article_json(r: &Record) -> Value {
+    let a = &r.article;
+    serde_json::to_value(ArticleOut {
+        id: &a.id,
+        url: &a.url,
+        title: &a.title,
+        dek: &a.dek,
+        body: &a.body,
+        published: a.published.map(format_datetime),
+        lang: &r.analysis.lang,
+        section: &a.section,
+        tags: &a.tags,
+        authors: &a.authors,
+        image: &a.image,
+    })
+    .unwrap_or(Value::Null)
+}
+
+async fn list_articles(State(s): State<Shared>, Query(q): Params) -> Result<Json<Value>, ApiError> {
+    let limit = param::<usize>(&q, "limit")?.unwrap_or(1000);
+    if limit == 0 || limit > MAX_BATCH {
+        return Err(ApiError::field("limit", format!("must be between 1 and {MAX_BATCH}")));
+    }
+    let after: Option<String> = param(&q, "after")?;
+    let engine = s.engine.clone();
+    blocking(move || {
+        let ids = engine.store().ids_after(after.as_deref(), limit).map_err(ApiError::internal)?;
+        let next = if ids.len() == limit { ids.last().cloned() } else { None };
+        Ok(Json(json!({"ids": ids, "next": next})))
+    })
+    .await
+}
+
+async fn get_article(State(s): State<Shared>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    let engine = s.engine.clone();
+    blocking(move || match engine.store().get(&id).map_err(ApiError::internal)? {
+        Some(r) => Ok(Json(article_json(&r))),
+        None => Err(ApiError::not_found(format!("no article with id {id:?}"))),
+    })
+    .await
+}
+
+/// A JSON article of the API as a stored record. `path_id`, when given,
+/// is the id (a different id in the body is an error).
+fn record_of(v: Value, path_id: Option<&str>) -> Result<Record, ApiError> {
+    let ja: JsonArticle = serde_json::from_value(v).map_err(|e| ApiError::bad_request(format!("article: {e}")))?;
+    let mut a: Article = ja.into_article().map_err(ApiError::bad_request)?;
+    if let Some(pid) = path_id {
+        if !a.id.is_empty() && a.id != pid {
+            return Err(ApiError::field("id", format!("{:?} differs from the id in the path, {pid:?}", a.id)));
+        }
+        a.id = pid.to_string();
+    }
+    a.id = stable_id(Some(&a.id), a.url.as_deref(), &a.title, &a.body);
+    if a.source.is_none() {
+        a.source = a.url.as_deref().and_then(host);
+    }
+    let analysis = readnext_analysis::analyze(&a).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    Ok(Record { article: a, analysis })
+}
+
+fn status_name(a: Applied) -> &'static str {
+    match a {
+        Applied::Inserted => "inserted",
+        Applied::Updated => "updated",
+        Applied::Unchanged => "unchanged",
+        Applied::Deleted => "deleted",
+        Applied::Missing => "missing",
+    }
+}
+
+async fn put_article(
+    State(s): State<Shared>,
+    Path(id): Path<String>,
+    b: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let bytes = body(&s, b)?;
+    let v: Value = parse_json(&bytes)?;
+    let engine = s.engine.clone();
+    blocking(move || {
+        let rec = record_of(v, Some(&id))?;
+        let id = rec.article.id.clone();
+        let applied = engine.write(&[Write::Upsert(Box::new(rec))])?.applied;
+        let a = applied.first().copied().unwrap_or(Applied::Unchanged);
+        let code = if a == Applied::Inserted { StatusCode::CREATED } else { StatusCode::OK };
+        Ok((code, Json(json!({"id": id, "status": status_name(a)}))).into_response())
+    })
+    .await
+}
+
+async fn post_articles(State(s): State<Shared>, b: Result<Bytes, BytesRejection>) -> Result<Json<Value>, ApiError> {
+    let bytes = body(&s, b)?;
+    let items = match parse_json::<Value>(&bytes)? {
+        Value::Array(a) => a,
+        Value::Object(mut o) if o.contains_key("articles") => match o.remove("articles") {
+            Some(Value::Array(a)) => a,
+            _ => return Err(ApiError::field("articles", "must be an array")),
+        },
+        _ => return Err(ApiError::bad_request("expected an array of articles (or {\"articles\": [...]})")),
+    };
+    if items.len() > MAX_BATCH {
+        return Err(ApiError::bad_request(format!("at most {MAX_BATCH} articles per request")));
+    }
+    let engine = s.engine.clone();
+    blocking(move || {
+        // Each article is checked alone; the valid ones are written together.
+        let mut results: Vec<Value> = Vec::with_capacity(items.len());
+        let mut writes = Vec::new();
+        let mut slots = Vec::new();
+        for (i, v) in items.into_iter().enumerate() {
+            match record_of(v, None) {
+                Ok(r) => {
+                    results.push(json!({"index": i, "id": r.article.id}));
+                    slots.push(i);
+                    writes.push(Write::Upsert(Box::new(r)));
+                }
+                Err(e) => results.push(json!({"index": i, "error": {"code": e.code, "message": e.message}})),
+            }
+        }
+        let applied = engine.write(&writes)?.applied;
+        for (slot, a) in slots.into_iter().zip(applied) {
+            results[slot]["status"] = json!(status_name(a));
+        }
+        let failed = results.iter().filter(|r| r.get("error").is_some()).count();
+        Ok(Json(json!({"stored": results.len() - failed, "failed": failed, "results": results})))
+    })
+    .await
+}
+
+async fn delete_article(State(s): State<Shared>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let engine = s.engine.clone();
+    blocking(move || {
+        let applied = engine.write(&[Write::Delete(id.clone())])?.applied;
+        match applied.first() {
+            Some(Applied::Deleted) => Ok(StatusCode::NO_CONTENT.into_response()),
+            _ => Err(ApiError::not_found(format!("no article with id {id:?}"))),
+        }
+    })
+    .await
+}
+
+fn related_options(q: &HashMap<String, String>) -> Result<RelatedOptions, ApiError> {
+    let since = match q.get("since").map(|s| s.trim()).filter(|s| !s.is_empty()) {
+        Some(s) => Some(parse_date(s).map_err(|e| ApiError::field("since", e))?),
+        None => None,
+    };
+    Ok(RelatedOptions {
+        k: k_param(q, 8)?,
+        filter: Filter { lang: param(q, "lang")?, since, section: param(q, "section")? },
+        ..RelatedOptions::default()
+    })
+}
+
+async fn block_for(s: &Shared, id: String, q: &HashMap<String, String>) -> Result<Block, ApiError> {
+    let opts = related_options(q)?;
+    let engine = s.engine.clone();
+    blocking(move || {
+        let query = engine.query_for_id(&id)?;
+        let picks = engine.related(&query, &opts)?;
+        Ok(Block { query: BlockQuery { id: query.id.clone(), title: query.title.clone() }, picks })
+    })
+    .await
+}
+
+async fn related_json(
+    State(s): State<Shared>,
+    Path(id): Path<String>,
+    Query(q): Params,
+) -> Result<Json<Block>, ApiError> {
+    Ok(Json(block_for(&s, id, &q).await?))
+}
+
+async fn related_html(State(s): State<Shared>, Path(id): Path<String>, Query(q): Params) -> Result<Response, ApiError> {
+    let block = block_for(&s, id, &q).await?;
+    Ok(typed("text/html; charset=utf-8", readnext_render::html(&block)))
+}
+
+async fn related_unsaved(
+    State(s): State<Shared>,
+    Query(q): Params,
+    b: Result<Bytes, BytesRejection>,
+) -> Result<Json<Block>, ApiError> {
+    let bytes = body(&s, b)?;
+    let v: Value = parse_json(&bytes)?;
+    let opts = related_options(&q)?;
+    let engine = s.engine.clone();
+    blocking(move || {
+        let rec = record_of(v, None)?;
+        // Not stored: the page is not yet published.
+        let query = EngineQuery { id: None, title: rec.article.title.clone(), analysis: rec.analysis };
+        let picks = engine.related(&query, &opts)?;
+        Ok(Json(Block { query: BlockQuery { id: None, title: query.title }, picks }))
+    })
+    .await
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+/// One event of `POST /v1/events`; the error names the field.
+fn event_of(v: &Value, now: i64) -> Result<Event, ApiError> {
+    let text = |name: &str| -> Result<String, ApiError> {
+        match v.get(name) {
+            Some(Value::String(s)) if !s.trim().is_empty() && s.len() <= 512 => Ok(s.trim().to_string()),
+            Some(Value::Number(n)) => Ok(n.to_string()),
+            Some(_) => Err(ApiError::field(name, "must be a non-empty string of at most 512 bytes")),
+            None => Err(ApiError::field(name, "is required")),
+        }
+    };
+    let user = text("user")?;
+    let article = text("article")?;
+    let kind = match v.get("type").and_then(Value::as_str) {
+        Some("impression") => EventKind::Impression,
+        Some("click") => EventKind::Click,
+        _ => return Err(ApiError::field("type", "must be \"impression\" or \"click\"")),
+    };
+    let time_ms = match v.get("time") {
+        None | Some(Value::Null) => now,
+        Some(Value::Number(n)) => n.as_i64().ok_or_else(|| ApiError::field("time", "must be an integer (ms)"))?,
+        Some(Value::String(s)) => parse_date(s).map_err(|e| ApiError::field("time", e))?.saturating_mul(1000),
+        Some(_) => return Err(ApiError::field("time", "must be RFC 3339 or milliseconds since the epoch")),
+    };
+    let position = match v.get("position") {
+        None | Some(Value::Null) => None,
+        Some(p) => Some(
+            p.as_u64()
+                .and_then(|p| u32::try_from(p).ok())
+                .ok_or_else(|| ApiError::field("position", "must be a non-negative integer"))?,
+        ),
+    };
+    let slate = match v.get("slate") {
+        None | Some(Value::Null) => vec![],
+        Some(Value::Array(a)) => a
+            .iter()
+            .map(|x| x.as_str().map(String::from))
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| ApiError::field("slate", "must be an array of article ids"))?,
+        Some(_) => return Err(ApiError::field("slate", "must be an array of article ids")),
+    };
+    Ok(Event { user, article, kind, time_ms, position, slate })
+}
+
+async fn post_events(State(s): State<Shared>, b: Result<Bytes, BytesRejection>) -> Result<Response, ApiError> {
+    // The widget sends with `navigator.sendBeacon` as text/plain (no CORS
+    // preflight); the content type is not checked.
+    let bytes = body(&s, b)?;
+    let items = match parse_json::<Value>(&bytes)? {
+        Value::Array(a) => a,
+        Value::Object(mut o) if o.contains_key("events") => match o.remove("events") {
+            Some(Value::Array(a)) => a,
+            _ => return Err(ApiError::field("events", "must be an array")),
+        },
+        one @ Value::Object(_) => vec![one],
+        _ => return Err(ApiError::bad_request("expected an event, an array of events, or {\"events\": [...]}")),
+    };
+    if items.len() > MAX_BATCH {
+        return Err(ApiError::bad_request(format!("at most {MAX_BATCH} events per request")));
+    }
+    let now = now_ms();
+    let mut events = Vec::new();
+    let mut rejected = Vec::new();
+    for (i, v) in items.iter().enumerate() {
+        match event_of(v, now) {
+            Ok(e) => events.push(e),
+            Err(e) => rejected.push(json!({"index": i, "error": {"code": e.code, "message": e.message}})),
+        }
+    }
+    if events.is_empty() && !rejected.is_empty() {
+        let first = rejected[0]["error"]["message"].as_str().unwrap_or("").to_string();
+        return Err(ApiError::bad_request(format!("no valid event (first problem: {first})")));
+    }
+    let engine = s.engine.clone();
+    let accepted = blocking(move || engine.store().record_events(&events).map_err(ApiError::internal)).await?;
+    Ok((StatusCode::ACCEPTED, Json(json!({"accepted": accepted, "rejected": rejected}))).into_response())
+}
+
+/// `24h`, `7d`, `90m`, `3600s` or plain seconds.
+fn window_ms(q: &HashMap<String, String>) -> Result<i64, ApiError> {
+    let Some(w) = q.get("window").map(|w| w.trim()).filter(|w| !w.is_empty()) else {
+        return Ok(24 * 3_600_000);
+    };
+    let (num, unit) = match w.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((i, _)) => w.split_at(i),
+        None => (w, "s"),
+    };
+    let n: i64 = num.parse().map_err(|_| ApiError::field("window", format!("{w:?}: expected e.g. 24h, 7d, 90m")))?;
+    let unit_ms = match unit {
+        "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ => return Err(ApiError::field("window", format!("{w:?}: unit must be s, m, h or d"))),
+    };
+    if n <= 0 || n > 366 * 86_400 {
+        return Err(ApiError::field("window", "must be positive and at most a year"));
+    }
+    Ok(n * unit_ms)
+}
+
+async fn trending(State(s): State<Shared>, Query(q): Params) -> Result<Json<Value>, ApiError> {
+    let k = k_param(&q, 8)?;
+    let window = window_ms(&q)?;
+    let engine = s.engine.clone();
+    blocking(move || Ok(Json(json!({"window_ms": window, "picks": engine.trending(k, now_ms(), window)?})))).await
+}
+
+async fn user_recommendations(
+    State(s): State<Shared>,
+    Path(user): Path<String>,
+    Query(q): Params,
+) -> Result<Json<Value>, ApiError> {
+    let opts =
+        UserOptions { k: k_param(&q, 8)?, anchor: param(&q, "article")?, now_ms: now_ms(), window_ms: window_ms(&q)? };
+    let engine = s.engine.clone();
+    blocking(move || {
+        if let Some(a) = &opts.anchor
+            && engine.store().get(a).map_err(ApiError::internal)?.is_none()
+        {
+            return Err(ApiError::field("article", format!("no article with id {a:?}")));
+        }
+        let picks = engine.for_user(&user, &opts)?;
+        Ok(Json(json!({"user": user, "picks": picks})))
+    })
+    .await
+}
+
+async fn forget_user(State(s): State<Shared>, Path(user): Path<String>) -> Result<Json<Value>, ApiError> {
+    let engine = s.engine.clone();
+    blocking(move || {
+        let n = engine.store().forget_user(&user).map_err(ApiError::internal)?;
+        Ok(Json(json!({"user": user, "events_removed": n})))
+    })
+    .await
+}
+
+async fn get_rules(State(s): State<Shared>) -> Result<Json<Value>, ApiError> {
+    let engine = s.engine.clone();
+    blocking(move || Ok(Json(serde_json::to_value(&*engine.rules()?).map_err(ApiError::internal)?))).await
+}
+
+async fn put_pins(
+    State(s): State<Shared>,
+    Path(owner): Path<String>,
+    b: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let bytes = body(&s, b)?;
+    let pins: Vec<String> = parse_json(&bytes)?;
+    let engine = s.engine.clone();
+    blocking(move || {
+        if engine.store().get(&owner).map_err(ApiError::internal)?.is_none() {
+            return Err(ApiError::not_found(format!("no article with id {owner:?}")));
+        }
+        let rules = engine.update_rules(|r| {
+            if pins.is_empty() {
+                r.pins.remove(&owner);
+            } else {
+                r.pins.insert(owner.clone(), pins);
+            }
+        })?;
+        Ok(Json(serde_json::to_value(&*rules).map_err(ApiError::internal)?))
+    })
+    .await
+}
+
+async fn block(State(s): State<Shared>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    let engine = s.engine.clone();
+    blocking(move || {
+        let rules = engine.update_rules(|r| {
+            r.blocked.insert(id);
+        })?;
+        Ok(Json(serde_json::to_value(&*rules).map_err(ApiError::internal)?))
+    })
+    .await
+}
+
+async fn unblock(State(s): State<Shared>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    let engine = s.engine.clone();
+    blocking(move || {
+        let rules = engine.update_rules(|r| {
+            r.blocked.remove(&id);
+        })?;
+        Ok(Json(serde_json::to_value(&*rules).map_err(ApiError::internal)?))
+    })
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_are_validated_field_by_field() {
+        let ok =
+            event_of(&json!({"user": "u", "article": "a", "type": "click", "position": 2, "slate": ["a", "b"]}), 5)
+                .unwrap();
+        assert_eq!((ok.kind, ok.time_ms, ok.position, ok.slate.len()), (EventKind::Click, 5, Some(2), 2));
+        let t =
+            event_of(&json!({"user": "u", "article": "a", "type": "impression", "time": "2025-01-01T00:00:00Z"}), 0)
+                .unwrap();
+        assert_eq!(t.time_ms, 1_735_689_600_000);
+        for (bad, field) in [
+            (json!({"article": "a", "type": "click"}), "`user`"),
+            (json!({"user": "u", "article": "a", "type": "view"}), "`type`"),
+            (json!({"user": "u", "article": "a", "type": "click", "time": "yesterday"}), "`time`"),
+            (json!({"user": "u", "article": "a", "type": "click", "position": -1}), "`position`"),
+            (json!({"user": "u", "article": "", "type": "click"}), "`article`"),
+        ] {
+            let e = event_of(&bad, 0).unwrap_err();
+            assert!(e.message.starts_with(field), "{bad}: {}", e.message);
+        }
+    }
+
+    #[test]
+    fn windows_parse_with_units() {
+        let q = |w: &str| HashMap::from([("window".to_string(), w.to_string())]);
+        assert_eq!(window_ms(&q("24h")).unwrap(), 86_400_000);
+        assert_eq!(window_ms(&q("90")).unwrap(), 90_000);
+        assert_eq!(window_ms(&q("7d")).unwrap(), 7 * 86_400_000);
+        assert!(window_ms(&q("3w")).unwrap_err().message.contains("unit"));
+        assert!(window_ms(&q("-1h")).is_err());
+        assert_eq!(window_ms(&HashMap::new()).unwrap(), 86_400_000);
+    }
+}

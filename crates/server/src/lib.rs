@@ -1,0 +1,149 @@
+//! The HTTP service: the versioned JSON API, the embeddable widget, the
+//! server-side fragment, the editor page and the operational endpoints,
+//! over one [`Engine`].
+//!
+//! This is an edge crate: it alone knows HTTP. Every block it serves comes
+//! from the engine's `related`, `for_user` and `trending`, the same calls
+//! the CLI and the evaluation harness make.
+#![warn(missing_docs)]
+
+mod api;
+mod auth;
+mod config;
+mod error;
+mod limits;
+mod metrics;
+mod openapi;
+mod ui;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use readnext_recommend::Engine;
+
+pub use config::{Config, FileConfig, Overrides, Scope, parse_api_keys};
+pub use error::ApiError;
+
+/// Errors of the server crate.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// The configuration is invalid.
+    #[error("configuration: {0}")]
+    Config(String),
+    /// The address could not be bound, or serving failed.
+    #[error("{addr}: {source}")]
+    Io {
+        /// The address.
+        addr: SocketAddr,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+/// What every handler shares.
+pub(crate) struct AppState {
+    pub(crate) engine: Arc<Engine>,
+    pub(crate) config: Config,
+    pub(crate) metrics: metrics::Metrics,
+    pub(crate) ip_limits: limits::RateLimiter,
+    pub(crate) key_limits: limits::RateLimiter,
+    pub(crate) started: Instant,
+}
+
+pub(crate) type Shared = Arc<AppState>;
+
+/// The application: every route, with metrics, authentication, rate
+/// limits, CORS and the body limit.
+pub fn router(engine: Arc<Engine>, config: Config) -> Router {
+    let state: Shared = Arc::new(AppState {
+        engine,
+        ip_limits: limits::RateLimiter::new(config.rate_limit_ip),
+        key_limits: limits::RateLimiter::new(config.rate_limit_key),
+        metrics: metrics::Metrics::default(),
+        started: Instant::now(),
+        config,
+    });
+    let cors = auth::cors(&state.config);
+    let body_limit = state.config.max_body_bytes;
+    api::routes()
+        .merge(ui::routes())
+        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::guard))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), observe))
+        .layer(cors)
+        .layer(axum::extract::DefaultBodyLimit::max(body_limit))
+        .with_state(state)
+}
+
+/// Counts and times every request under its route pattern (not its URL,
+/// which would make one series per article).
+async fn observe(State(state): State<Shared>, req: Request, next: Next) -> Response {
+    let route =
+        req.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".to_string(), |m| m.as_str().to_string());
+    let method = req.method().to_string();
+    let t = Instant::now();
+    let resp = next.run(req).await;
+    state.metrics.observe(&method, &route, resp.status().as_u16(), t.elapsed().as_secs_f64());
+    resp
+}
+
+/// Serves until Ctrl-C or SIGTERM, then finishes the requests in flight.
+pub async fn serve(engine: Arc<Engine>, config: Config) -> Result<(), ServerError> {
+    let addr = config.addr;
+    if config.api_keys.is_empty() {
+        tracing::warn!("no API keys configured: every route is open (set READNEXT_API_KEYS)");
+    }
+    let app = router(engine, config);
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|source| ServerError::Io { addr, source })?;
+    let local = listener.local_addr().map_err(|source| ServerError::Io { addr, source })?;
+    tracing::info!(%local, "listening");
+    // Scripts wait for this line (the port may have been 0).
+    println!("readnext listening on http://{local}");
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown())
+        .await
+        .map_err(|source| ServerError::Io { addr, source })
+}
+
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}
+
+/// The client's IP, for rate limits.
+pub(crate) fn client_ip(req: &Request) -> String {
+    req.extensions().get::<ConnectInfo<SocketAddr>>().map_or_else(|| "unknown".into(), |c| c.0.ip().to_string())
+}
+
+/// Runs blocking engine work off the async workers.
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f).await.map_err(ApiError::internal)?
+}
+
+/// A response with a content type.
+pub(crate) fn typed(content_type: &'static str, body: impl Into<axum::body::Body>) -> Response {
+    ([(axum::http::header::CONTENT_TYPE, content_type)], body.into()).into_response()
+}

@@ -1,0 +1,302 @@
+//! The editor page: search articles, inspect any article's block with its
+//! scores and reasons, pin and block, and read the latest evaluation report.
+//! Server-rendered HTML; every piece of article text goes through `escape`.
+
+use std::collections::HashMap;
+
+use axum::Router;
+use axum::extract::{Form, Path, Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use readnext_core::Article;
+use readnext_recommend::{Query as EngineQuery, RelatedOptions};
+use readnext_render::escape;
+
+use crate::auth::UI_COOKIE;
+use crate::error::ApiError;
+use crate::{Shared, blocking, typed};
+
+pub(crate) fn routes() -> Router<Shared> {
+    Router::new()
+        .route("/ui", get(home))
+        .route("/ui/articles/{id}", get(article))
+        .route("/ui/rules", axum::routing::post(rules))
+        .route("/ui/report", get(report))
+        .route("/ui/login", get(login_form).post(login))
+}
+
+fn page(title: &str, body: &str) -> Response {
+    typed(
+        "text/html; charset=utf-8",
+        format!(
+            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{} · readnext</title>\
+             <style>body{{font:15px/1.45 system-ui,sans-serif;max-width:72rem;margin:1.5rem auto;padding:0 1rem}}\
+             table{{border-collapse:collapse;width:100%}}td,th{{border-bottom:1px solid #ddd;padding:.35rem;text-align:left;vertical-align:top}}\
+             .why{{color:#555}}.sig{{font:12px monospace;color:#777}}form.inline{{display:inline}}nav a{{margin-right:1rem}}</style>\
+             </head><body><nav><a href=\"/ui\">Articles</a><a href=\"/ui/report\">Evaluation report</a></nav><h1>{}</h1>{}</body></html>",
+            escape(title),
+            escape(title),
+            body
+        ),
+    )
+}
+
+fn url_part(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+async fn home(State(s): State<Shared>, Query(q): Query<HashMap<String, String>>) -> Result<Response, ApiError> {
+    let text = q.get("q").map(|t| t.trim().to_string()).unwrap_or_default();
+    let engine = s.engine.clone();
+    let t = text.clone();
+    let (hits, rules, count) = blocking(move || {
+        let mut hits = Vec::new();
+        if !t.is_empty() {
+            if let Some(r) = engine.store().get(&t).map_err(ApiError::internal)? {
+                hits.push((r.article.id.clone(), r.article.title.clone(), r.article.published, 1.0f32));
+            }
+            let mut a = Article { id: String::new(), title: t.clone(), body: vec![t.clone()], ..Default::default() };
+            // A few words are too short to tell their language: search
+            // them as English unless they clearly are Spanish.
+            let lang = readnext_analysis::detect_lang(&t);
+            a.lang = Some(if lang == "es" { lang } else { "en".into() });
+            if let Ok(analysis) = readnext_analysis::analyze(&a) {
+                let query = EngineQuery { id: None, title: t, analysis };
+                let opts = RelatedOptions { k: 25, mmr_lambda: 1.0, recency_weight: 0.0, ..Default::default() };
+                for p in engine.related(&query, &opts)? {
+                    let published =
+                        engine.store().get(&p.id).map_err(ApiError::internal)?.and_then(|r| r.article.published);
+                    hits.push((p.id, p.title, published, p.score));
+                }
+            }
+        }
+        Ok((hits, engine.rules()?, engine.store().len().map_err(ApiError::internal)?))
+    })
+    .await?;
+    let mut b = format!(
+        "<form method=\"get\" action=\"/ui\"><input name=\"q\" size=\"60\" value=\"{}\" placeholder=\"Words, names or an article id\" autofocus> \
+         <button>Search</button></form><p>{count} articles stored.</p>",
+        escape(&text)
+    );
+    if !text.is_empty() {
+        b.push_str("<table><tr><th>Article</th><th>Published</th><th>Match</th></tr>");
+        for (id, title, published, score) in &hits {
+            b.push_str(&format!(
+                "<tr><td><a href=\"/ui/articles/{}\">{}</a></td><td>{}</td><td>{score:.3}</td></tr>",
+                url_part(id),
+                escape(title),
+                published.map(readnext_core::format_date).unwrap_or_default()
+            ));
+        }
+        b.push_str("</table>");
+        if hits.is_empty() {
+            b.push_str("<p>No match.</p>");
+        }
+    }
+    b.push_str("<h2>Rules</h2><p>Blocked everywhere: ");
+    if rules.blocked.is_empty() {
+        b.push_str("none");
+    }
+    for id in &rules.blocked {
+        b.push_str(&format!(
+            "<a href=\"/ui/articles/{0}\">{1}</a> <form class=\"inline\" method=\"post\" action=\"/ui/rules\">\
+             <input type=\"hidden\" name=\"action\" value=\"unblock\"><input type=\"hidden\" name=\"id\" value=\"{1}\">\
+             <button>unblock</button></form> ",
+            url_part(id),
+            escape(id)
+        ));
+    }
+    b.push_str("</p><p>Blocks with pins: ");
+    if rules.pins.is_empty() {
+        b.push_str("none");
+    }
+    for owner in rules.pins.keys() {
+        b.push_str(&format!("<a href=\"/ui/articles/{}\">{}</a> ", url_part(owner), escape(owner)));
+    }
+    b.push_str("</p>");
+    Ok(page("Editor", &b))
+}
+
+async fn article(State(s): State<Shared>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let engine = s.engine.clone();
+    let (rec, picks, rules) = blocking(move || {
+        let Some(rec) = engine.store().get(&id).map_err(ApiError::internal)? else {
+            return Err(ApiError::not_found(format!("no article with id {id:?}")));
+        };
+        let query = engine.query_for_id(&id)?;
+        let picks = engine.related(&query, &RelatedOptions::default())?;
+        Ok((rec, picks, engine.rules()?))
+    })
+    .await?;
+    let a = &rec.article;
+    let id = &a.id;
+    let mut b = format!(
+        "<p><code>{}</code> · {} · {} · entities: {}</p>",
+        escape(id),
+        a.published.map(readnext_core::format_date).unwrap_or_else(|| "undated".into()),
+        escape(&rec.analysis.lang),
+        escape(&rec.analysis.entities.iter().take(8).map(|e| e.name.as_str()).collect::<Vec<_>>().join(", "))
+    );
+    if rules.blocked.contains(id) {
+        b.push_str("<p><strong>This article is blocked from every block.</strong></p>");
+    }
+    b.push_str("<h2>Its block</h2><table><tr><th>#</th><th>Pick</th><th>Score</th><th>Why</th><th></th></tr>");
+    for (i, p) in picks.iter().enumerate() {
+        let signals: Vec<String> = p.why.signals.iter().map(|s| format!("{}={:.3}", s.name, s.value)).collect();
+        b.push_str(&format!(
+            "<tr><td>{}</td><td><a href=\"/ui/articles/{}\">{}</a><br><small>{}</small></td><td>{:.3}</td>\
+             <td><span class=\"why\">{}</span><br><span class=\"sig\">{}</span></td><td>\
+             <form class=\"inline\" method=\"post\" action=\"/ui/rules\"><input type=\"hidden\" name=\"action\" value=\"block\">\
+             <input type=\"hidden\" name=\"owner\" value=\"{}\"><input type=\"hidden\" name=\"id\" value=\"{}\">\
+             <button title=\"Never recommend this article anywhere\">block</button></form></td></tr>",
+            i + 1,
+            url_part(&p.id),
+            escape(&p.title),
+            escape(p.published.as_deref().unwrap_or("")),
+            p.score,
+            escape(&p.why.summary),
+            escape(&signals.join(" ")),
+            escape(id),
+            escape(&p.id)
+        ));
+    }
+    b.push_str("</table>");
+    let pins = rules.pins_of(id);
+    b.push_str("<h2>Pinned into this block</h2><ul>");
+    for p in pins {
+        b.push_str(&format!(
+            "<li><a href=\"/ui/articles/{}\">{}</a> <form class=\"inline\" method=\"post\" action=\"/ui/rules\">\
+             <input type=\"hidden\" name=\"action\" value=\"unpin\"><input type=\"hidden\" name=\"owner\" value=\"{}\">\
+             <input type=\"hidden\" name=\"id\" value=\"{}\"><button>unpin</button></form></li>",
+            url_part(p),
+            escape(p),
+            escape(id),
+            escape(p)
+        ));
+    }
+    b.push_str(&format!(
+        "</ul><form method=\"post\" action=\"/ui/rules\"><input type=\"hidden\" name=\"action\" value=\"pin\">\
+         <input type=\"hidden\" name=\"owner\" value=\"{}\"><input name=\"id\" placeholder=\"Article id to pin\" size=\"40\"> \
+         <button>Pin</button></form>",
+        escape(id)
+    ));
+    if !rules.blocked.contains(id) {
+        b.push_str(&format!(
+            "<form method=\"post\" action=\"/ui/rules\"><input type=\"hidden\" name=\"action\" value=\"block\">\
+             <input type=\"hidden\" name=\"owner\" value=\"{0}\"><input type=\"hidden\" name=\"id\" value=\"{0}\">\
+             <button>Block this article from every block</button></form>",
+            escape(id)
+        ));
+    }
+    Ok(page(&a.title, &b))
+}
+
+async fn rules(State(s): State<Shared>, Form(f): Form<HashMap<String, String>>) -> Result<Response, ApiError> {
+    let action = f.get("action").cloned().unwrap_or_default();
+    let id = f.get("id").map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+    let Some(id) = id else { return Err(ApiError::field("id", "is required")) };
+    let owner = f.get("owner").map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+    let back = format!("/ui/articles/{}", url_part(owner.as_deref().unwrap_or(&id)));
+    let engine = s.engine.clone();
+    blocking(move || {
+        match (action.as_str(), owner) {
+            ("pin", Some(owner)) => {
+                if engine.store().get(&id).map_err(ApiError::internal)?.is_none() {
+                    return Err(ApiError::field("id", format!("no article with id {id:?}")));
+                }
+                engine.update_rules(|r| {
+                    let pins = r.pins.entry(owner).or_default();
+                    if !pins.contains(&id) {
+                        pins.push(id);
+                    }
+                })?;
+            }
+            ("unpin", Some(owner)) => {
+                engine.update_rules(|r| {
+                    if let Some(p) = r.pins.get_mut(&owner) {
+                        p.retain(|x| x != &id);
+                        if p.is_empty() {
+                            r.pins.remove(&owner);
+                        }
+                    }
+                })?;
+            }
+            ("block", _) => {
+                engine.update_rules(|r| {
+                    r.blocked.insert(id);
+                })?;
+            }
+            ("unblock", _) => {
+                engine.update_rules(|r| {
+                    r.blocked.remove(&id);
+                })?;
+            }
+            (other, _) => {
+                return Err(ApiError::field("action", format!("{other:?}: expected pin, unpin, block or unblock")));
+            }
+        }
+        Ok(())
+    })
+    .await?;
+    Ok(Redirect::to(&back).into_response())
+}
+
+/// The newest `report.html` under the reports folder.
+fn latest_report(dir: &std::path::Path) -> Option<std::path::PathBuf> {
+    let mut best: Option<(std::time::SystemTime, std::path::PathBuf)> = None;
+    let mut consider = |p: std::path::PathBuf| {
+        if let Ok(t) = std::fs::metadata(&p).and_then(|m| m.modified())
+            && best.as_ref().is_none_or(|(bt, _)| t > *bt)
+        {
+            best = Some((t, p));
+        }
+    };
+    consider(dir.join("report.html"));
+    for e in std::fs::read_dir(dir).ok()?.flatten() {
+        consider(e.path().join("report.html"));
+    }
+    best.map(|(_, p)| p)
+}
+
+async fn report(State(s): State<Shared>) -> Response {
+    let Some(dir) = s.config.reports.clone() else {
+        return page(
+            "Evaluation report",
+            "<p>No reports folder is configured: start the server with <code>--reports DIR</code> and write reports \
+             there with <code>readnext eval related --dataset ... --report DIR/NAME</code>.</p>",
+        );
+    };
+    match latest_report(&dir).and_then(|p| std::fs::read_to_string(p).ok()) {
+        // The report is our own self-contained HTML (article text in it is escaped when written).
+        Some(html) => typed("text/html; charset=utf-8", html),
+        None => page(
+            "Evaluation report",
+            &format!("<p>No report.html under {} yet.</p>", escape(&dir.display().to_string())),
+        ),
+    }
+}
+
+async fn login_form() -> Response {
+    page(
+        "Sign in",
+        "<form method=\"post\" action=\"/ui/login\"><input type=\"password\" name=\"key\" placeholder=\"Admin API key\" size=\"40\"> \
+         <button>Sign in</button></form>",
+    )
+}
+
+async fn login(State(s): State<Shared>, Form(f): Form<HashMap<String, String>>) -> Response {
+    let key = f.get("key").map(|k| k.trim().to_string()).unwrap_or_default();
+    match s.config.api_keys.get(&key) {
+        Some(crate::Scope::Admin) => {
+            let cookie = format!("{UI_COOKIE}={key}; Path=/ui; HttpOnly; SameSite=Strict");
+            ([(header::SET_COOKIE, cookie)], Redirect::to("/ui")).into_response()
+        }
+        _ => ApiError::unauthorized("not an admin key").into_response(),
+    }
+}
