@@ -7,6 +7,15 @@ cd "$(dirname "$0")/.."
 
 export READNEXT_DATA="${READNEXT_DATA:-$(pwd)/../shared/data}"
 
+# The browser test drives Debian's Chromium through chromedriver.
+if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
+    SUDO=""
+    [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    export DEBIAN_FRONTEND=noninteractive
+    $SUDO apt-get install -y -q chromium chromium-driver >/dev/null ||
+        ($SUDO apt-get update -q >/dev/null && $SUDO apt-get install -y -q chromium chromium-driver >/dev/null)
+fi
+
 cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings
 cargo test --release --workspace --locked

@@ -157,10 +157,12 @@ fn write_batch(
 ) -> anyhow::Result<()> {
     let mut writes = Vec::new();
     let mut owners = Vec::new();
+    let mut ids: Vec<Vec<String>> = vec![Vec::new(); outcomes.len()];
     for (i, o) in outcomes.iter_mut().enumerate() {
         if let FileOutcome::Ok { records, .. } = o {
-            // Moved, not copied: the report needs only the counts.
+            // Moved, not copied: the report needs only the ids and counts.
             for r in records.drain(..) {
+                ids[i].push(r.article.id.clone());
                 writes.push(Write::Upsert(Box::new(r)));
                 owners.push(i);
             }
@@ -173,7 +175,7 @@ fn write_batch(
     for (owner, a) in owners.into_iter().zip(applied) {
         per_file[owner].push(a);
     }
-    for (o, applied) in outcomes.into_iter().zip(per_file) {
+    for ((o, applied), ids) in outcomes.into_iter().zip(per_file).zip(ids) {
         totals.files += 1;
         match o {
             FileOutcome::Ok { path, format, item_errors, .. } => {
@@ -188,7 +190,7 @@ fn write_batch(
                 totals.unchanged += unch;
                 report(
                     serde_json::json!({"file": path, "format": format, "stored": applied.len(), "new": ins,
-                        "updated": upd, "unchanged": unch, "errors": item_errors})
+                        "updated": upd, "unchanged": unch, "ids": ids, "errors": item_errors})
                     .to_string(),
                 );
             }
