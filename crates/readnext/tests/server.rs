@@ -267,6 +267,14 @@ fn api_routes_and_their_errors() {
     assert_eq!(key(c.delete(url("/v1/articles/border")), WRITER).send().unwrap().status(), StatusCode::NOT_FOUND);
     assert_eq!(key(c.get(url("/v1/articles/border")), READER).send().unwrap().status(), StatusCode::NOT_FOUND);
 
+    // Errors from routing and decoding are JSON too.
+    let (st, v) = body(c.get(url("/v2/nothing")).send().unwrap());
+    assert_eq!((st, error_code(&v)), (StatusCode::NOT_FOUND, "not_found"));
+    let (st, v) = body(key(c.patch(url("/v1/articles/q")), ADMIN).send().unwrap());
+    assert_eq!((st, error_code(&v)), (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"));
+    let (st, v) = body(c.get(url("/v1/articles/%FF%FE/related")).send().unwrap());
+    assert_eq!((st, error_code(&v)), (StatusCode::BAD_REQUEST, "bad_request"), "{v}");
+
     // Readiness and metrics.
     let (st, v) = body(c.get(url("/readyz")).send().unwrap());
     assert_eq!((st, v["articles"].as_u64()), (StatusCode::OK, Some(5)));

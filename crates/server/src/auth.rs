@@ -55,7 +55,8 @@ fn presented_key(req: &Request) -> Option<String> {
 /// key; anything else per IP address. Keys never reach the log.
 pub(crate) async fn guard(State(state): State<Shared>, req: Request, next: Next) -> Response {
     let route = req.extensions().get::<MatchedPath>().map_or("", |m| m.as_str()).to_string();
-    let need = required(req.method(), &route);
+    // No route matched: the answer is 404 whoever asks.
+    let need = if route.is_empty() { None } else { required(req.method(), &route) };
     let key = presented_key(&req);
     let scope = key.as_deref().and_then(|k| state.config.api_keys.get(k).copied());
     let allowed = match (&key, scope) {

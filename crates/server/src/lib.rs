@@ -86,9 +86,37 @@ async fn observe(State(state): State<Shared>, req: Request, next: Next) -> Respo
         req.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".to_string(), |m| m.as_str().to_string());
     let method = req.method().to_string();
     let t = Instant::now();
-    let resp = next.run(req).await;
+    let resp = json_errors(next.run(req).await).await;
     state.metrics.observe(&method, &route, resp.status().as_u16(), t.elapsed().as_secs_f64());
     resp
+}
+
+/// Errors produced outside the handlers (an unknown route, a wrong method,
+/// a path or query that does not decode) come as plain text from axum;
+/// they are answered in the same JSON shape as every other error.
+async fn json_errors(resp: Response) -> Response {
+    let status = resp.status();
+    let is_json = resp
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json") || v.starts_with("text/html"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return resp;
+    }
+    let code = match status.as_u16() {
+        404 => "not_found",
+        405 => "method_not_allowed",
+        413 => "payload_too_large",
+        415 => "unsupported_media_type",
+        s if s >= 500 => "internal",
+        _ => "bad_request",
+    };
+    let text = match axum::body::to_bytes(resp.into_body(), 64 * 1024).await {
+        Ok(b) if !b.is_empty() => String::from_utf8_lossy(&b).into_owned(),
+        _ => status.canonical_reason().unwrap_or("error").to_string(),
+    };
+    ApiError { status, code, message: text }.into_response()
 }
 
 /// Serves until Ctrl-C or SIGTERM, then finishes the requests in flight.
