@@ -49,8 +49,10 @@ local threads = 0
 -- every other article starting at t, so no article is asked for twice.
 setup = function(thread) thread:set("tid", threads); threads = threads + 1 end
 math.randomseed(20221108)
+local started = nil
 request = function()
   local id
+  if not started then started = os.time() end
   if mode == "cold" then
     counter = counter + 1
     id = ids[((2 * (counter - 1) + (tid or 0)) % #ids) + 1]
@@ -59,8 +61,19 @@ request = function()
   end
   return wrk.format("GET", "/v1/articles/" .. id .. "/related?k=8")
 end
+-- The cold pass ends when each thread has asked for its half of the articles.
+if mode == "cold" then
+  response = function(status, headers, body)
+    if counter >= #ids / 2 and started then
+      io.write(string.format("cold pass: a thread computed %d blocks in %d s\n", counter, os.time() - started))
+      started = nil
+      wrk.thread:stop()
+    end
+  end
+end
 LUA
 echo "== $N articles; cold pass (each article's block computed once, no cache)"
-MODE=cold wrk -t2 -c64 -d"$(( N / 400 + 5 ))s" --latency -s "$WORK/related.lua" "http://127.0.0.1:$PORT" | sed -n '1,20p'
+echo "   (wrk waits out -d: read the rate from the 'cold pass' lines, the latency from wrk)"
+MODE=cold wrk -t2 -c64 -d60s --latency -s "$WORK/related.lua" "http://127.0.0.1:$PORT" | sed -n '1,14p'
 echo "== measured: random articles, 64 connections, ${DURATION}s"
 wrk -t2 -c64 -d"${DURATION}s" --latency -s "$WORK/related.lua" "http://127.0.0.1:$PORT"

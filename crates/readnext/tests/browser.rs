@@ -45,11 +45,27 @@ fn wait_for(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<Value>)
     }
 }
 
-/// A minimal WebDriver client.
+/// A minimal WebDriver client. Dropping it ends the session, which closes
+/// the browser, even when an assertion failed.
 struct Driver {
     http: Client,
     base: String,
     session: String,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.http.delete(format!("{}/session/{}", self.base, self.session)).send();
+    }
+}
+
+/// Kills any browser left with this profile folder (a crashed driver can
+/// orphan it).
+struct Reap(PathBuf);
+impl Drop for Reap {
+    fn drop(&mut self) {
+        let _ = Command::new("pkill").arg("-f").arg(&self.0).status();
+    }
 }
 
 impl Driver {
@@ -168,6 +184,7 @@ fn widget_renders_the_seed_block_escapes_titles_and_records_clicks() {
         v["value"]["ready"].as_bool().filter(|r| *r).map(|_| Value::Null)
     });
     let profile = dir.path().join("chromium-profile");
+    let _reap = Reap(profile.clone());
     let caps = json!({"capabilities": {"alwaysMatch": {"browserName": "chrome", "goog:chromeOptions": {
         "binary": "/usr/bin/chromium",
         "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
