@@ -391,12 +391,17 @@ struct Mention {
 /// Extracts the entities of one text. `lower_vocab` holds the folded words
 /// that also occur in lower case in the article: a capitalised word that is
 /// otherwise written in lower case is just a sentence start.
-pub fn extract(words: &[Word<'_>], lang: &str, lower_vocab: &FastSet<String>, title_case: &[Word<'_>]) -> Vec<Entity> {
+pub fn extract(
+    words: &[Word<'_>],
+    lang: &str,
+    lower_vocab: &FastSet<std::borrow::Cow<'_, str>>,
+    title_case: &[Word<'_>],
+) -> Vec<Entity> {
     let mut mentions = mentions(words, lang, lower_vocab);
     resolve(&mut mentions, title_case)
 }
 
-fn mentions(words: &[Word<'_>], lang: &str, lower_vocab: &FastSet<String>) -> Vec<Mention> {
+fn mentions(words: &[Word<'_>], lang: &str, lower_vocab: &FastSet<std::borrow::Cow<'_, str>>) -> Vec<Mention> {
     let mut out = Vec::new();
     let mut i = 0;
     while i < words.len() {
@@ -433,7 +438,7 @@ fn mentions(words: &[Word<'_>], lang: &str, lower_vocab: &FastSet<String>) -> Ve
     out
 }
 
-fn push_run(run: &[Word<'_>], lang: &str, lower_vocab: &FastSet<String>, out: &mut Vec<Mention>) {
+fn push_run(run: &[Word<'_>], lang: &str, lower_vocab: &FastSet<std::borrow::Cow<'_, str>>, out: &mut Vec<Mention>) {
     let mut s = 0;
     // A sentence-initial word that is a stop word or is written in lower case
     // elsewhere is not part of the name ("The", "Following", "Regarding").
@@ -443,7 +448,7 @@ fn push_run(run: &[Word<'_>], lang: &str, lower_vocab: &FastSet<String>, out: &m
             break;
         }
         let f = fold(run[s].text);
-        let common = is_stop(lang, &f) || is_stop("en", &f) || is_stop("es", &f) || lower_vocab.contains(&f);
+        let common = is_stop(lang, &f) || is_stop("en", &f) || is_stop("es", &f) || lower_vocab.contains(f.as_str());
         if in_list(NOT_NAMES, &f)
             || (common
                 && (run[s].sentence_start || is_stop(lang, &f) || in_list(CONNECTORS, &f))
@@ -629,7 +634,8 @@ mod tests {
 
     fn ents(text: &str) -> Vec<Entity> {
         let w = words(text);
-        let lower: FastSet<String> = w.iter().filter(|w| !is_cap(w.text)).map(|w| fold(w.text)).collect();
+        let lower: FastSet<std::borrow::Cow<str>> =
+            w.iter().filter(|w| !is_cap(w.text)).map(|w| fold(w.text).into()).collect();
         extract(&w, "en", &lower, &[])
     }
 

@@ -53,8 +53,8 @@ fn flush(run: &mut Vec<RunWord<'_>>, cands: &mut FastMap<u64, Candidate>, stems:
 pub(crate) fn extract(
     stems: &mut StemCache,
     lang: &str,
-    (title, title_lower): (&[Word<'_>], &[String]),
-    (body, body_lower): (&[Word<'_>], &[String]),
+    (title, title_lower): (&[Word<'_>], &[crate::terms::Lower<'_>]),
+    (body, body_lower): (&[Word<'_>], &[crate::terms::Lower<'_>]),
 ) -> Vec<Keyphrase> {
     // Phrases are keyed by a hash of their stems, so that the thousands of
     // n-grams of a long article cost no allocation once seen.

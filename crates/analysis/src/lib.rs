@@ -82,11 +82,13 @@ pub fn analyze(article: &Article) -> Result<Analysis, AnalysisError> {
     let mut stems = terms::StemCache::new(&lang);
     let (title_lower, body_lower) = (terms::lowers(&title_words), terms::lowers(&body_words));
     let terms = terms::stem_terms_with(&mut stems, &lang, &title_lower, &body_lower);
-    let lower_vocab: FastSet<String> = title_words
+    // Words written in lower case somewhere in the article: a capitalised
+    // one of them is a common word at a sentence start, not a name.
+    let lower_vocab: FastSet<std::borrow::Cow<'_, str>> = title_words
         .iter()
         .chain(&body_words)
         .filter(|w| w.text.chars().next().is_some_and(char::is_lowercase))
-        .map(|w| fold(w.text))
+        .map(|w| if w.text.bytes().all(|b| b.is_ascii_lowercase()) { w.text.into() } else { fold(w.text).into() })
         .collect();
     let title_case = is_title_case(&lang, &title_words);
     let entities = if title_case {

@@ -1,5 +1,6 @@
 //! Stemmed bag of words, the lexical representation every index and score uses.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 
 use readnext_core::{FastMap, Term, fnv1a64};
@@ -113,11 +114,25 @@ pub fn stem_terms(lang: &str, title: &[Word<'_>], body: &[Word<'_>]) -> Vec<Term
 
 /// The lower-case form of each word (a trailing period cut), computed once
 /// per article and shared by terms and keyphrases.
-pub(crate) fn lowers(words: &[Word<'_>]) -> Vec<String> {
-    words.iter().map(|w| w.text.trim_end_matches('.').to_lowercase()).collect()
+pub(crate) fn lowers<'a>(words: &[Word<'a>]) -> Vec<Lower<'a>> {
+    words
+        .iter()
+        .map(|w| {
+            let t = w.text.trim_end_matches('.');
+            // Most words are already lower-case ASCII: borrow them.
+            if t.bytes().all(|b| !b.is_ascii_uppercase() && b.is_ascii()) {
+                Cow::Borrowed(t)
+            } else {
+                Cow::Owned(t.to_lowercase())
+            }
+        })
+        .collect()
 }
 
-pub(crate) fn stem_terms_with(stems: &mut StemCache, lang: &str, title: &[String], body: &[String]) -> Vec<Term> {
+/// A lower-cased word, borrowed from the text when it already was.
+pub(crate) type Lower<'a> = Cow<'a, str>;
+
+pub(crate) fn stem_terms_with(stems: &mut StemCache, lang: &str, title: &[Lower<'_>], body: &[Lower<'_>]) -> Vec<Term> {
     // stem -> (weighted count, surfaces with counts; usually one or two)
     let mut counts: FastMap<String, (u32, Vec<(String, u32)>)> = FastMap::default();
     let mut add = |lower: &str, weight: u32| {
