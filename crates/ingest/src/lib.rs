@@ -9,6 +9,7 @@
 
 mod bbc;
 mod detect;
+mod events;
 mod feed;
 mod html;
 mod jsonl;
@@ -20,6 +21,7 @@ mod walk;
 use std::path::{Path, PathBuf};
 
 pub use detect::detect;
+pub use events::{FieldError, parse_event};
 pub use jsonl::JsonArticle;
 pub use page::parse_page;
 pub use walk::collect_files;

@@ -19,6 +19,7 @@ macro_rules! out {
 
 mod bench;
 mod eval_cmd;
+mod events_cmd;
 mod ingest_cmd;
 mod related_cmd;
 mod serve_cmd;
@@ -69,6 +70,26 @@ enum Command {
     Eval(eval_cmd::EvalArgs),
     /// Serve the HTTP API, the widget, the fragment and the editor page.
     Serve(serve_cmd::ServeArgs),
+    /// Record reading events from JSON Lines files (impressions and clicks).
+    Events {
+        /// JSON Lines files of events.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// Erase everything recorded about a reader.
+    Forget {
+        /// The reader id.
+        user: String,
+    },
+    /// Fit the reader ranker on the recorded events and store it.
+    Train {
+        /// L2 penalty.
+        #[arg(long, default_value_t = 1e-3)]
+        l2: f32,
+        /// Gradient-descent iterations.
+        #[arg(long, default_value_t = 300)]
+        iterations: usize,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -108,6 +129,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Bench(args) => bench::run(args),
         Command::Eval(args) => eval_cmd::run(args),
         Command::Serve(args) => serve_cmd::run(&cli.store, args),
+        Command::Events { paths } => events_cmd::events(&cli.store, &paths),
+        Command::Forget { user } => events_cmd::forget(&cli.store, &user),
+        Command::Train { l2, iterations } => events_cmd::train(&cli.store, l2, iterations),
     }
 }
 

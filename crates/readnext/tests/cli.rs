@@ -350,3 +350,22 @@ fn eval_on_a_publishers_labelled_jsonl_writes_a_report() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("labelled.jsonl:1: field `labels` is missing"), "{}", stderr(&o));
 }
+
+#[test]
+fn eval_mind_beats_every_baseline_of_its_run() {
+    let mind = data().join("mind-subset");
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(dir.path(), &["eval", "mind", "--data", mind.to_str().unwrap(), "--format", "json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v = json(&out);
+    assert_eq!(v["impressions"], 1755, "every row of the subset is scored once");
+    let s = &v["systems"];
+    for metric in ["auc", "mrr", "ndcg10"] {
+        let ours = s["readnext"][metric].as_f64().unwrap();
+        for base in ["random", "most_popular", "category_affinity", "category_affinity_popularity", "content_bm25"] {
+            let theirs = s[base][metric].as_f64().unwrap();
+            assert!(ours > theirs, "{metric}: readnext {ours} vs {base} {theirs}");
+        }
+    }
+    assert!(s["random"]["auc"].as_f64().unwrap() > 45.0 && s["random"]["auc"].as_f64().unwrap() < 55.0);
+}

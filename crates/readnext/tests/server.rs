@@ -93,7 +93,10 @@ fn seed(s: &Server, c: &Client) {
 
 #[test]
 fn api_routes_and_their_errors() {
-    let s = start(&["--max-body-bytes", "4000", "--rate-limit-ip", "0"]);
+    let reports = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(reports.path().join("ecbplus")).unwrap();
+    std::fs::write(reports.path().join("ecbplus/index.html"), "<html>ECB+ report</html>").unwrap();
+    let s = start(&["--max-body-bytes", "4000", "--rate-limit-ip", "0", "--reports", reports.path().to_str().unwrap()]);
     let c = client();
     let url = |p: &str| format!("{}{p}", s.base);
 

@@ -12,11 +12,16 @@ mod features;
 mod options;
 mod personal;
 mod rank;
+mod ranker;
 mod vectors;
 
 pub use engine::{Engine, IngestOutcome, Query};
 pub use options::{RelatedOptions, Weights};
 pub use personal::UserOptions;
+pub use ranker::{
+    FEATURE_NAMES, FeatureRow, MODEL_VERSION, N_FEATURES, Popularity, RankerModel, TrainReport, center_slate,
+    examination,
+};
 pub use vectors::CorpusStats;
 
 /// Errors of the recommend crate.

@@ -20,6 +20,8 @@ const HISTORY_SEEDS: usize = 5;
 const HISTORY_DECAY: f32 = 0.8;
 /// Events read from a reader's history.
 const HISTORY_EVENTS: usize = 500;
+/// Popularity for the ranker counts the events of this window.
+const POPULARITY_WINDOW_MS: i64 = 30 * 86_400_000;
 
 /// Options of a reader's block.
 #[derive(Debug, Clone)]
@@ -191,6 +193,25 @@ impl Engine {
             }
         }
         let mut ranked: Vec<(f32, Pick, Option<String>)> = pool.into_values().collect();
+        // With a trained ranker, the pool is ordered by its click odds: the
+        // same scoring `readnext eval mind` measures.
+        if let Some(model) = self.ranker()?
+            && !ranked.is_empty()
+        {
+            let clicked: Vec<String> = history
+                .iter()
+                .filter(|h| h.kind == EventKind::Click)
+                .map(|h| h.article.clone())
+                .take(HISTORY_EVENTS)
+                .collect();
+            let ids: Vec<String> = ranked.iter().map(|r| r.1.id.clone()).collect();
+            let pop = self.popularity(opts.now_ms, Some(POPULARITY_WINDOW_MS))?;
+            let scores = self.score_slate(&clicked, &ids, &pop, &model, Some(opts.now_ms))?;
+            for (r, s) in ranked.iter_mut().zip(scores) {
+                r.1.why.signals.push(Signal { name: "ranker".into(), value: s });
+                r.0 = s;
+            }
+        }
         ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.id.cmp(&b.1.id)));
         let mut out: Vec<Pick> = ranked
             .into_iter()

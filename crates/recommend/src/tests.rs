@@ -245,3 +245,29 @@ fn trending_and_reader_blocks_follow_events_and_skip_what_was_read() {
     engine.store().forget_user("ana").unwrap();
     assert_eq!(engine.for_user("ana", &opts).unwrap()[0].id, "baseball");
 }
+
+#[test]
+fn a_trained_ranker_orders_reader_blocks() {
+    use readnext_core::EventKind::{Click, Impression};
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::open(dir.path()).unwrap();
+    engine.write(&corpus()).unwrap();
+    assert!(engine.ranker().unwrap().is_none());
+    let mut events = Vec::new();
+    for (i, user) in ["a", "b", "c", "d"].iter().enumerate() {
+        let t = 1_000_000 + i as i64 * 10_000;
+        events.push(ev(user, "q", Click, t));
+        events.push(ev(user, "sheinbaum", Impression, t + 1000));
+        events.push(ev(user, "baseball", Impression, t + 1000));
+        events.push(ev(user, "sheinbaum", Click, t + 2000));
+    }
+    engine.store().record_events(&events).unwrap();
+    let report = engine.train_ranker(1e-3, 200).unwrap();
+    assert_eq!((report.slates, report.model.examples, report.model.positives), (4, 8, 4));
+    let model = engine.ranker().unwrap().expect("stored");
+    assert_eq!(model, report.model);
+    let opts = crate::UserOptions { k: 3, anchor: None, now_ms: 2_000_000, window_ms: 86_400_000 };
+    let picks = engine.for_user("a", &opts).unwrap();
+    assert!(picks.iter().all(|p| p.id != "q" && p.id != "sheinbaum"), "read articles stay out: {picks:?}");
+    assert!(picks[0].why.signals.iter().any(|s| s.name == "ranker"), "{:?}", picks[0].why);
+}

@@ -12,9 +12,9 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
-use readnext_core::{Article, Event, EventKind, format_datetime, parse_date, stable_id};
+use readnext_core::{Article, format_datetime, parse_date, stable_id};
 use readnext_index::Filter;
-use readnext_ingest::{JsonArticle, host};
+use readnext_ingest::{JsonArticle, host, parse_event};
 use readnext_recommend::{Query as EngineQuery, RelatedOptions, UserOptions};
 use readnext_render::{Block, BlockQuery};
 use readnext_store::{Applied, Record, Write};
@@ -348,49 +348,6 @@ fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
-/// One event of `POST /v1/events`; the error names the field.
-fn event_of(v: &Value, now: i64) -> Result<Event, ApiError> {
-    let text = |name: &str| -> Result<String, ApiError> {
-        match v.get(name) {
-            Some(Value::String(s)) if !s.trim().is_empty() && s.len() <= 512 => Ok(s.trim().to_string()),
-            Some(Value::Number(n)) => Ok(n.to_string()),
-            Some(_) => Err(ApiError::field(name, "must be a non-empty string of at most 512 bytes")),
-            None => Err(ApiError::field(name, "is required")),
-        }
-    };
-    let user = text("user")?;
-    let article = text("article")?;
-    let kind = match v.get("type").and_then(Value::as_str) {
-        Some("impression") => EventKind::Impression,
-        Some("click") => EventKind::Click,
-        _ => return Err(ApiError::field("type", "must be \"impression\" or \"click\"")),
-    };
-    let time_ms = match v.get("time") {
-        None | Some(Value::Null) => now,
-        Some(Value::Number(n)) => n.as_i64().ok_or_else(|| ApiError::field("time", "must be an integer (ms)"))?,
-        Some(Value::String(s)) => parse_date(s).map_err(|e| ApiError::field("time", e))?.saturating_mul(1000),
-        Some(_) => return Err(ApiError::field("time", "must be RFC 3339 or milliseconds since the epoch")),
-    };
-    let position = match v.get("position") {
-        None | Some(Value::Null) => None,
-        Some(p) => Some(
-            p.as_u64()
-                .and_then(|p| u32::try_from(p).ok())
-                .ok_or_else(|| ApiError::field("position", "must be a non-negative integer"))?,
-        ),
-    };
-    let slate = match v.get("slate") {
-        None | Some(Value::Null) => vec![],
-        Some(Value::Array(a)) => a
-            .iter()
-            .map(|x| x.as_str().map(String::from))
-            .collect::<Option<Vec<_>>>()
-            .ok_or_else(|| ApiError::field("slate", "must be an array of article ids"))?,
-        Some(_) => return Err(ApiError::field("slate", "must be an array of article ids")),
-    };
-    Ok(Event { user, article, kind, time_ms, position, slate })
-}
-
 async fn post_events(State(s): State<Shared>, b: Result<Bytes, BytesRejection>) -> Result<Response, ApiError> {
     // The widget sends with `navigator.sendBeacon` as text/plain (no CORS
     // preflight); the content type is not checked.
@@ -411,9 +368,9 @@ async fn post_events(State(s): State<Shared>, b: Result<Bytes, BytesRejection>) 
     let mut events = Vec::new();
     let mut rejected = Vec::new();
     for (i, v) in items.iter().enumerate() {
-        match event_of(v, now) {
+        match parse_event(v, now) {
             Ok(e) => events.push(e),
-            Err(e) => rejected.push(json!({"index": i, "error": {"code": e.code, "message": e.message}})),
+            Err(e) => rejected.push(json!({"index": i, "error": {"code": "invalid_field", "message": e.to_string()}})),
         }
     }
     if events.is_empty() && !rejected.is_empty() {
@@ -538,28 +495,6 @@ async fn unblock(State(s): State<Shared>, Path(id): Path<String>) -> Result<Json
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn events_are_validated_field_by_field() {
-        let ok =
-            event_of(&json!({"user": "u", "article": "a", "type": "click", "position": 2, "slate": ["a", "b"]}), 5)
-                .unwrap();
-        assert_eq!((ok.kind, ok.time_ms, ok.position, ok.slate.len()), (EventKind::Click, 5, Some(2), 2));
-        let t =
-            event_of(&json!({"user": "u", "article": "a", "type": "impression", "time": "2025-01-01T00:00:00Z"}), 0)
-                .unwrap();
-        assert_eq!(t.time_ms, 1_735_689_600_000);
-        for (bad, field) in [
-            (json!({"article": "a", "type": "click"}), "`user`"),
-            (json!({"user": "u", "article": "a", "type": "view"}), "`type`"),
-            (json!({"user": "u", "article": "a", "type": "click", "time": "yesterday"}), "`time`"),
-            (json!({"user": "u", "article": "a", "type": "click", "position": -1}), "`position`"),
-            (json!({"user": "u", "article": "", "type": "click"}), "`article`"),
-        ] {
-            let e = event_of(&bad, 0).unwrap_err();
-            assert!(e.message.starts_with(field), "{bad}: {}", e.message);
-        }
-    }
 
     #[test]
     fn windows_parse_with_units() {

@@ -247,7 +247,10 @@ async fn rules(State(s): State<Shared>, Form(f): Form<HashMap<String, String>>) 
     Ok(Redirect::to(&back).into_response())
 }
 
-/// The newest `report.html` under the reports folder.
+/// The newest report page (`index.html`, as `eval --report DIR` writes it)
+/// in the reports folder or one level below it.
+const REPORT_PAGE: &str = "index.html";
+
 fn latest_report(dir: &std::path::Path) -> Option<std::path::PathBuf> {
     let mut best: Option<(std::time::SystemTime, std::path::PathBuf)> = None;
     let mut consider = |p: std::path::PathBuf| {
@@ -257,9 +260,9 @@ fn latest_report(dir: &std::path::Path) -> Option<std::path::PathBuf> {
             best = Some((t, p));
         }
     };
-    consider(dir.join("report.html"));
+    consider(dir.join(REPORT_PAGE));
     for e in std::fs::read_dir(dir).ok()?.flatten() {
-        consider(e.path().join("report.html"));
+        consider(e.path().join(REPORT_PAGE));
     }
     best.map(|(_, p)| p)
 }

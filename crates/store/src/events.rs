@@ -15,6 +15,8 @@ pub(crate) const EVENTS: TableDefinition<(i64, u64), &[u8]> = TableDefinition::n
 pub(crate) const USER_EVENTS: TableDefinition<(&str, i64, u64), (u8, &str)> = TableDefinition::new("user_events");
 /// One row: the editorial rules.
 pub(crate) const RULES: TableDefinition<&str, &[u8]> = TableDefinition::new("rules");
+/// Fitted models by name (the reader ranker), serialised by their owner.
+pub(crate) const MODELS: TableDefinition<&str, &[u8]> = TableDefinition::new("models");
 const EVENT_SEQ: &str = "next_event_seq";
 const RULES_KEY: &str = "rules";
 
@@ -118,6 +120,24 @@ impl Store {
         use redb::ReadableTableMetadata;
         let txn = self.db.begin_read().map_err(|e| self.err(e))?;
         txn.open_table(EVENTS).map_err(|e| self.err(e))?.len().map_err(|e| self.err(e))
+    }
+
+    /// Stores a model's bytes under `name`, replacing the previous one.
+    pub fn put_model(&self, name: &str, bytes: &[u8]) -> Result<()> {
+        let txn = self.db.begin_write().map_err(|e| self.err(e))?;
+        {
+            let mut t = txn.open_table(MODELS).map_err(|e| self.err(e))?;
+            t.insert(name, bytes).map_err(|e| self.err(e))?;
+        }
+        txn.commit().map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// The bytes of the model `name`, if one was stored.
+    pub fn model(&self, name: &str) -> Result<Option<Vec<u8>>> {
+        let txn = self.db.begin_read().map_err(|e| self.err(e))?;
+        let t = txn.open_table(MODELS).map_err(|e| self.err(e))?;
+        Ok(t.get(name).map_err(|e| self.err(e))?.map(|v| v.value().to_vec()))
     }
 
     /// The editorial rules.
