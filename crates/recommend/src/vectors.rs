@@ -111,9 +111,22 @@ impl SparseVec {
         })
     }
 
-    /// Cosine with another normalised vector.
+    /// Cosine with another normalised vector. The hot loop of ranking (a
+    /// query takes hundreds): a merge whose steps are computed, not
+    /// branched on, so that unpredictable key order costs no mispredictions.
+    /// Products are added in key order, as before, so scores are unchanged.
     pub fn cosine(&self, other: &SparseVec) -> f32 {
-        self.matches(other).map(|(i, j)| self.entries[i].1 * other.entries[j].1).sum()
+        let (x, y) = (&self.entries, &other.entries);
+        let (mut i, mut j, mut sum) = (0usize, 0usize, 0.0f32);
+        while i < x.len() && j < y.len() {
+            let (a, b) = (x[i], y[j]);
+            if a.0 == b.0 {
+                sum += a.1 * b.1;
+            }
+            i += usize::from(a.0 <= b.0);
+            j += usize::from(b.0 <= a.0);
+        }
+        sum
     }
 
     /// The keys both vectors share, by contribution to the cosine, largest
