@@ -399,10 +399,11 @@ fn window_ms(q: &HashMap<String, String>) -> Result<i64, ApiError> {
         "d" => 86_400_000,
         _ => return Err(ApiError::field("window", format!("{w:?}: unit must be s, m, h or d"))),
     };
-    if n <= 0 || n > 366 * 86_400 {
+    let ms = n.saturating_mul(unit_ms);
+    if n <= 0 || ms > 366 * 86_400_000 {
         return Err(ApiError::field("window", "must be positive and at most a year"));
     }
-    Ok(n * unit_ms)
+    Ok(ms)
 }
 
 async fn trending(State(s): State<Shared>, Query(q): Params) -> Result<Json<Value>, ApiError> {
@@ -504,6 +505,7 @@ mod tests {
         assert_eq!(window_ms(&q("7d")).unwrap(), 7 * 86_400_000);
         assert!(window_ms(&q("3w")).unwrap_err().message.contains("unit"));
         assert!(window_ms(&q("-1h")).is_err());
+        assert!(window_ms(&q("400d")).unwrap_err().message.contains("a year"));
         assert_eq!(window_ms(&HashMap::new()).unwrap(), 86_400_000);
     }
 }
