@@ -43,3 +43,82 @@ impl Rules {
         self.pins.get(owner).map_or(&[], Vec::as_slice)
     }
 }
+
+/// What a reader's reads add up to, kept up to date as clicks arrive: how
+/// often they read each section, subsection and entity.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Profile {
+    /// Articles read (clicks).
+    pub reads: u32,
+    /// Reads per section.
+    pub sections: std::collections::BTreeMap<String, u32>,
+    /// Reads per subsection (an article's first tag).
+    pub subsections: std::collections::BTreeMap<String, u32>,
+    /// Reads per entity key (at most [`Profile::MAX_ENTITIES`], the most read kept).
+    pub entities: std::collections::BTreeMap<String, u32>,
+    /// Time of the last read (ms since the epoch).
+    pub last_ms: i64,
+}
+
+impl Profile {
+    /// Entities kept per profile.
+    pub const MAX_ENTITIES: usize = 200;
+
+    /// Adds one read of an article with this section, subsection and entities.
+    pub fn add_read(&mut self, section: Option<&str>, subsection: Option<&str>, entities: &[&str], time_ms: i64) {
+        self.reads += 1;
+        self.last_ms = self.last_ms.max(time_ms);
+        if let Some(s) = section {
+            *self.sections.entry(s.to_string()).or_default() += 1;
+        }
+        if let Some(s) = subsection {
+            *self.subsections.entry(s.to_string()).or_default() += 1;
+        }
+        for e in entities {
+            *self.entities.entry((*e).to_string()).or_default() += 1;
+        }
+        if self.entities.len() > Self::MAX_ENTITIES {
+            // Drop the least read (ties: the last in key order), so that the
+            // profile stays bounded however much a reader reads.
+            let mut by_count: Vec<(String, u32)> = std::mem::take(&mut self.entities).into_iter().collect();
+            by_count.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+            by_count.truncate(Self::MAX_ENTITIES);
+            self.entities = by_count.into_iter().collect();
+        }
+    }
+
+    /// The share of reads in `section`.
+    pub fn section_share(&self, section: &str) -> f32 {
+        self.sections.get(section).copied().unwrap_or(0) as f32 / self.reads.max(1) as f32
+    }
+
+    /// The `n` most read keys of a map, most read first.
+    pub fn top(map: &std::collections::BTreeMap<String, u32>, n: usize) -> Vec<(&str, u32)> {
+        let mut v: Vec<(&str, u32)> = map.iter().map(|(k, c)| (k.as_str(), *c)).collect();
+        v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+        v.truncate(n);
+        v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_profile_stays_bounded_and_keeps_the_most_read_entities() {
+        let mut p = Profile::default();
+        for _ in 0..3 {
+            p.add_read(Some("world"), None, &["mexico"], 10);
+        }
+        for i in 0..Profile::MAX_ENTITIES + 50 {
+            let e = format!("e{i:04}");
+            p.add_read(None, Some("misc"), &[e.as_str()], 5);
+        }
+        assert_eq!(p.entities.len(), Profile::MAX_ENTITIES);
+        assert_eq!(p.entities.get("mexico"), Some(&3));
+        assert_eq!(p.reads, 3 + Profile::MAX_ENTITIES as u32 + 50);
+        assert_eq!(p.last_ms, 10);
+        assert_eq!(Profile::top(&p.sections, 1), [("world", 3)]);
+    }
+}

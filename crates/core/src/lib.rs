@@ -13,7 +13,7 @@ mod pick;
 mod time;
 
 pub use article::{Analysis, Article, Entity, EntityKind, Keyphrase, RankInput, Term};
-pub use event::{Event, EventKind, Rules};
+pub use event::{Event, EventKind, Profile, Rules};
 pub use hash::{FastMap, FastSet, FnvHasher, fnv1a64, stable_id};
 pub use pick::{Pick, Signal, Why};
 pub use time::{civil_from_days, days_from_civil, format_date, format_datetime, parse_date};

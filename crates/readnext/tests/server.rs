@@ -236,6 +236,8 @@ fn api_routes_and_their_errors() {
     let recs = v["picks"].as_array().unwrap();
     assert!(!recs.is_empty() && recs.iter().all(|p| p["id"] != "q"), "read articles are excluded: {v}");
     assert!(recs[0]["why"]["summary"].as_str().unwrap().contains("Because you read"), "{v}");
+    assert_eq!(v["profile"]["reads"], 1, "the profile follows the click: {v}");
+    assert!(v["profile"]["entities"].as_array().unwrap().iter().any(|e| e["key"] == "claudia_sheinbaum"), "{v}");
     let (st, v) = body(key(c.get(url("/v1/users/ana/recommendations?article=nope")), READER).send().unwrap());
     assert!(st == StatusCode::BAD_REQUEST && v["error"]["message"].as_str().unwrap().contains("`article`"), "{v}");
     assert_eq!(key(c.delete(url("/v1/users/ana")), WRITER).send().unwrap().status(), StatusCode::FORBIDDEN);
@@ -243,6 +245,7 @@ fn api_routes_and_their_errors() {
     assert_eq!((st, v["events_removed"].as_u64()), (StatusCode::OK, Some(1)));
     let v: Value = key(c.get(url("/v1/users/ana/recommendations?k=3")), READER).send().unwrap().json().unwrap();
     assert!(v["picks"][0]["why"]["summary"].as_str().unwrap().starts_with("Trending"), "forgotten: cold start {v}");
+    assert_eq!(v["profile"]["reads"], 0, "the profile is erased too: {v}");
 
     // Rules: pins and blocks apply to every block.
     assert_eq!(

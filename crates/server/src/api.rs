@@ -428,7 +428,16 @@ async fn user_recommendations(
             return Err(ApiError::field("article", format!("no article with id {a:?}")));
         }
         let picks = engine.for_user(&user, &opts)?;
-        Ok(Json(json!({"user": user, "picks": picks})))
+        let p = engine.store().profile(&user).map_err(ApiError::internal)?;
+        let top = |m: &std::collections::BTreeMap<String, u32>, n| {
+            readnext_core::Profile::top(m, n)
+                .into_iter()
+                .map(|(k, c)| json!({"key": k, "reads": c}))
+                .collect::<Vec<_>>()
+        };
+        let profile = json!({"reads": p.reads, "sections": top(&p.sections, 5), "subsections": top(&p.subsections, 5),
+                             "entities": top(&p.entities, 10)});
+        Ok(Json(json!({"user": user, "profile": profile, "picks": picks})))
     })
     .await
 }

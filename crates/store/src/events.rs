@@ -4,7 +4,7 @@
 //! reader (a profile reads a reader's recent history; forgetting a reader
 //! deletes exactly their rows). Both rows are written in one transaction.
 
-use readnext_core::{Event, EventKind, Rules};
+use readnext_core::{Analysis, Article, Event, EventKind, Profile, Rules};
 use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 
 use super::{Result, Store, decode, encode};
@@ -15,6 +15,8 @@ pub(crate) const EVENTS: TableDefinition<(i64, u64), &[u8]> = TableDefinition::n
 pub(crate) const USER_EVENTS: TableDefinition<(&str, i64, u64), (u8, &str)> = TableDefinition::new("user_events");
 /// One row: the editorial rules.
 pub(crate) const RULES: TableDefinition<&str, &[u8]> = TableDefinition::new("rules");
+/// reader -> profile (section, subsection and entity reads)
+pub(crate) const PROFILES: TableDefinition<&str, &[u8]> = TableDefinition::new("profiles");
 /// Fitted models by name (the reader ranker), serialised by their owner.
 pub(crate) const MODELS: TableDefinition<&str, &[u8]> = TableDefinition::new("models");
 const EVENT_SEQ: &str = "next_event_seq";
@@ -46,7 +48,38 @@ impl Store {
             let mut all = txn.open_table(EVENTS).map_err(|e| self.err(e))?;
             let mut by_user = txn.open_table(USER_EVENTS).map_err(|e| self.err(e))?;
             let mut meta = txn.open_table(super::META).map_err(|e| self.err(e))?;
+            let mut profiles = txn.open_table(PROFILES).map_err(|e| self.err(e))?;
+            let articles = txn.open_table(super::ARTICLES).map_err(|e| self.err(e))?;
+            let analyses = txn.open_table(super::ANALYSES).map_err(|e| self.err(e))?;
             let mut next = meta.get(EVENT_SEQ).map_err(|e| self.err(e))?.map_or(1, |v| v.value());
+            // Profiles change only with clicks on stored articles.
+            let mut touched: std::collections::BTreeMap<&str, Profile> = Default::default();
+            for ev in events.iter().filter(|e| e.kind == EventKind::Click) {
+                let Some(a) = articles.get(ev.article.as_str()).map_err(|e| self.err(e))? else { continue };
+                let article: Article = decode(&ev.article, a.value())?;
+                let entities: Vec<String> = match analyses.get(ev.article.as_str()).map_err(|e| self.err(e))? {
+                    Some(v) => {
+                        let an: Analysis = decode(&ev.article, v.value())?;
+                        an.entities.iter().map(|e| e.key.clone()).collect()
+                    }
+                    None => vec![],
+                };
+                if !touched.contains_key(ev.user.as_str()) {
+                    let p = match profiles.get(ev.user.as_str()).map_err(|e| self.err(e))? {
+                        Some(v) => decode(&ev.user, v.value())?,
+                        None => Profile::default(),
+                    };
+                    touched.insert(&ev.user, p);
+                }
+                if let Some(p) = touched.get_mut(ev.user.as_str()) {
+                    let ents: Vec<&str> = entities.iter().map(String::as_str).collect();
+                    p.add_read(article.section.as_deref(), article.tags.first().map(String::as_str), &ents, ev.time_ms);
+                }
+            }
+            for (user, p) in &touched {
+                let bytes = encode(p, user)?;
+                profiles.insert(*user, bytes.as_slice()).map_err(|e| self.err(e))?;
+            }
             for ev in events {
                 let bytes = encode(ev, &ev.article)?;
                 all.insert((ev.time_ms, next), bytes.as_slice()).map_err(|e| self.err(e))?;
@@ -79,8 +112,18 @@ impl Store {
         Ok(out)
     }
 
+    /// A reader's profile (empty for an unknown reader).
+    pub fn profile(&self, user: &str) -> Result<Profile> {
+        let txn = self.db.begin_read().map_err(|e| self.err(e))?;
+        let t = txn.open_table(PROFILES).map_err(|e| self.err(e))?;
+        match t.get(user).map_err(|e| self.err(e))? {
+            Some(v) => decode(user, v.value()),
+            None => Ok(Profile::default()),
+        }
+    }
+
     /// Erases everything recorded about a reader: their events (in both
-    /// tables). Returns how many events were removed.
+    /// tables) and their profile. Returns how many events were removed.
     pub fn forget_user(&self, user: &str) -> Result<usize> {
         let txn = self.db.begin_write().map_err(|e| self.err(e))?;
         let removed;
@@ -98,6 +141,7 @@ impl Store {
                 by_user.remove((user, *t, *seq)).map_err(|e| self.err(e))?;
             }
             removed = keys.len();
+            txn.open_table(PROFILES).map_err(|e| self.err(e))?.remove(user).map_err(|e| self.err(e))?;
         }
         txn.commit().map_err(|e| self.err(e))?;
         Ok(removed)

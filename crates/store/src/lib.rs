@@ -160,6 +160,7 @@ impl Store {
             txn.open_table(events::USER_EVENTS).map_err(|e| store.err(e))?;
             txn.open_table(events::RULES).map_err(|e| store.err(e))?;
             txn.open_table(events::MODELS).map_err(|e| store.err(e))?;
+            txn.open_table(events::PROFILES).map_err(|e| store.err(e))?;
         }
         txn.commit().map_err(|e| store.err(e))?;
         Ok(store)

@@ -116,3 +116,35 @@ fn rules_persist_across_reopen() {
     assert_eq!(r.pins_of("q"), ["p".to_string()]);
     assert!(r.pins_of("other").is_empty());
 }
+
+#[test]
+fn clicks_keep_the_profile_up_to_date_and_forgetting_erases_it() {
+    use readnext_core::{Entity, EntityKind, EventKind::Click, EventKind::Impression};
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let mut r = record("a", "A");
+    r.article.section = Some("world".into());
+    r.article.tags = vec!["mexico".into()];
+    r.analysis.entities =
+        vec![Entity { key: "mexico".into(), name: "Mexico".into(), kind: EntityKind::Place, count: 2 }];
+    store.apply(&Write::Upsert(Box::new(r))).unwrap();
+    store.apply(&upsert("b", "B")).unwrap();
+    store
+        .record_events(&[
+            event("ana", "a", Click, 1_000),
+            event("ana", "a", Impression, 1_500),
+            event("ana", "b", Click, 2_000),
+            event("ana", "unknown", Click, 3_000),
+        ])
+        .unwrap();
+    store.record_events(&[event("ana", "a", Click, 4_000)]).unwrap();
+    let p = store.profile("ana").unwrap();
+    assert_eq!(p.reads, 3, "clicks on stored articles only");
+    assert_eq!(p.sections.get("world"), Some(&2));
+    assert_eq!(p.subsections.get("mexico"), Some(&2));
+    assert_eq!(p.entities.get("mexico"), Some(&2));
+    assert_eq!(p.last_ms, 4_000);
+    assert!((p.section_share("world") - 2.0 / 3.0).abs() < 1e-6);
+    store.forget_user("ana").unwrap();
+    assert_eq!(store.profile("ana").unwrap(), readnext_core::Profile::default());
+}
