@@ -60,7 +60,7 @@ pub struct Engine {
     features: FeatureCache,
     rules: RwLock<Option<Arc<Rules>>>,
     /// Blocks of stored articles, by id and options; emptied by any write.
-    blocks: RwLock<FastMap<String, Arc<Vec<Pick>>>>,
+    blocks: RwLock<FastMap<String, Vec<Pick>>>,
 }
 
 impl Engine {
@@ -181,8 +181,12 @@ impl Engine {
     }
 
     /// Commits the index and waits for its maintenance; call before exiting.
+    /// What was derived while bulk writes were uncommitted (statistics,
+    /// cached blocks) is dropped: it did not see them.
     pub fn finish(&self) -> Result<()> {
-        Ok(self.index.finish()?)
+        self.index.finish()?;
+        self.invalidate();
+        Ok(())
     }
 
     /// Corpus statistics (document frequencies), computed once per index change.
@@ -242,7 +246,7 @@ impl Engine {
         if let Some(k) = &key
             && let Some(hit) = self.blocks.read().unwrap_or_else(|p| p.into_inner()).get(k)
         {
-            return Ok(hit.as_ref().clone());
+            return Ok(hit.clone());
         }
         let picks = self.related_uncached(query, opts)?;
         if let Some(k) = key {
@@ -250,7 +254,7 @@ impl Engine {
             if cache.len() >= BLOCK_CACHE_ENTRIES {
                 cache.clear();
             }
-            cache.insert(k, Arc::new(picks.clone()));
+            cache.insert(k, picks.clone());
         }
         Ok(picks)
     }

@@ -175,10 +175,23 @@ fn bulk_writes_reach_the_index_even_when_the_process_dies_before_committing() {
     let picks = engine.related(&engine.query_for_id("q").unwrap(), &RelatedOptions::default()).unwrap();
     assert!(picks.iter().any(|p| p.id == "sheinbaum"), "{picks:?}");
 
-    // After `finish`, a bulk write is committed and visible.
-    engine.write_bulk(&[upsert(article("new", "Sheinbaum meets Hegseth on cartels", CARTELS, 20_020))]).unwrap();
+    // After `finish`, a bulk write is committed and visible, also in a
+    // block that was computed (and cached) before the commit.
+    engine
+        .write_bulk(&[upsert(article(
+            "new",
+            "Sheinbaum and Hegseth meet over the cartels",
+            "Claudia Sheinbaum met Pete Hegseth in Mexico City to discuss the drug cartels and the border.",
+            20_020,
+        ))])
+        .unwrap();
+    let q = engine.query_for_id("q").unwrap();
+    let before = engine.related(&q, &RelatedOptions::default()).unwrap();
+    assert!(before.iter().all(|p| p.id != "new"), "not committed yet: {before:?}");
     engine.finish().unwrap();
     assert_eq!(engine.index().num_docs(), 7);
+    let after = engine.related(&q, &RelatedOptions::default()).unwrap();
+    assert!(after.iter().any(|p| p.id == "new"), "{after:?}");
 }
 
 fn ev(user: &str, article: &str, kind: readnext_core::EventKind, time_ms: i64) -> readnext_core::Event {
