@@ -162,21 +162,22 @@ impl Engine {
         let related_opts = RelatedOptions { k: opts.k * 2, ..RelatedOptions::default() };
         // id -> (score, pick as first found, the history title behind it)
         let mut pool: HashMap<String, (f32, Pick, Option<String>)> = HashMap::new();
-        let mut sources: Vec<(String, f32, Option<String>)> = Vec::new();
+        // (id, weight, whether it is a history item the why should name)
+        let mut sources: Vec<(&str, f32, bool)> = Vec::new();
         if let Some(anchor) = &opts.anchor {
-            sources.push((anchor.clone(), 1.0, None));
+            sources.push((anchor, 1.0, false));
         }
         for (i, seed) in seeds.iter().enumerate() {
-            let title = self.store().get(seed)?.map(|r| r.article.title);
-            sources.push((seed.to_string(), HISTORY_DECAY.powi(i as i32), title));
+            sources.push((seed, HISTORY_DECAY.powi(i as i32), true));
         }
-        for (id, weight, title) in &sources {
+        for (id, weight, from_history) in sources {
             let query = match self.query_for_id(id) {
                 Ok(q) => q,
                 // A history item deleted since it was read has nothing to say.
                 Err(RecommendError::NotFound(_)) => continue,
                 Err(e) => return Err(e),
             };
+            let title = from_history.then(|| query.title.clone());
             for p in self.related(&query, &related_opts)? {
                 if read.contains(p.id.as_str()) || opts.anchor.as_deref() == Some(p.id.as_str()) {
                     continue;

@@ -9,7 +9,7 @@ use axum::extract::{Form, Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
-use readnext_core::Article;
+use readnext_core::{Article, format_date};
 use readnext_recommend::{Query as EngineQuery, RelatedOptions};
 use readnext_render::escape;
 
@@ -59,7 +59,12 @@ async fn home(State(s): State<Shared>, Query(q): Query<HashMap<String, String>>)
         let mut hits = Vec::new();
         if !t.is_empty() {
             if let Some(r) = engine.store().get(&t).map_err(ApiError::internal)? {
-                hits.push((r.article.id.clone(), r.article.title.clone(), r.article.published, 1.0f32));
+                hits.push((
+                    r.article.id.clone(),
+                    r.article.title.clone(),
+                    r.article.published.map(format_date),
+                    1.0f32,
+                ));
             }
             let mut a = Article { id: String::new(), title: t.clone(), body: vec![t.clone()], ..Default::default() };
             // A few words are too short to tell their language: search
@@ -70,9 +75,7 @@ async fn home(State(s): State<Shared>, Query(q): Query<HashMap<String, String>>)
                 let query = EngineQuery { id: None, title: t, analysis };
                 let opts = RelatedOptions { k: 25, mmr_lambda: 1.0, recency_weight: 0.0, ..Default::default() };
                 for p in engine.related(&query, &opts)? {
-                    let published =
-                        engine.store().get(&p.id).map_err(ApiError::internal)?.and_then(|r| r.article.published);
-                    hits.push((p.id, p.title, published, p.score));
+                    hits.push((p.id, p.title, p.published, p.score));
                 }
             }
         }
@@ -91,7 +94,7 @@ async fn home(State(s): State<Shared>, Query(q): Query<HashMap<String, String>>)
                 "<tr><td><a href=\"/ui/articles/{}\">{}</a></td><td>{}</td><td>{score:.3}</td></tr>",
                 url_part(id),
                 escape(title),
-                published.map(readnext_core::format_date).unwrap_or_default()
+                escape(published.as_deref().unwrap_or(""))
             ));
         }
         b.push_str("</table>");
@@ -139,7 +142,7 @@ async fn article(State(s): State<Shared>, Path(id): Path<String>) -> Result<Resp
     let mut b = format!(
         "<p><code>{}</code> · {} · {} · entities: {}</p>",
         escape(id),
-        a.published.map(readnext_core::format_date).unwrap_or_else(|| "undated".into()),
+        a.published.map(format_date).unwrap_or_else(|| "undated".into()),
         escape(&rec.analysis.lang),
         escape(&rec.analysis.entities.iter().take(8).map(|e| e.name.as_str()).collect::<Vec<_>>().join(", "))
     );
