@@ -267,6 +267,10 @@ impl Engine {
         let since = window_ms.map_or(i64::MIN, |w| now_ms.saturating_sub(w));
         let mut events = Vec::new();
         self.store().for_each_event_since(since, |e| events.push(e.clone()))?;
+        self.popularity_of(&events)
+    }
+
+    fn popularity_of(&self, events: &[readnext_core::Event]) -> Result<Popularity, RecommendError> {
         let mut p = Popularity::default();
         let mut ids: Vec<String> = events.iter().map(|e| e.article.clone()).collect();
         ids.sort();
@@ -277,7 +281,7 @@ impl Engine {
             .zip(self.store().get_many(&ids)?)
             .filter_map(|(id, r)| r.map(|r| (id, (r.article.section, r.article.tags.into_iter().next()))))
             .collect();
-        for e in &events {
+        for e in events {
             let (click, shown) = match e.kind {
                 readnext_core::EventKind::Click => {
                     p.click(&e.article, 1.0);
@@ -314,7 +318,7 @@ impl Engine {
     pub fn train_ranker(&self, l2: f32, iterations: usize) -> Result<TrainReport, RecommendError> {
         let mut events = Vec::new();
         self.store().for_each_event_since(i64::MIN, |e| events.push(e.clone()))?;
-        let all = self.popularity(0, None)?;
+        let all = self.popularity_of(&events)?;
         // reader -> clicks (time, article), oldest first
         let mut clicks: FastMap<&str, Vec<(i64, &str)>> = FastMap::default();
         // (reader, time) -> shown articles with positions
