@@ -12,7 +12,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
-use readnext_core::{Article, format_datetime, parse_date, stable_id};
+use readnext_core::{Article, Rules, format_datetime, parse_date, stable_id};
 use readnext_index::Filter;
 use readnext_ingest::{JsonArticle, host, parse_event};
 use readnext_recommend::{Query as EngineQuery, RelatedOptions, UserOptions};
@@ -451,9 +451,20 @@ async fn forget_user(State(s): State<Shared>, Path(user): Path<String>) -> Resul
     .await
 }
 
+/// The rules as the API answers them.
+fn rules_json(rules: &Rules) -> Result<Json<Value>, ApiError> {
+    Ok(Json(serde_json::to_value(rules).map_err(ApiError::internal)?))
+}
+
 async fn get_rules(State(s): State<Shared>) -> Result<Json<Value>, ApiError> {
     let engine = s.engine.clone();
-    blocking(move || Ok(Json(serde_json::to_value(&*engine.rules()?).map_err(ApiError::internal)?))).await
+    blocking(move || rules_json(&*engine.rules()?)).await
+}
+
+/// Applies `f` to the rules and answers the new rules.
+async fn edit_rules(s: &Shared, f: impl FnOnce(&mut Rules) + Send + 'static) -> Result<Json<Value>, ApiError> {
+    let engine = s.engine.clone();
+    blocking(move || rules_json(&*engine.update_rules(f)?)).await
 }
 
 async fn put_pins(
@@ -464,40 +475,30 @@ async fn put_pins(
     let bytes = body(&s, b)?;
     let pins: Vec<String> = parse_json(&bytes)?;
     let engine = s.engine.clone();
-    blocking(move || {
-        if engine.store().get(&owner).map_err(ApiError::internal)?.is_none() {
-            return Err(ApiError::not_found(format!("no article with id {owner:?}")));
+    let o = owner.clone();
+    if blocking(move || engine.store().get(&o).map_err(ApiError::internal)).await?.is_none() {
+        return Err(ApiError::not_found(format!("no article with id {owner:?}")));
+    }
+    edit_rules(&s, move |r| {
+        if pins.is_empty() {
+            r.pins.remove(&owner);
+        } else {
+            r.pins.insert(owner, pins);
         }
-        let rules = engine.update_rules(|r| {
-            if pins.is_empty() {
-                r.pins.remove(&owner);
-            } else {
-                r.pins.insert(owner.clone(), pins);
-            }
-        })?;
-        Ok(Json(serde_json::to_value(&*rules).map_err(ApiError::internal)?))
     })
     .await
 }
 
 async fn block(State(s): State<Shared>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
-    let engine = s.engine.clone();
-    blocking(move || {
-        let rules = engine.update_rules(|r| {
-            r.blocked.insert(id);
-        })?;
-        Ok(Json(serde_json::to_value(&*rules).map_err(ApiError::internal)?))
+    edit_rules(&s, move |r| {
+        r.blocked.insert(id);
     })
     .await
 }
 
 async fn unblock(State(s): State<Shared>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
-    let engine = s.engine.clone();
-    blocking(move || {
-        let rules = engine.update_rules(|r| {
-            r.blocked.remove(&id);
-        })?;
-        Ok(Json(serde_json::to_value(&*rules).map_err(ApiError::internal)?))
+    edit_rules(&s, move |r| {
+        r.blocked.remove(&id);
     })
     .await
 }
