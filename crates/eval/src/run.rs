@@ -61,7 +61,7 @@ pub fn build_engine(
         .into_par_iter()
         .map(|article| {
             let analysis = analyze(&article)?;
-            Ok(Record { article, analysis })
+            Ok(Record { article, analysis, vector: None })
         })
         .collect::<Result<_, readnext_analysis::AnalysisError>>()
         .map_err(readnext_recommend::RecommendError::from)?;

@@ -1,11 +1,16 @@
 //! Derived indexes: a tantivy BM25 index over the analysed stems and entity
-//! keys of every stored article.
+//! keys of every stored article, and an HNSW index over their sentence
+//! embeddings ([`DenseIndex`]).
 //!
 //! Nothing here is a source of truth. The index records, in its commit
 //! payload, the store sequence number it reflects; [`BmIndex::applied_seq`]
 //! tells how far behind the store it is, and deleting the folder and
 //! replaying the store rebuilds it (`readnext reindex`).
 #![warn(missing_docs)]
+
+mod dense;
+
+pub use dense::{DenseDoc, DenseIndex};
 
 use std::collections::HashMap;
 use std::ops::Bound;
@@ -29,6 +34,14 @@ pub enum IndexError {
         path: PathBuf,
         /// The cause.
         source: tantivy::TantivyError,
+    },
+    /// The dense index failed.
+    #[error("dense index {path}: {reason} (rebuild it with `readnext reindex`)")]
+    Dense {
+        /// The index folder.
+        path: PathBuf,
+        /// What failed.
+        reason: String,
     },
     /// The index folder could not be created or read.
     #[error("index folder {path}: {source}")]

@@ -249,7 +249,7 @@ fn scaled(data: &PathBuf, n: usize, queries: usize) -> anyhow::Result<()> {
         let writes: Vec<Write> = batch
             .into_par_iter()
             .filter_map(|article| {
-                analyze(&article).ok().map(|analysis| Write::Upsert(Box::new(Record { article, analysis })))
+                analyze(&article).ok().map(|analysis| Write::Upsert(Box::new(Record { article, analysis, vector: None })))
             })
             .collect();
         made += writes.len().max(1);

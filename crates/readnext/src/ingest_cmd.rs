@@ -215,7 +215,7 @@ fn process(root: &Path, path: &Path, opts: &Options) -> FileOutcome {
         parsed.errors.iter().map(|e| format!("{}:{}: {}", path.display(), e.line, e.message)).collect();
     for article in parsed.articles {
         match analyze(&article) {
-            Ok(analysis) => records.push(Record { article, analysis }),
+            Ok(analysis) => records.push(Record { article, analysis, vector: None }),
             Err(e) => item_errors.push(format!("{}: {e}", path.display())),
         }
     }

@@ -16,7 +16,7 @@ fn article(id: &str, title: &str, body: &str, day: i64) -> Article {
 
 fn upsert(a: Article) -> Write {
     let analysis = analyze(&a).unwrap();
-    Write::Upsert(Box::new(Record { article: a, analysis }))
+    Write::Upsert(Box::new(Record { article: a, analysis, vector: None }))
 }
 
 const CARTELS: &str = "Defense Secretary Pete Hegseth told Mexican officials that the military could act against \

