@@ -26,9 +26,7 @@ pub const MODEL_FILES: [(&str, &str); 3] = [
 /// The model folder: `READNEXT_MODEL`, else `models/all-MiniLM-L6-v2` under
 /// the working directory (where the setup script puts it).
 pub fn default_model_dir() -> PathBuf {
-    std::env::var_os("READNEXT_MODEL")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("models").join(MODEL_NAME))
+    std::env::var_os("READNEXT_MODEL").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("models").join(MODEL_NAME))
 }
 
 /// How texts are encoded.
@@ -136,7 +134,8 @@ impl Encoder {
     }
 
     fn embed_batch(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
-        let enc = self.tokenizer.encode_batch(texts.to_vec(), true).map_err(|e| EmbedError::Tokenizer(e.to_string()))?;
+        let enc =
+            self.tokenizer.encode_batch(texts.to_vec(), true).map_err(|e| EmbedError::Tokenizer(e.to_string()))?;
         let len = enc.first().map_or(0, |e| e.get_ids().len());
         let n = enc.len();
         let mut ids = Vec::with_capacity(n * len);

@@ -348,7 +348,7 @@ pub fn run_mind(
         })
         .filter(|a| !a.title.trim().is_empty() || !a.body.is_empty())
         .collect();
-    let (_dir, engine, _) = build_engine(articles)?;
+    let (_dir, engine, _) = build_engine(articles, None)?;
     let texts: Vec<String> = news.values().map(text_of).collect();
     let bm25 = Bm25::new(&texts);
 

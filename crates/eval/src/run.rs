@@ -6,7 +6,8 @@ use std::time::Instant;
 
 use rayon::prelude::*;
 use readnext_analysis::analyze;
-use readnext_recommend::{Engine, Query, RelatedOptions};
+use readnext_embed::{Encoder, article_text};
+use readnext_recommend::{Engine, Query, RelatedOptions, Weights};
 use readnext_store::{Record, Write};
 
 use crate::EvalError;
@@ -50,18 +51,83 @@ pub struct EvalRun {
     pub fingerprint: String,
 }
 
-/// Builds a readnext engine over the articles, in a temporary folder, with
-/// the same write path as `readnext ingest`.
+/// Sentence vectors of a dataset's articles, computed once per run and
+/// shared by readnext and the dense baseline.
+#[derive(Debug, Clone)]
+pub struct Embedded {
+    /// One unit vector per article, in order.
+    pub vectors: Vec<Vec<f32>>,
+    /// Seconds the encoder took.
+    pub seconds: f64,
+    /// Tokens per text the encoder kept.
+    pub max_tokens: usize,
+}
+
+/// Embeds articles as the ingest does (headline and lead).
+pub fn embed_articles<'a>(
+    encoder: &Encoder,
+    articles: impl Iterator<Item = &'a readnext_core::Article>,
+) -> Result<Embedded, EvalError> {
+    let started = Instant::now();
+    let texts: Vec<String> = articles.map(article_text).collect();
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let vectors = encoder.embed(&refs)?;
+    Ok(Embedded { vectors, seconds: started.elapsed().as_secs_f64(), max_tokens: encoder.options().max_tokens })
+}
+
+fn note_embedding(run: &mut EvalRun, e: Option<&Embedded>) {
+    if let Some(e) = e {
+        run.config.insert(
+            "embeddings".into(),
+            format!(
+                "{} over the first {} tokens: {} texts in {:.1}s (shared by readnext and dense, not in their wall time)",
+                readnext_embed::MODEL_NAME,
+                e.max_tokens,
+                e.vectors.len(),
+                e.seconds
+            ),
+        );
+    }
+}
+
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+/// The dense baseline's list for `q`: every other document by cosine.
+fn dense_rank(vectors: &[Vec<f32>], q: usize, depth: usize) -> Vec<usize> {
+    let mut scored: Vec<(usize, f32)> =
+        vectors.iter().enumerate().filter(|&(d, _)| d != q).map(|(d, v)| (d, dot(&vectors[q], v))).collect();
+    let depth = depth.min(scored.len());
+    if depth == 0 {
+        return vec![];
+    }
+    scored.select_nth_unstable_by(depth - 1, |a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    scored.truncate(depth);
+    scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    scored.into_iter().map(|(d, _)| d).collect()
+}
+
+/// Options with the embedding signal off: readnext's lexical half.
+fn lexical(opts: &RelatedOptions) -> RelatedOptions {
+    RelatedOptions { weights: Weights { dense: 0.0, ..opts.weights }, ..opts.clone() }
+}
+
+/// Builds a readnext engine over the articles (with their vectors, when
+/// given), in a temporary folder, with the same write path as `readnext
+/// ingest`.
 pub fn build_engine(
     articles: Vec<readnext_core::Article>,
+    vectors: Option<&[Vec<f32>]>,
 ) -> Result<(tempfile::TempDir, Engine, Vec<Record>), EvalError> {
     let dir = tempfile::tempdir().map_err(|source| EvalError::Io { path: std::env::temp_dir(), source })?;
     let engine = Engine::open(dir.path())?;
     let records: Vec<Record> = articles
         .into_par_iter()
-        .map(|article| {
+        .enumerate()
+        .map(|(i, article)| {
             let analysis = analyze(&article)?;
-            Ok(Record { article, analysis, vector: None })
+            Ok(Record { article, analysis, vector: vectors.and_then(|v| v.get(i).cloned()) })
         })
         .collect::<Result<_, readnext_analysis::AnalysisError>>()
         .map_err(readnext_recommend::RecommendError::from)?;
@@ -95,7 +161,14 @@ fn score_list(set: &RelatedSet, q: usize, ranked: &[usize], all_gains: &[u8]) ->
 }
 
 /// Runs the `related` task: every document is a query against all others.
-pub fn run_related(set: &RelatedSet, depth: usize, opts: &RelatedOptions) -> Result<EvalRun, EvalError> {
+/// With embeddings, readnext is hybrid, and its lexical half
+/// (`readnext_lexical`) and the dense baseline run beside it.
+pub fn run_related(
+    set: &RelatedSet,
+    depth: usize,
+    opts: &RelatedOptions,
+    embedded: Option<&Embedded>,
+) -> Result<EvalRun, EvalError> {
     let n = set.docs.len();
     let mut run = EvalRun { dataset: set.name.clone(), queries: n, ..Default::default() };
     run.config.insert("depth".into(), depth.to_string());
@@ -104,6 +177,7 @@ pub fn run_related(set: &RelatedSet, depth: usize, opts: &RelatedOptions) -> Res
     run.config.insert("mmr_lambda".into(), opts.mmr_lambda.to_string());
     run.config.insert("recency".into(), format!("{} over {} days", opts.recency_weight, opts.recency_days));
     run.fingerprint = crate::fingerprint(&set.files);
+    note_embedding(&mut run, embedded);
     let texts: Vec<String> = set.docs.iter().map(|d| d.article.full_text()).collect();
     let index_of: HashMap<String, usize> =
         set.docs.iter().enumerate().map(|(i, d)| (d.article.id.clone(), i)).collect();
@@ -111,18 +185,26 @@ pub fn run_related(set: &RelatedSet, depth: usize, opts: &RelatedOptions) -> Res
     let judge = Judge::new(set, &texts);
 
     // readnext, through the engine's public related path.
-    let readnext = measure(&judge, || {
-        let (_dir, engine, records) = build_engine(set.docs.iter().map(|d| d.article.clone()).collect())?;
-        let o = RelatedOptions { k: depth, ..opts.clone() };
-        records
-            .iter()
-            .map(|r| {
-                let picks = engine.related(&Query::from_record(r), &o)?;
-                Ok(picks.iter().filter_map(|p| index_of.get(&p.id).copied()).collect())
-            })
-            .collect()
-    })?;
-    run.systems.push(("readnext".into(), readnext));
+    let vectors = embedded.map(|e| e.vectors.as_slice());
+    let readnext_with = |opts: &RelatedOptions| {
+        measure(&judge, || {
+            let (_dir, engine, records) = build_engine(set.docs.iter().map(|d| d.article.clone()).collect(), vectors)?;
+            let o = RelatedOptions { k: depth, ..opts.clone() };
+            records
+                .iter()
+                .map(|r| {
+                    let picks = engine.related(&Query::from_record(r), &o)?;
+                    Ok(picks.iter().filter_map(|p| index_of.get(&p.id).copied()).collect())
+                })
+                .collect()
+        })
+    };
+    run.systems.push(("readnext".into(), readnext_with(opts)?));
+    if let Some(v) = vectors {
+        run.systems.push(("readnext_lexical".into(), readnext_with(&lexical(opts))?));
+        let dense = measure(&judge, || Ok((0..n).into_par_iter().map(|q| dense_rank(v, q, depth)).collect()))?;
+        run.systems.push(("dense".into(), dense));
+    }
     // Each baseline tokenises the corpus itself, inside its own timing.
     let tfidf = measure(&judge, || {
         let tfidf = Tfidf::new(&LexCorpus::new(&texts));
@@ -279,27 +361,41 @@ fn correlate(pairs: &[Pair], sims: &[f64]) -> BTreeMap<String, BTreeMap<String, 
 }
 
 /// Runs the SemEval pairwise task: each system's similarity of the two
-/// articles of a pair against the human score.
-pub fn run_semeval(pairs: &[Pair], opts: &RelatedOptions, files: &[std::path::PathBuf]) -> Result<EvalRun, EvalError> {
+/// articles of a pair against the human score. `embedded` holds the
+/// vectors of the articles in pair order (a, b of each pair).
+pub fn run_semeval(
+    pairs: &[Pair],
+    opts: &RelatedOptions,
+    files: &[std::path::PathBuf],
+    embedded: Option<&Embedded>,
+) -> Result<EvalRun, EvalError> {
     let mut run = EvalRun { dataset: "semeval".into(), queries: pairs.len(), ..Default::default() };
     run.fingerprint = crate::fingerprint(files);
+    note_embedding(&mut run, embedded);
     run.config.insert("seed".into(), SEED.to_string());
     run.config.insert("weights".into(), format!("{:?}", opts.weights));
     let texts: Vec<String> = pairs.iter().flat_map(|p| [p.a.full_text(), p.b.full_text()]).collect();
 
-    let readnext = measure_pairs(pairs, || {
-        let articles = pairs.iter().flat_map(|p| [p.a.clone(), p.b.clone()]).collect();
-        let (_dir, engine, records) = build_engine(articles)?;
-        (0..pairs.len())
-            .map(|i| {
-                let (a, b) = (&records[2 * i], &records[2 * i + 1]);
-                let s =
-                    engine.similarity((&a.analysis, Some(&a.article.id)), (&b.analysis, Some(&b.article.id)), opts)?;
-                Ok(f64::from(s))
-            })
-            .collect()
-    })?;
-    run.systems.push(("readnext".into(), readnext));
+    let vectors = embedded.map(|e| e.vectors.as_slice());
+    let readnext_with = |opts: &RelatedOptions| {
+        measure_pairs(pairs, || {
+            let articles = pairs.iter().flat_map(|p| [p.a.clone(), p.b.clone()]).collect();
+            let (_dir, engine, records) = build_engine(articles, vectors)?;
+            (0..pairs.len())
+                .map(|i| {
+                    let (a, b) = (Query::from_record(&records[2 * i]), Query::from_record(&records[2 * i + 1]));
+                    Ok(f64::from(engine.similarity(&a, &b, opts)?))
+                })
+                .collect()
+        })
+    };
+    run.systems.push(("readnext".into(), readnext_with(opts)?));
+    if let Some(v) = vectors {
+        run.systems.push(("readnext_lexical".into(), readnext_with(&lexical(opts))?));
+        let dense =
+            measure_pairs(pairs, || Ok((0..pairs.len()).map(|i| f64::from(dot(&v[2 * i], &v[2 * i + 1]))).collect()))?;
+        run.systems.push(("dense".into(), dense));
+    }
     // Each baseline tokenises the texts itself, inside its own timing.
     let tfidf = measure_pairs(pairs, || {
         let tfidf = Tfidf::new(&LexCorpus::new(&texts));

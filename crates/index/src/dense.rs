@@ -184,7 +184,12 @@ impl DenseIndex {
         }
         for d in upserts {
             if d.vector.len() != self.dim {
-                return Err(self.err(format!("vector of {:?} has {} dimensions, not {}", d.id, d.vector.len(), self.dim)));
+                return Err(self.err(format!(
+                    "vector of {:?} has {} dimensions, not {}",
+                    d.id,
+                    d.vector.len(),
+                    self.dim
+                )));
             }
             let key = fnv1a64(d.id.as_bytes());
             if st.entries.contains_key(&key) {
@@ -220,7 +225,7 @@ impl DenseIndex {
     /// Saves the index if it changed since it was last saved or loaded.
     pub fn save(&self) -> Result<(), IndexError> {
         let mut st = self.state.write().unwrap_or_else(|p| p.into_inner());
-        if st.seq == st.saved_seq && self.dir.join(META_FILE).is_file() {
+        if st.seq == st.saved_seq {
             return Ok(());
         }
         let graph_tmp = self.dir.join(format!("{GRAPH_FILE}.tmp"));
@@ -317,8 +322,12 @@ mod tests {
         let idx = DenseIndex::open(dir.path(), 8).unwrap();
         let vs = vectors(200, 8);
         let ids: Vec<String> = (0..200).map(|i| format!("a{i}")).collect();
-        let docs: Vec<DenseDoc> =
-            ids.iter().zip(&vs).enumerate().map(|(i, (id, v))| doc(id, v, if i % 2 == 0 { "en" } else { "es" })).collect();
+        let docs: Vec<DenseDoc> = ids
+            .iter()
+            .zip(&vs)
+            .enumerate()
+            .map(|(i, (id, v))| doc(id, v, if i % 2 == 0 { "en" } else { "es" }))
+            .collect();
         idx.apply(&docs, &[], 200).unwrap();
         assert_eq!(idx.len(), 200);
         // Exact neighbours by brute force.

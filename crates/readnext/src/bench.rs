@@ -30,6 +30,14 @@ pub struct BenchArgs {
     /// Skip the TF-IDF baseline.
     #[arg(long)]
     no_baseline: bool,
+    /// Articles whose headline and lead the embedding benchmark encodes
+    /// (0 skips it; it needs the model).
+    #[arg(long, default_value_t = 512)]
+    embed: usize,
+    /// Also embed the whole corpus and time hybrid related queries (BM25 +
+    /// entities + HNSW dense retrieval) against the lexical ones.
+    #[arg(long)]
+    hybrid: bool,
 }
 
 struct Latency {
@@ -48,7 +56,7 @@ fn mib(b: u64) -> f64 {
     b as f64 / (1024.0 * 1024.0)
 }
 
-pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
+pub fn run(args: BenchArgs, model: &crate::ModelArgs) -> anyhow::Result<ExitCode> {
     let data = args.data.unwrap_or_else(|| {
         std::env::var_os("READNEXT_DATA")
             .map_or_else(|| PathBuf::from("../shared/data"), PathBuf::from)
@@ -140,11 +148,106 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     if !args.no_baseline {
         baseline(&files, &ids)?;
     }
+    let mut engine = Some(engine);
+    if let Some(e) = engine.as_ref()
+        && (args.embed > 0 || args.hybrid)
+    {
+        match model.load()? {
+            Some(enc) => {
+                if args.embed > 0 {
+                    embed_bench(e, model, args.embed)?;
+                }
+                if args.hybrid {
+                    hybrid_bench(engine.take(), enc, &ids, &lat)?;
+                }
+            }
+            None => outln!("embedding benchmark skipped: no model (scripts/fetch-model.sh installs it)"),
+        }
+    }
     drop(engine);
     for n in args.scale {
         scaled(&data, n, args.queries)?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Embedding throughput of candle f32 on headline + lead, at 64 tokens
+/// (the yardstick) and at the configured limit.
+fn embed_bench(engine: &Engine, model: &crate::ModelArgs, n: usize) -> anyhow::Result<()> {
+    use readnext_embed::{Encoder, EncoderOptions, article_text};
+    let ids = sample_ids(engine, n)?;
+    let texts: Vec<String> =
+        engine.store().get_many(&ids)?.into_iter().flatten().map(|r| article_text(&r.article)).collect();
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let mut limits = vec![64, model.max_tokens];
+    limits.dedup();
+    for max_tokens in limits {
+        let enc = Encoder::load(&model.model, EncoderOptions { max_tokens, ..Default::default() })?;
+        let tokens: usize = enc.token_counts(&refs)?.iter().sum();
+        enc.embed(&refs[..refs.len().min(8)])?;
+        let t = Instant::now();
+        let vectors = enc.embed(&refs)?;
+        let s = t.elapsed().as_secs_f64();
+        outln!(
+            "{:<44} {:>8.1} docs/s {:>9.0} tokens/s  ({} docs, {:.0} tokens each, {} threads)",
+            format!("embed: candle f32, headline+lead <= {max_tokens} tok"),
+            vectors.len() as f64 / s,
+            tokens as f64 / s,
+            vectors.len(),
+            tokens as f64 / vectors.len().max(1) as f64,
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        );
+    }
+    Ok(())
+}
+
+/// Embeds the whole store, then times hybrid related queries on the same
+/// query articles as the lexical run above.
+fn hybrid_bench(
+    engine: Option<Engine>,
+    enc: std::sync::Arc<readnext_embed::Encoder>,
+    ids: &[String],
+    lexical: &Latency,
+) -> anyhow::Result<()> {
+    let Some(engine) = engine else { return Ok(()) };
+    let engine = engine.with_encoder(enc);
+    let n = engine.store().len()?;
+    let bar = crate::progress_bar(n, "embedded");
+    let t = Instant::now();
+    let done = engine.embed_missing(&|k| bar.inc(k as u64))?;
+    bar.finish_and_clear();
+    let embed_s = t.elapsed().as_secs_f64();
+    let queries: Vec<Query> = ids.iter().map(|id| engine.query_for_id(id)).collect::<Result<_, _>>()?;
+    let opts = RelatedOptions::default();
+    engine.related(&queries[0], &opts)?;
+    let mut times = Vec::with_capacity(queries.len());
+    let mut dense_picks = 0;
+    for q in &queries[1..] {
+        let t = Instant::now();
+        let picks = engine.related(q, &opts)?;
+        times.push(t.elapsed().as_secs_f64() * 1000.0);
+        dense_picks += picks.iter().filter(|p| p.why.signals.iter().any(|s| s.name == "dense_rank")).count();
+    }
+    let lat = latency(times);
+    outln!(
+        "{:<44} {:>12} {:>10.2} {:>10.2} {:>10.2} {:>12.1}",
+        "readnext hybrid (+ HNSW dense, fused)",
+        "",
+        lat.p50,
+        lat.p99,
+        lat.mean,
+        mib(peak_rss_bytes())
+    );
+    outln!(
+        "  {done} articles embedded in {embed_s:.1}s ({:.1} docs/s); {} HNSW vectors, {:.1} MiB; {dense_picks} picks came from dense retrieval; lexical p50/p99 above: {:.2}/{:.2} ms",
+        done as f64 / embed_s.max(1e-9),
+        engine.dense().len(),
+        mib(engine.dense().memory_bytes() as u64),
+        lexical.p50,
+        lexical.p99
+    );
+    engine.finish()?;
+    Ok(())
 }
 
 fn sample_ids(engine: &Engine, n: usize) -> anyhow::Result<Vec<String>> {
@@ -249,7 +352,9 @@ fn scaled(data: &PathBuf, n: usize, queries: usize) -> anyhow::Result<()> {
         let writes: Vec<Write> = batch
             .into_par_iter()
             .filter_map(|article| {
-                analyze(&article).ok().map(|analysis| Write::Upsert(Box::new(Record { article, analysis, vector: None })))
+                analyze(&article)
+                    .ok()
+                    .map(|analysis| Write::Upsert(Box::new(Record { article, analysis, vector: None })))
             })
             .collect();
         made += writes.len().max(1);

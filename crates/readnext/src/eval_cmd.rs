@@ -58,6 +58,16 @@ enum Task {
         /// Pivoted length normalisation slope (1 = cosine).
         #[arg(long)]
         length_slope: Option<f32>,
+        /// Share of relevance from the embedding cosine (0 = lexical only).
+        #[arg(long)]
+        w_dense: Option<f32>,
+        /// Embedding cosine counted as no similarity.
+        #[arg(long)]
+        dense_floor: Option<f32>,
+        /// Keep the dataset's vectors in this folder and reuse them in later
+        /// runs (keyed by the texts and the token limit).
+        #[arg(long)]
+        embed_cache: Option<PathBuf>,
     },
     /// Personalised ranking of MIND impressions (AUC, MRR, nDCG@5, nDCG@10),
     /// scored through the reader ranker, with the baselines in the same run.
@@ -81,6 +91,49 @@ enum Task {
     },
 }
 
+/// The dataset's vectors: from the cache folder when an earlier run with the
+/// same texts and token limit left them there, else from the encoder (with
+/// a progress bar), saved to the cache when one is given.
+fn cached_embedding(
+    enc: &readnext_embed::Encoder,
+    articles: &[&readnext_core::Article],
+    cache: Option<&std::path::Path>,
+) -> anyhow::Result<readnext_eval::Embedded> {
+    use anyhow::Context;
+    let max_tokens = enc.options().max_tokens;
+    let texts: Vec<String> = articles.iter().map(|a| readnext_embed::article_text(a)).collect();
+    let mut key = format!("{}:{max_tokens}", readnext_embed::MODEL_NAME);
+    for t in &texts {
+        key.push('\u{0}');
+        key.push_str(t);
+    }
+    let file = cache.map(|c| c.join(format!("{:016x}.f32", readnext_core::fnv1a64(key.as_bytes()))));
+    if let Some(f) = &file
+        && let Ok(bytes) = std::fs::read(f)
+        && bytes.len() == texts.len() * readnext_embed::DIM * 4
+    {
+        let floats: Vec<f32> = bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+        let vectors = floats.chunks(readnext_embed::DIM).map(<[f32]>::to_vec).collect();
+        return Ok(readnext_eval::Embedded { vectors, seconds: 0.0, max_tokens });
+    }
+    let bar = crate::progress_bar(texts.len() as u64, "embedding");
+    let started = std::time::Instant::now();
+    let mut vectors = Vec::with_capacity(texts.len());
+    for chunk in texts.chunks(256) {
+        let refs: Vec<&str> = chunk.iter().map(String::as_str).collect();
+        vectors.extend(enc.embed(&refs)?);
+        bar.inc(chunk.len() as u64);
+    }
+    bar.finish_and_clear();
+    let embedded = readnext_eval::Embedded { vectors, seconds: started.elapsed().as_secs_f64(), max_tokens };
+    if let (Some(f), Some(dir)) = (&file, cache) {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        let bytes: Vec<u8> = embedded.vectors.iter().flatten().flat_map(|x| x.to_le_bytes()).collect();
+        std::fs::write(f, bytes).with_context(|| format!("cannot write {}", f.display()))?;
+    }
+    Ok(embedded)
+}
+
 fn data_root() -> PathBuf {
     std::env::var_os("READNEXT_DATA").map_or_else(|| PathBuf::from("../shared/data"), PathBuf::from)
 }
@@ -96,7 +149,7 @@ fn default_path(dataset: &str) -> PathBuf {
     }
 }
 
-pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
+pub fn run(args: EvalArgs, model: &crate::ModelArgs) -> anyhow::Result<ExitCode> {
     match args.task {
         Task::Related {
             dataset,
@@ -111,6 +164,9 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
             feedback,
             feedback_docs,
             length_slope,
+            w_dense,
+            dense_floor,
+            embed_cache,
         } => {
             let path = data.unwrap_or_else(|| default_path(&dataset));
             let mut opts = RelatedOptions::default();
@@ -135,12 +191,25 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
             if let Some(s) = length_slope {
                 opts.length_slope = s;
             }
+            if let Some(w) = w_dense {
+                opts.weights.dense = w;
+            }
+            if let Some(f) = dense_floor {
+                opts.weights.dense_floor = f;
+            }
+            let encoder = model.load()?;
+            let embed = |articles: Vec<&readnext_core::Article>| -> anyhow::Result<Option<readnext_eval::Embedded>> {
+                let Some(enc) = &encoder else { return Ok(None) };
+                Ok(Some(cached_embedding(enc, &articles, embed_cache.as_deref())?))
+            };
             let run = if dataset == "semeval" {
                 let pairs = readnext_eval::semeval(&path)?;
-                readnext_eval::run_semeval(&pairs, &opts, std::slice::from_ref(&path))?
+                let embedded = embed(pairs.iter().flat_map(|p| [&p.a, &p.b]).collect())?;
+                readnext_eval::run_semeval(&pairs, &opts, std::slice::from_ref(&path), embedded.as_ref())?
             } else {
                 let set = readnext_eval::load_related(&dataset, &path)?;
-                readnext_eval::run_related(&set, depth.max(10), &opts)?
+                let embedded = embed(set.docs.iter().map(|d| &d.article).collect())?;
+                readnext_eval::run_related(&set, depth.max(10), &opts, embedded.as_ref())?
             };
             finish(&run, format, report)
         }

@@ -55,9 +55,9 @@ enum FileOutcome {
     Failed { path: PathBuf, error: String },
 }
 
-pub fn run(store: &Path, args: IngestArgs) -> anyhow::Result<ExitCode> {
+pub fn run(store: &Path, model: &crate::ModelArgs, args: IngestArgs) -> anyhow::Result<ExitCode> {
     let format: Format = args.format.parse()?;
-    let mut engine = crate::open(store)?;
+    let mut engine = crate::open_with_model(store, model)?;
     let opts = Options { format, max_bytes: args.max_bytes };
     // Unbuffered: a line is on disk as soon as its batch is committed, so
     // the report never claims more than the store holds, even after a crash.
@@ -155,7 +155,7 @@ fn write_batch(
     bar: &ProgressBar,
     report: &mut impl FnMut(String),
 ) -> anyhow::Result<()> {
-    let mut writes = Vec::new();
+    let mut batch = Vec::new();
     let mut owners = Vec::new();
     let mut ids: Vec<Vec<String>> = vec![Vec::new(); outcomes.len()];
     for (i, o) in outcomes.iter_mut().enumerate() {
@@ -163,11 +163,21 @@ fn write_batch(
             // Moved, not copied: the report needs only the ids and counts.
             for r in records.drain(..) {
                 ids[i].push(r.article.id.clone());
-                writes.push(Write::Upsert(Box::new(r)));
+                batch.push(r);
                 owners.push(i);
             }
         }
     }
+    // Sentence vectors, when the model is installed: written in the same
+    // transaction as their articles.
+    let embedded = std::cell::Cell::new(0usize);
+    let total = batch.len();
+    engine.embed_records(&mut batch, &|n| {
+        embedded.set(embedded.get() + n);
+        bar.set_message(format!("embedding {}/{total}", embedded.get()));
+    })?;
+    bar.set_message("");
+    let writes: Vec<Write> = batch.into_iter().map(|r| Write::Upsert(Box::new(r))).collect();
     // One transaction per batch: once it returns, the batch is durable
     // and only then reported as stored.
     let applied = engine.write_bulk(&writes)?.applied;

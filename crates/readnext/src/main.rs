@@ -24,8 +24,9 @@ mod ingest_cmd;
 mod related_cmd;
 mod serve_cmd;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
@@ -46,6 +47,8 @@ struct Cli {
     /// Log level filter (also RUST_LOG), e.g. `info` or `readnext=debug`.
     #[arg(long, global = true, default_value = "warn")]
     log: String,
+    #[command(flatten)]
+    model: ModelArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -92,6 +95,50 @@ enum Command {
     },
 }
 
+/// Where the sentence-embedding model is, and whether to use it.
+#[derive(clap::Args, Clone, Debug)]
+pub struct ModelArgs {
+    /// Folder of the sentence-embedding model (scripts/fetch-model.sh installs it).
+    #[arg(long, global = true, env = "READNEXT_MODEL", default_value = "models/all-MiniLM-L6-v2")]
+    model: PathBuf,
+    /// Do not load the model: lexical retrieval only.
+    #[arg(long, global = true)]
+    lexical: bool,
+    /// Tokens embedded per article (headline, dek and lead).
+    #[arg(long, global = true, default_value_t = readnext_embed::EncoderOptions::default().max_tokens)]
+    max_tokens: usize,
+}
+
+impl ModelArgs {
+    /// The encoder; `None` (with a warning saying how to install it) when
+    /// the model is not there, or with `--lexical`.
+    pub fn load(&self) -> anyhow::Result<Option<Arc<readnext_embed::Encoder>>> {
+        if self.lexical {
+            return Ok(None);
+        }
+        let opts = readnext_embed::EncoderOptions { max_tokens: self.max_tokens, ..Default::default() };
+        match readnext_embed::Encoder::load(&self.model, opts) {
+            Ok(e) => Ok(Some(Arc::new(e))),
+            Err(e @ readnext_embed::EmbedError::MissingFile { .. }) => {
+                eprintln!("warning: {e}; retrieval is lexical only");
+                Ok(None)
+            }
+            Err(e) => Err(e).context("cannot load the sentence-embedding model (or pass --lexical)"),
+        }
+    }
+}
+
+/// A progress bar on stderr for `len` steps of `what`.
+pub(crate) fn progress_bar(len: u64, what: &str) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(len);
+    let template =
+        format!("{{spinner}} [{{elapsed_precise}}] {{bar:40}} {{pos}}/{{len}} {what} ({{per_sec}}, eta {{eta}})");
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(&template).unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar
+}
+
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
 enum StatsFormat {
     Text,
@@ -116,27 +163,47 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Ingest(args) => ingest_cmd::run(&cli.store, args),
-        Command::Related(args) => related_cmd::run(&cli.store, args),
+        Command::Ingest(args) => ingest_cmd::run(&cli.store, &cli.model, args),
+        Command::Related(args) => related_cmd::run(&cli.store, &cli.model, args),
         Command::Stats { format } => stats(&cli.store, format),
         Command::Reindex => {
-            let engine = open(&cli.store)?;
+            let engine = open_with_model(&cli.store, &cli.model)?;
             let started = std::time::Instant::now();
             let n = engine.reindex()?;
             outln!("reindexed {n} articles in {:.1}s", started.elapsed().as_secs_f64());
+            // Articles stored before the model was installed get their vectors now.
+            if engine.encoder().is_some() {
+                let missing = n.saturating_sub(engine.store().vector_count()?);
+                if missing > 0 {
+                    let bar = progress_bar(missing, "embedded");
+                    let started = std::time::Instant::now();
+                    let done = engine.embed_missing(&|k| bar.inc(k as u64))?;
+                    bar.finish_and_clear();
+                    outln!("embedded {done} articles in {:.1}s", started.elapsed().as_secs_f64());
+                }
+            }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Bench(args) => bench::run(args),
-        Command::Eval(args) => eval_cmd::run(args),
-        Command::Serve(args) => serve_cmd::run(&cli.store, args),
+        Command::Bench(args) => bench::run(args, &cli.model),
+        Command::Eval(args) => eval_cmd::run(args, &cli.model),
+        Command::Serve(args) => serve_cmd::run(&cli.store, &cli.model, args),
         Command::Events { paths } => events_cmd::events(&cli.store, &paths),
         Command::Forget { user } => events_cmd::forget(&cli.store, &user),
         Command::Train { l2, iterations } => events_cmd::train(&cli.store, l2, iterations),
     }
 }
 
-fn open(store: &std::path::Path) -> anyhow::Result<readnext_recommend::Engine> {
+fn open(store: &Path) -> anyhow::Result<readnext_recommend::Engine> {
     readnext_recommend::Engine::open(store).with_context(|| format!("cannot open the store at {}", store.display()))
+}
+
+/// The engine with the encoder, when the model is installed.
+fn open_with_model(store: &Path, model: &ModelArgs) -> anyhow::Result<readnext_recommend::Engine> {
+    let engine = open(store)?;
+    Ok(match model.load()? {
+        Some(e) => engine.with_encoder(e),
+        None => engine,
+    })
 }
 
 fn stats(store: &std::path::Path, format: StatsFormat) -> anyhow::Result<ExitCode> {

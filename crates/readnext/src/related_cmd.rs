@@ -7,7 +7,7 @@ use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 use readnext_index::Filter;
 use readnext_ingest::{Format, parse_bytes};
-use readnext_recommend::{Query, RelatedOptions};
+use readnext_recommend::RelatedOptions;
 use readnext_render::{Block, BlockQuery};
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -58,8 +58,8 @@ pub struct RelatedArgs {
     length_slope: f32,
 }
 
-pub fn run(store: &Path, args: RelatedArgs) -> anyhow::Result<ExitCode> {
-    let engine = crate::open(store)?;
+pub fn run(store: &Path, model: &crate::ModelArgs, args: RelatedArgs) -> anyhow::Result<ExitCode> {
+    let engine = crate::open_with_model(store, model)?;
     let query = match (&args.id, &args.file) {
         (Some(id), _) => engine.query_for_id(id)?,
         (None, Some(file)) => {
@@ -68,7 +68,7 @@ pub fn run(store: &Path, args: RelatedArgs) -> anyhow::Result<ExitCode> {
             let Some(article) = parsed.articles.into_iter().next() else {
                 bail!("{}: no article found", file.display());
             };
-            Query::from_article(&article, false)?
+            engine.query_for_article(&article, false)?
         }
         (None, None) => bail!("give --id or --file"),
     };

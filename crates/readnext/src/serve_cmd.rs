@@ -38,7 +38,7 @@ pub struct ServeArgs {
     reports: Option<PathBuf>,
 }
 
-pub fn run(store: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
+pub fn run(store: &Path, model: &crate::ModelArgs, args: ServeArgs) -> anyhow::Result<ExitCode> {
     let file = match &args.config {
         Some(p) => FileConfig::read(p)?,
         None => FileConfig::default(),
@@ -55,7 +55,7 @@ pub fn run(store: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
         },
         file,
     )?;
-    let engine = Arc::new(crate::open(store)?);
+    let engine = Arc::new(crate::open_with_model(store, model)?);
     // Warm the corpus statistics so that the first request does not pay for them.
     engine.stats().context("reading the index")?;
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;

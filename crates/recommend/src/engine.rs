@@ -5,7 +5,8 @@ use std::sync::{Arc, RwLock};
 
 use readnext_analysis::analyze;
 use readnext_core::{Analysis, Article, FastMap, Pick, Rules, fnv1a64};
-use readnext_index::{BmIndex, IndexDoc, Vocab};
+use readnext_embed::{DIM, Encoder, article_text};
+use readnext_index::{BmIndex, DenseDoc, DenseIndex, IndexDoc, Vocab};
 use readnext_store::{Applied, Record, Store, Write};
 
 use crate::RecommendError;
@@ -22,6 +23,9 @@ const BLOCK_CACHE_ENTRIES: usize = 50_000;
 /// How many changes the index takes per commit when catching up.
 const SYNC_CHUNK: usize = 2000;
 
+/// Texts embedded per call when filling in vectors (one progress step).
+const EMBED_CHUNK: usize = 64;
+
 /// An article to recommend for: stored (with an id) or brand new.
 #[derive(Debug, Clone)]
 pub struct Query {
@@ -31,17 +35,30 @@ pub struct Query {
     pub title: String,
     /// Its analysis (with the publication time that recency reads).
     pub analysis: Analysis,
+    /// Its sentence embedding, when known. A stored query without one
+    /// takes the stored vector.
+    pub vector: Option<Vec<f32>>,
 }
 
 impl Query {
     /// Analyses an article that need not be stored.
     pub fn from_article(article: &Article, stored: bool) -> Result<Query> {
-        Ok(Query { id: stored.then(|| article.id.clone()), title: article.title.clone(), analysis: analyze(article)? })
+        Ok(Query {
+            id: stored.then(|| article.id.clone()),
+            title: article.title.clone(),
+            analysis: analyze(article)?,
+            vector: None,
+        })
     }
 
     /// A stored record as a query.
     pub fn from_record(r: &Record) -> Query {
-        Query { id: Some(r.article.id.clone()), title: r.article.title.clone(), analysis: r.analysis.clone() }
+        Query {
+            id: Some(r.article.id.clone()),
+            title: r.article.title.clone(),
+            analysis: r.analysis.clone(),
+            vector: r.vector.clone(),
+        }
     }
 }
 
@@ -56,6 +73,8 @@ pub struct IngestOutcome {
 pub struct Engine {
     store: Store,
     index: BmIndex,
+    dense: DenseIndex,
+    encoder: Option<Arc<Encoder>>,
     stats: RwLock<Option<Arc<CorpusStats>>>,
     features: FeatureCache,
     rules: RwLock<Option<Arc<Rules>>>,
@@ -69,9 +88,12 @@ impl Engine {
     pub fn open(dir: &Path) -> Result<Engine> {
         let store = Store::open(dir)?;
         let index = BmIndex::open(&dir.join("index"))?;
+        let dense = DenseIndex::open(&dir.join("dense"), DIM)?;
         let engine = Engine {
             store,
             index,
+            dense,
+            encoder: None,
             stats: RwLock::new(None),
             features: FeatureCache::default(),
             rules: RwLock::new(None),
@@ -89,6 +111,104 @@ impl Engine {
     /// The index.
     pub fn index(&self) -> &BmIndex {
         &self.index
+    }
+
+    /// The dense (embedding) index.
+    pub fn dense(&self) -> &DenseIndex {
+        &self.dense
+    }
+
+    /// Uses `encoder` to embed brand-new queries and the articles written
+    /// through [`Engine::embed_records`]. Without one, retrieval is lexical
+    /// (stored vectors still serve stored queries).
+    pub fn with_encoder(mut self, encoder: Arc<Encoder>) -> Engine {
+        self.encoder = Some(encoder);
+        self
+    }
+
+    /// The encoder, when one is loaded.
+    pub fn encoder(&self) -> Option<&Arc<Encoder>> {
+        self.encoder.as_ref()
+    }
+
+    /// The embedding of a text, when an encoder is loaded.
+    pub fn embed_text(&self, text: &str) -> Result<Option<Vec<f32>>> {
+        match &self.encoder {
+            Some(e) => Ok(e.embed(&[text])?.pop()),
+            None => Ok(None),
+        }
+    }
+
+    /// The query for an article that need not be stored: its analysis and,
+    /// when an encoder is loaded, its embedding.
+    pub fn query_for_article(&self, article: &Article, stored: bool) -> Result<Query> {
+        let mut q = Query::from_article(article, stored)?;
+        q.vector = self.embed_text(&article_text(article))?;
+        Ok(q)
+    }
+
+    /// Fills in the vector of each record that has none, in batches, calling
+    /// `progress` with the number embedded after each batch. A record whose
+    /// stored article is identical and already has a vector is skipped: the
+    /// write keeps the stored vector. Returns how many were embedded (0
+    /// without an encoder).
+    pub fn embed_records(&self, records: &mut [Record], progress: &dyn Fn(usize)) -> Result<usize> {
+        let Some(enc) = &self.encoder else { return Ok(0) };
+        let ids: Vec<&str> = records.iter().map(|r| r.article.id.as_str()).collect();
+        let stored_vectors = self.store.vectors(&ids)?;
+        let with_vector: Vec<&str> =
+            ids.iter().zip(&stored_vectors).filter(|(_, v)| v.is_some()).map(|(id, _)| *id).collect();
+        let stored = self.store.get_many(&with_vector)?;
+        let unchanged: std::collections::HashSet<&str> = with_vector
+            .iter()
+            .zip(&stored)
+            .filter(|(id, s)| {
+                s.as_ref().is_some_and(|s| records.iter().any(|r| r.article.id == **id && r.article == s.article))
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        let todo: Vec<usize> = (0..records.len())
+            .filter(|&i| records[i].vector.is_none() && !unchanged.contains(records[i].article.id.as_str()))
+            .collect();
+        let mut done = 0;
+        for chunk in todo.chunks(EMBED_CHUNK) {
+            let texts: Vec<String> = chunk.iter().map(|&i| article_text(&records[i].article)).collect();
+            let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+            for (&i, v) in chunk.iter().zip(enc.embed(&refs)?) {
+                records[i].vector = Some(v);
+            }
+            done += chunk.len();
+            progress(chunk.len());
+        }
+        Ok(done)
+    }
+
+    /// Embeds every stored article that has no vector (stored before the
+    /// model was installed), calling `progress` after each batch, and brings
+    /// the indexes up to date. Returns how many were embedded.
+    pub fn embed_missing(&self, progress: &dyn Fn(usize)) -> Result<usize> {
+        let Some(enc) = &self.encoder else { return Ok(0) };
+        let mut after: Option<String> = None;
+        let mut done = 0;
+        loop {
+            let (ids, last) = self.store.ids_without_vector(after.as_deref(), 4096)?;
+            for chunk in ids.chunks(EMBED_CHUNK) {
+                let records = self.store.get_many(chunk)?;
+                let (ids, texts): (Vec<String>, Vec<String>) =
+                    records.iter().flatten().map(|r| (r.article.id.clone(), article_text(&r.article))).unzip();
+                let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+                let items: Vec<(String, Vec<f32>)> = ids.into_iter().zip(enc.embed(&refs)?).collect();
+                done += self.store.put_vectors(&items)?;
+                progress(chunk.len());
+            }
+            match last {
+                Some(l) => after = Some(l),
+                None => break,
+            }
+        }
+        self.sync(true)?;
+        self.dense.save()?;
+        Ok(done)
     }
 
     /// The write path: applies writes to the store in one transaction, then
@@ -109,20 +229,36 @@ impl Engine {
     fn write_with(&self, writes: &[Write], commit: bool) -> Result<IngestOutcome> {
         let before = self.store.last_seq()?;
         let applied = self.store.apply_batch(writes)?;
-        if self.index.applied_seq()? == before {
+        let dense_current = self.dense.applied_seq() == before;
+        if self.index.applied_seq()? == before && dense_current {
             // The index is current: index the records in hand instead of
             // reading them back from the store.
             let mut docs = Vec::new();
             let mut deletes = Vec::new();
+            let mut dense_docs = Vec::new();
+            let mut dense_removes = Vec::new();
             for (w, a) in writes.iter().zip(&applied) {
                 match (w, a) {
-                    (Write::Upsert(r), Applied::Inserted | Applied::Updated) => docs.push(index_doc(r)),
-                    (Write::Delete(id), Applied::Deleted) => deletes.push(id.as_str()),
+                    (Write::Upsert(r), Applied::Inserted | Applied::Updated) => {
+                        docs.push(index_doc(r));
+                        // A changed article without a new vector lost its
+                        // stored one (see `Record::vector`).
+                        match dense_doc(r) {
+                            Some(d) => dense_docs.push(d),
+                            None => dense_removes.push(r.article.id.as_str()),
+                        }
+                    }
+                    (Write::Delete(id), Applied::Deleted) => {
+                        deletes.push(id.as_str());
+                        dense_removes.push(id.as_str());
+                    }
                     _ => {}
                 }
             }
             if !docs.is_empty() || !deletes.is_empty() {
-                self.index.apply(&docs, &deletes, self.store.last_seq()?, commit)?;
+                let seq = self.store.last_seq()?;
+                self.index.apply(&docs, &deletes, seq, commit)?;
+                self.dense.apply(&dense_docs, &dense_removes, seq)?;
                 self.invalidate();
             }
         } else {
@@ -139,20 +275,44 @@ impl Engine {
 
     fn sync(&self, commit: bool) -> Result<usize> {
         let from = self.index.applied_seq()?;
-        let changes = self.store.changes_since(from)?;
+        let dense_from = self.dense.applied_seq();
+        // Both indexes catch up in one pass from the older of the two;
+        // replaying a change an index already has is harmless.
+        let changes = self.store.changes_since(from.min(dense_from))?;
         for chunk in changes.chunks(SYNC_CHUNK) {
             let ids: Vec<&str> = chunk.iter().map(|c| c.id.as_str()).collect();
-            let records = self.store.get_many(&ids)?;
+            let mut records = self.store.get_many(&ids)?;
+            for (r, v) in records.iter_mut().zip(self.store.vectors(&ids)?) {
+                if let Some(r) = r {
+                    r.vector = v;
+                }
+            }
             let mut deletes = Vec::new();
             let mut docs = Vec::new();
+            let mut dense_docs = Vec::new();
+            let mut dense_removes = Vec::new();
             for (id, rec) in ids.iter().zip(&records) {
                 match rec {
-                    Some(r) => docs.push(index_doc(r)),
-                    None => deletes.push(*id),
+                    Some(r) => {
+                        docs.push(index_doc(r));
+                        match dense_doc(r) {
+                            Some(d) => dense_docs.push(d),
+                            None => dense_removes.push(*id),
+                        }
+                    }
+                    None => {
+                        deletes.push(*id);
+                        dense_removes.push(*id);
+                    }
                 }
             }
             let seq = chunk.last().map_or(from, |c| c.seq);
-            self.index.apply(&docs, &deletes, seq, commit)?;
+            if seq > from {
+                self.index.apply(&docs, &deletes, seq, commit)?;
+            }
+            if seq > dense_from {
+                self.dense.apply(&dense_docs, &dense_removes, seq)?;
+            }
         }
         if !changes.is_empty() {
             self.invalidate();
@@ -170,8 +330,10 @@ impl Engine {
     /// Rebuilds the index from the store. Returns the number of articles indexed.
     pub fn reindex(&self) -> Result<u64> {
         self.index.clear()?;
+        self.dense.clear()?;
         self.sync_index()?;
         self.index.finish()?;
+        self.dense.save()?;
         Ok(self.index.num_docs())
     }
 
@@ -185,6 +347,7 @@ impl Engine {
     /// cached blocks) is dropped: it did not see them.
     pub fn finish(&self) -> Result<()> {
         self.index.finish()?;
+        self.dense.save()?;
         self.invalidate();
         Ok(())
     }
@@ -217,11 +380,12 @@ impl Engine {
             return Ok(out);
         }
         let missing_ids: Vec<&str> = missing.iter().map(|&i| ids[i].as_str()).collect();
+        let vectors = self.store.vectors(&missing_ids)?;
         // The rank input is written in the same transaction as the analysis,
         // so an id without one is not stored (deleted since it was retrieved).
-        for (&i, r) in missing.iter().zip(self.store.rank_inputs(&missing_ids)?) {
+        for ((&i, r), v) in missing.iter().zip(self.store.rank_inputs(&missing_ids)?).zip(vectors) {
             if let Some(r) = r {
-                let f = Arc::new(Features::of(r, stats));
+                let f = Arc::new(Features { dense: v, ..Features::of(r, stats) });
                 self.features.put(ids[i].clone(), f.clone());
                 out[i] = Some(f);
             }
@@ -229,10 +393,21 @@ impl Engine {
         Ok(out)
     }
 
-    /// The query for a stored article.
+    /// The query for a stored article (with its stored vector).
     pub fn query_for_id(&self, id: &str) -> Result<Query> {
         let rec = self.store.get(id)?.ok_or_else(|| RecommendError::NotFound(id.to_string()))?;
-        Ok(Query::from_record(&rec))
+        let mut q = Query::from_record(&rec);
+        q.vector = self.store.vectors(&[id])?.pop().flatten();
+        Ok(q)
+    }
+
+    /// The query's vector: its own, else the stored one of its id.
+    pub(crate) fn query_vector(&self, q: &Query) -> Result<Option<Vec<f32>>> {
+        match (&q.vector, &q.id) {
+            (Some(v), _) => Ok(Some(v.clone())),
+            (None, Some(id)) => Ok(self.store.vectors(&[id])?.pop().flatten()),
+            (None, None) => Ok(None),
+        }
     }
 
     /// The related block of an article: up to `opts.k` picks, best first,
@@ -293,17 +468,34 @@ impl Engine {
     /// picks (fusion and feedback, before recency and diversity), averaged
     /// over both directions. Ids, when given, are kept out of each other's
     /// feedback as a query is kept out of its own block.
-    pub fn similarity(
-        &self,
-        a: (&Analysis, Option<&str>),
-        b: (&Analysis, Option<&str>),
-        opts: &RelatedOptions,
-    ) -> Result<f32> {
+    pub fn similarity(&self, a: &Query, b: &Query, opts: &RelatedOptions) -> Result<f32> {
         let stats = self.stats()?;
-        let (fa, fb) = (Features::new(a.0, &stats, true), Features::new(b.0, &stats, true));
-        let ab = rank::directed_relevance(self, &stats, &fa, a.1, &fb, opts)?;
-        let ba = rank::directed_relevance(self, &stats, &fb, b.1, &fa, opts)?;
+        let fa = Features { dense: self.query_vector(a)?, ..Features::new(&a.analysis, &stats, true) };
+        let fb = Features { dense: self.query_vector(b)?, ..Features::new(&b.analysis, &stats, true) };
+        let ab = rank::directed_relevance(self, &stats, &fa, a.id.as_deref(), &fb, opts)?;
+        let ba = rank::directed_relevance(self, &stats, &fb, b.id.as_deref(), &fa, opts)?;
         Ok((ab + ba) / 2.0)
+    }
+}
+
+/// What the dense index keeps of a record; `None` without a vector.
+fn dense_doc(r: &Record) -> Option<DenseDoc<'_>> {
+    Some(DenseDoc {
+        id: &r.article.id,
+        vector: r.vector.as_deref()?,
+        lang: &r.analysis.lang,
+        section: r.article.section.as_deref(),
+        published: r.article.published,
+    })
+}
+
+impl Drop for Engine {
+    /// Saves the dense index, so that the next start need not replay the
+    /// store's changes into it (it would, correctly, if this fails).
+    fn drop(&mut self) {
+        if let Err(e) = self.dense.save() {
+            tracing::warn!("could not save the dense index: {e}");
+        }
     }
 }
 

@@ -28,6 +28,8 @@ pub struct Features {
     pub content_hash: u64,
     /// Publication time.
     pub published: Option<i64>,
+    /// Sentence embedding (unit length), when the article has one.
+    pub dense: Option<Vec<f32>>,
 }
 
 impl Features {
@@ -46,6 +48,7 @@ impl Features {
             simhash: r.simhash,
             content_hash: r.content_hash,
             published: r.published,
+            dense: None,
         }
     }
 
@@ -58,7 +61,14 @@ impl Features {
             simhash: r.simhash,
             content_hash: r.content_hash,
             published: r.published,
+            dense: None,
         }
+    }
+
+    /// Cosine of the two embeddings (both unit length), when both exist.
+    pub fn dense_cosine(&self, other: &Features) -> Option<f32> {
+        let (a, b) = (self.dense.as_ref()?, other.dense.as_ref()?);
+        (a.len() == b.len()).then(|| a.iter().zip(b).map(|(x, y)| x * y).sum())
     }
 }
 

@@ -36,6 +36,9 @@ pub enum RecommendError {
     /// The article could not be analysed.
     #[error(transparent)]
     Analysis(#[from] readnext_analysis::AnalysisError),
+    /// The encoder failed.
+    #[error(transparent)]
+    Embed(#[from] readnext_embed::EmbedError),
     /// No article has that id.
     #[error("no article with id {0:?}")]
     NotFound(String),

@@ -9,12 +9,19 @@ pub struct Weights {
     pub entities: f32,
     /// Share of keyphrases in common.
     pub keyphrases: f32,
+    /// Share of the final relevance that comes from the cosine of the
+    /// sentence embeddings, when both articles have one (the rest is the
+    /// lexical score above, feedback included).
+    pub dense: f32,
+    /// Embedding cosines at or below this count as no similarity: unrelated
+    /// news articles still sit around 0.1–0.3 apart.
+    pub dense_floor: f32,
 }
 
 impl Default for Weights {
     /// Fitted on the ECB+ and SemEval dev sets (see `readnext eval`).
     fn default() -> Self {
-        Weights { text: 0.8, entities: 0.1, keyphrases: 0.05 }
+        Weights { text: 0.8, entities: 0.1, keyphrases: 0.05, dense: 0.5, dense_floor: 0.2 }
     }
 }
 

@@ -29,8 +29,10 @@ struct Candidate {
     f: Arc<Features>,
     bm25_rank: Option<usize>,
     entity_rank: Option<usize>,
-    /// text, entities, keyphrases, feedback
-    parts: [f32; 4],
+    dense_rank: Option<usize>,
+    /// text, entities, keyphrases, feedback, dense (embedding cosine; 0
+    /// when either article has no vector)
+    parts: [f32; 5],
     relevance: f32,
     recency: f32,
     score: f32,
@@ -47,6 +49,19 @@ pub(crate) fn relevance(w: &Weights, q: &Features, c: &Features, slope: f32, piv
     let ents = q.ents.cosine(&c.ents);
     let kp = keyphrase_overlap(&q.keyphrases, &c.keyphrases);
     (w.text * text + w.entities * ents + w.keyphrases * kp, [text, ents, kp])
+}
+
+/// Hybrid relevance: the lexical score blended with the embedding cosine
+/// (rescaled so that `dense_floor` and below count as nothing). Without
+/// both vectors the lexical score stands alone.
+pub(crate) fn fuse_dense(w: &Weights, lexical: f32, dense: Option<f32>) -> f32 {
+    match dense {
+        Some(d) if w.dense > 0.0 => {
+            let d = ((d - w.dense_floor) / (1.0 - w.dense_floor).max(1e-6)).max(0.0);
+            (1.0 - w.dense) * lexical + w.dense * d
+        }
+        _ => lexical,
+    }
 }
 
 /// Shared keyphrases over the smaller of the two sets (both sorted).
@@ -81,7 +96,7 @@ pub(crate) fn related(
     if opts.k == 0 {
         return Ok(vec![]);
     }
-    let qf = Features::new(&q.analysis, stats, true);
+    let qf = Features { dense: engine.query_vector(q)?, ..Features::new(&q.analysis, stats, true) };
     let mut cands = scored_candidates(engine, stats, &qf, q.id.as_deref(), opts)?;
     // Recency: closeness in time to the query article, when both have dates.
     if opts.recency_weight > 0.0
@@ -176,21 +191,22 @@ fn scored_candidates(
     let by_terms = index.search_terms(&boosts(&qf.text, MLT_TERMS), opts.candidates, &opts.filter, exclude)?;
     let by_entities =
         index.search_entities(&boosts(&qf.ents, ENTITY_TERMS), opts.candidates / 2, &opts.filter, exclude)?;
+    let by_dense = match &qf.dense {
+        Some(v) if opts.weights.dense > 0.0 => engine.dense().search(v, opts.candidates / 2, &opts.filter, exclude)?,
+        _ => vec![],
+    };
 
-    // Union of both lists, remembering each rank.
-    let mut ranks: HashMap<String, (Option<usize>, Option<usize>)> = HashMap::new();
+    // Union of the lists, remembering each rank.
+    let mut ranks: HashMap<String, [Option<usize>; 3]> = HashMap::new();
     let mut order: Vec<String> = Vec::new();
-    for (rank, (id, _)) in by_terms.iter().enumerate() {
-        if ranks.insert(id.clone(), (Some(rank), None)).is_none() {
-            order.push(id.clone());
+    for (list, hits) in [&by_terms, &by_entities, &by_dense].into_iter().enumerate() {
+        for (rank, (id, _)) in hits.iter().enumerate() {
+            let e = ranks.entry(id.clone()).or_insert_with(|| {
+                order.push(id.clone());
+                [None; 3]
+            });
+            e[list] = Some(rank);
         }
-    }
-    for (rank, (id, _)) in by_entities.iter().enumerate() {
-        let e = ranks.entry(id.clone()).or_insert_with(|| {
-            order.push(id.clone());
-            (None, None)
-        });
-        e.1 = Some(rank);
     }
     let features = engine.features(&order, stats)?;
     // The pivot of length normalisation: the mean norm of the candidates.
@@ -199,14 +215,15 @@ fn scored_candidates(
     let mut cands: Vec<Candidate> = Vec::with_capacity(order.len());
     for (id, f) in order.into_iter().zip(features) {
         let Some(f) = f else { continue };
-        let (bm25_rank, entity_rank) = ranks.get(&id).copied().unwrap_or((None, None));
+        let [bm25_rank, entity_rank, dense_rank] = ranks.get(&id).copied().unwrap_or([None; 3]);
         let (relevance, [t, e, k]) = relevance(&opts.weights, qf, &f, opts.length_slope, pivot);
         cands.push(Candidate {
             id,
             f,
             bm25_rank,
             entity_rank,
-            parts: [t, e, k, 0.0],
+            dense_rank,
+            parts: [t, e, k, 0.0, 0.0],
             relevance,
             recency: 1.0,
             score: relevance,
@@ -217,8 +234,13 @@ fn scored_candidates(
             let fb = centroid.cosine(&c.f.text);
             c.parts[3] = fb;
             c.relevance = (1.0 - opts.feedback) * c.relevance + opts.feedback * fb;
-            c.score = c.relevance;
         }
+    }
+    for c in cands.iter_mut() {
+        let d = qf.dense_cosine(&c.f);
+        c.parts[4] = d.unwrap_or(0.0);
+        c.relevance = fuse_dense(&opts.weights, c.relevance, d);
+        c.score = c.relevance;
     }
     Ok(cands)
 }
@@ -247,14 +269,18 @@ pub(crate) fn directed_relevance(
     opts: &RelatedOptions,
 ) -> Result<f32, RecommendError> {
     let rel = relevance(&opts.weights, query, target, 1.0, 0.0).0;
+    let dense = query.dense_cosine(target);
     if opts.feedback <= 0.0 {
-        return Ok(rel);
+        return Ok(fuse_dense(&opts.weights, rel, dense));
     }
-    let cands = scored_candidates(engine, stats, query, exclude, &RelatedOptions { feedback: 0.0, ..opts.clone() })?;
-    Ok(match feedback_centroid(query, &cands, opts) {
+    // The feedback centroid comes from the lexical first pass, as in `related`.
+    let first_pass = RelatedOptions { feedback: 0.0, weights: Weights { dense: 0.0, ..opts.weights }, ..opts.clone() };
+    let cands = scored_candidates(engine, stats, query, exclude, &first_pass)?;
+    let lexical = match feedback_centroid(query, &cands, opts) {
         Some(c) => (1.0 - opts.feedback) * rel + opts.feedback * c.cosine(&target.text),
         None => rel,
-    })
+    };
+    Ok(fuse_dense(&opts.weights, lexical, dense))
 }
 
 fn boosts(v: &SparseVec, n: usize) -> Vec<(String, f32)> {
@@ -268,12 +294,23 @@ struct WhyWords {
     also_about: &'static str,
     shares: &'static str,
     and_shares: &'static str,
+    same_story: &'static str,
 }
 
 fn why_words(lang: &str) -> WhyWords {
     match lang {
-        "es" => WhyWords { also_about: "También sobre ", shares: "Comparte ", and_shares: "; comparte " },
-        _ => WhyWords { also_about: "Also about ", shares: "Shares ", and_shares: "; shares " },
+        "es" => WhyWords {
+            also_about: "También sobre ",
+            shares: "Comparte ",
+            and_shares: "; comparte ",
+            same_story: "Cuenta una historia parecida con otras palabras",
+        },
+        _ => WhyWords {
+            also_about: "Also about ",
+            shares: "Shares ",
+            and_shares: "; shares ",
+            same_story: "Tells a similar story in other words",
+        },
     }
 }
 
@@ -325,22 +362,31 @@ fn explain(q: &Query, qf: &Features, c: &Candidate) -> Why {
         summary.push_str(if summary.is_empty() { words.shares } else { words.and_shares });
         summary.push_str(&phrases.iter().take(4).cloned().collect::<Vec<_>>().join(", "));
     }
+    if summary.is_empty() && c.dense_rank.is_some() {
+        // Nothing in common word for word: the embeddings matched it.
+        summary.push_str(words.same_story);
+    }
     let mut signals = vec![
         Signal { name: "text".into(), value: c.parts[0] },
         Signal { name: "entities".into(), value: c.parts[1] },
         Signal { name: "keyphrases".into(), value: c.parts[2] },
         Signal { name: "feedback".into(), value: c.parts[3] },
+        Signal { name: "dense".into(), value: c.parts[4] },
         Signal { name: "relevance".into(), value: c.relevance },
         Signal { name: "recency".into(), value: c.recency },
     ];
     let rrf = c.bm25_rank.map_or(0.0, |r| 1.0 / (RRF_K + r as f32 + 1.0))
-        + c.entity_rank.map_or(0.0, |r| 1.0 / (RRF_K + r as f32 + 1.0));
+        + c.entity_rank.map_or(0.0, |r| 1.0 / (RRF_K + r as f32 + 1.0))
+        + c.dense_rank.map_or(0.0, |r| 1.0 / (RRF_K + r as f32 + 1.0));
     signals.push(Signal { name: "retrieval_rrf".into(), value: rrf });
     if let Some(r) = c.bm25_rank {
         signals.push(Signal { name: "bm25_rank".into(), value: (r + 1) as f32 });
     }
     if let Some(r) = c.entity_rank {
         signals.push(Signal { name: "entity_rank".into(), value: (r + 1) as f32 });
+    }
+    if let Some(r) = c.dense_rank {
+        signals.push(Signal { name: "dense_rank".into(), value: (r + 1) as f32 });
     }
     Why { summary, entities: names, keyphrases: phrases, signals }
 }

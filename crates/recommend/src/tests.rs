@@ -123,12 +123,12 @@ fn similarity_is_symmetric_and_orders_pairs() {
     let dir = tempfile::tempdir().unwrap();
     let engine = Engine::open(dir.path()).unwrap();
     engine.write(&corpus()).unwrap();
-    let get = |id: &str| engine.store().get(id).unwrap().unwrap().analysis;
+    let get = |id: &str| engine.query_for_id(id).unwrap();
     let (q, s, b) = (get("q"), get("sheinbaum"), get("baseball"));
     let o = RelatedOptions::default();
-    let qs = engine.similarity((&q, Some("q")), (&s, Some("sheinbaum")), &o).unwrap();
-    let sq = engine.similarity((&s, Some("sheinbaum")), (&q, Some("q")), &o).unwrap();
-    let qb = engine.similarity((&q, Some("q")), (&b, Some("baseball")), &o).unwrap();
+    let qs = engine.similarity(&q, &s, &o).unwrap();
+    let sq = engine.similarity(&s, &q, &o).unwrap();
+    let qb = engine.similarity(&q, &b, &o).unwrap();
     assert!((qs - sq).abs() < 1e-6);
     assert!(qs > qb, "{qs} {qb}");
 }
@@ -283,4 +283,102 @@ fn a_trained_ranker_orders_reader_blocks() {
     let picks = engine.for_user("a", &opts).unwrap();
     assert!(picks.iter().all(|p| p.id != "q" && p.id != "sheinbaum"), "read articles stay out: {picks:?}");
     assert!(picks[0].why.signals.iter().any(|s| s.name == "ranker"), "{:?}", picks[0].why);
+}
+
+/// A unit vector of the engine's size pointing mostly along `axis`.
+fn unit_vector(axis: usize, tilt: f32) -> Vec<f32> {
+    let mut v = vec![0.0f32; readnext_embed::DIM];
+    v[axis] = 1.0;
+    v[(axis + 1) % readnext_embed::DIM] = tilt;
+    let n = (1.0 + tilt * tilt).sqrt();
+    v.iter_mut().for_each(|x| *x /= n);
+    v
+}
+
+fn upsert_with_vector(a: Article, v: Vec<f32>) -> Write {
+    let analysis = analyze(&a).unwrap();
+    Write::Upsert(Box::new(Record { article: a, analysis, vector: Some(v) }))
+}
+
+/// Two stories told in other words: no word in common, close vectors.
+fn hybrid_corpus() -> Vec<Write> {
+    vec![
+        upsert_with_vector(
+            article("q", "Hegseth threatens to enter Mexico militarily", CARTELS, 20_000),
+            unit_vector(0, 0.0),
+        ),
+        upsert_with_vector(
+            article(
+                "fto",
+                "Designating cartels as foreign terrorist organizations",
+                "The State Department listed six criminal groups as foreign terrorist organizations.",
+                20_001,
+            ),
+            unit_vector(0, 0.3),
+        ),
+        upsert_with_vector(
+            article("baseball", "Baseball season opens", "The home team won the opening game.", 20_003),
+            unit_vector(5, 0.0),
+        ),
+    ]
+}
+
+#[test]
+fn dense_retrieval_finds_the_same_story_in_other_words_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::open(dir.path()).unwrap();
+    engine.write(&hybrid_corpus()).unwrap();
+    assert_eq!(engine.dense().len(), 3);
+    let q = engine.query_for_id("q").unwrap();
+    assert!(q.vector.is_some(), "a stored query carries its stored vector");
+    let picks = engine.related(&q, &RelatedOptions::default()).unwrap();
+    let fto = picks.iter().find(|p| p.id == "fto").expect("the dense neighbour is picked");
+    assert_eq!(picks[0].id, "fto");
+    let signal = |name: &str| fto.why.signals.iter().find(|s| s.name == name).map(|s| s.value);
+    assert_eq!(signal("dense_rank"), Some(1.0));
+    assert!(signal("dense").unwrap() > 0.9);
+    // Cartels are shared, so the why names it first; the fusion is in the signals.
+    assert!(!fto.why.summary.is_empty());
+    // Lexical-only options lose it: nothing but "cartels" is shared.
+    let lexical = RelatedOptions { weights: crate::Weights { dense: 0.0, ..Default::default() }, ..Default::default() };
+    let lex = engine.related(&q, &lexical).unwrap();
+    let lex_score = lex.iter().find(|p| p.id == "fto").map_or(0.0, |p| p.score);
+    assert!(fto.score > lex_score, "{} vs {lex_score}", fto.score);
+}
+
+#[test]
+fn the_dense_index_follows_updates_deletes_and_is_rebuilt_from_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let engine = Engine::open(dir.path()).unwrap();
+        engine.write(&hybrid_corpus()).unwrap();
+        // A changed article without a new vector loses its stale one.
+        engine.write(&[upsert(article("fto", "Cartels listed", "A different text now.", 20_001))]).unwrap();
+        assert_eq!(engine.dense().len(), 2);
+        assert_eq!(engine.store().vectors(&["fto"]).unwrap(), vec![None]);
+        engine.write(&[Write::Delete("baseball".into())]).unwrap();
+        assert_eq!(engine.dense().len(), 1);
+        let q = engine.query_for_id("q").unwrap();
+        let near = engine.dense().search(q.vector.as_deref().unwrap(), 5, &Default::default(), None).unwrap();
+        assert_eq!(near.iter().map(|n| n.0.as_str()).collect::<Vec<_>>(), ["q"]);
+    }
+    // Saved on drop and reopened as it was.
+    let engine = Engine::open(dir.path()).unwrap();
+    assert_eq!(engine.dense().len(), 1);
+    drop(engine);
+    // The derived index is deleted: the next open rebuilds it from the store.
+    std::fs::remove_dir_all(dir.path().join("dense")).unwrap();
+    let engine = Engine::open(dir.path()).unwrap();
+    assert_eq!(engine.dense().len(), 1);
+    assert_eq!(engine.dense().applied_seq(), engine.store().last_seq().unwrap());
+    // A vector arriving for an unchanged article is a change the index sees.
+    let fto = engine.store().get("fto").unwrap().unwrap();
+    let stored = engine.store().put_vectors(&[("fto".into(), unit_vector(0, 0.3))]).unwrap();
+    assert_eq!(stored, 1);
+    engine.sync_index().unwrap();
+    assert_eq!(engine.dense().len(), 2);
+    let again = Record { vector: None, ..fto };
+    let applied = engine.write(&[Write::Upsert(Box::new(again))]).unwrap().applied;
+    assert_eq!(applied, [readnext_store::Applied::Unchanged]);
+    assert_eq!(engine.dense().len(), 2, "an unchanged article keeps its vector");
 }

@@ -15,7 +15,7 @@ use axum::routing::{delete, get, post, put};
 use readnext_core::{Article, Rules, format_datetime, parse_date, stable_id};
 use readnext_index::Filter;
 use readnext_ingest::{JsonArticle, host, parse_event};
-use readnext_recommend::{Query as EngineQuery, RelatedOptions, UserOptions};
+use readnext_recommend::{RelatedOptions, UserOptions};
 use readnext_render::{Block, BlockQuery};
 use readnext_store::{Applied, Record, Write};
 use serde::Serialize;
@@ -228,7 +228,8 @@ async fn put_article(
     let v: Value = parse_json(&bytes)?;
     let engine = s.engine.clone();
     blocking(move || {
-        let rec = record_of(v, Some(&id))?;
+        let mut rec = record_of(v, Some(&id))?;
+        engine.embed_records(std::slice::from_mut(&mut rec), &|_| {})?;
         let id = rec.article.id.clone();
         let applied = engine.write(&[Write::Upsert(Box::new(rec))])?.applied;
         let a = applied.first().copied().unwrap_or(Applied::Unchanged);
@@ -262,11 +263,14 @@ async fn post_articles(State(s): State<Shared>, b: Result<Bytes, BytesRejection>
                 Ok(r) => {
                     results.push(json!({"index": i, "id": r.article.id}));
                     slots.push(i);
-                    writes.push(Write::Upsert(Box::new(r)));
+                    writes.push(r);
                 }
                 Err(e) => results.push(json!({"index": i, "error": {"code": e.code, "message": e.message}})),
             }
         }
+        let mut records: Vec<Record> = writes;
+        engine.embed_records(&mut records, &|_| {})?;
+        let writes: Vec<Write> = records.into_iter().map(|r| Write::Upsert(Box::new(r))).collect();
         let applied = engine.write(&writes)?.applied;
         for (slot, a) in slots.into_iter().zip(applied) {
             results[slot]["status"] = json!(status_name(a));
@@ -337,7 +341,7 @@ async fn related_unsaved(
     blocking(move || {
         let rec = record_of(v, None)?;
         // Not stored: the page is not yet published.
-        let query = EngineQuery { id: None, title: rec.article.title.clone(), analysis: rec.analysis };
+        let query = engine.query_for_article(&rec.article, false)?;
         let picks = engine.related(&query, &opts)?;
         Ok(Json(Block { query: BlockQuery { id: None, title: query.title }, picks }))
     })

@@ -10,7 +10,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use readnext_core::{Article, format_date};
-use readnext_recommend::{Query as EngineQuery, RelatedOptions};
+use readnext_recommend::RelatedOptions;
 use readnext_render::escape;
 
 use crate::auth::UI_COOKIE;
@@ -71,8 +71,7 @@ async fn home(State(s): State<Shared>, Query(q): Query<HashMap<String, String>>)
             // them as English unless they clearly are Spanish.
             let lang = readnext_analysis::detect_lang(&t);
             a.lang = Some(if lang == "es" { lang } else { "en".into() });
-            if let Ok(analysis) = readnext_analysis::analyze(&a) {
-                let query = EngineQuery { id: None, title: t, analysis };
+            if let Ok(query) = engine.query_for_article(&a, false) {
                 let opts = RelatedOptions { k: 25, mmr_lambda: 1.0, recency_weight: 0.0, ..Default::default() };
                 for p in engine.related(&query, &opts)? {
                     hits.push((p.id, p.title, p.published, p.score));

@@ -294,13 +294,11 @@ impl Store {
                 let article = articles.get(id).map_err(|e| self.err(e))?;
                 let analysis = analyses.get(id).map_err(|e| self.err(e))?;
                 match (article, analysis) {
-                    (Some(a), Some(b)) => {
-                        Ok(Some(Record {
+                    (Some(a), Some(b)) => Ok(Some(Record {
                         article: decode(id, a.value())?,
                         analysis: decode(id, b.value())?,
                         vector: None,
-                    }))
-                    }
+                    })),
                     (None, None) => Ok(None),
                     _ => Err(StoreError::Corrupt { id: id.to_string(), reason: "article without analysis".into() }),
                 }
