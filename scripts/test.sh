@@ -16,6 +16,10 @@ if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
         ($SUDO apt-get update -q >/dev/null && $SUDO apt-get install -y -q chromium chromium-driver >/dev/null)
 fi
 
+# The encoder tests and the hybrid tests need the model.
+scripts/fetch-model.sh
+export READNEXT_MODEL="${READNEXT_MODEL:-$(pwd)/models/all-MiniLM-L6-v2}"
+
 cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings
 cargo test --release --workspace --locked

@@ -212,6 +212,9 @@ fn stats(store: &std::path::Path, format: StatsFormat) -> anyhow::Result<ExitCod
     let index_docs = engine.index().num_docs();
     let index_bytes = engine.index().size_bytes();
     let lag = s.last_seq.saturating_sub(engine.index().applied_seq()?);
+    let vectors = engine.store().vector_count()?;
+    let dense = engine.dense();
+    let dense_lag = s.last_seq.saturating_sub(dense.applied_seq());
     match format {
         StatsFormat::Json => {
             let v = serde_json::json!({
@@ -219,7 +222,11 @@ fn stats(store: &std::path::Path, format: StatsFormat) -> anyhow::Result<ExitCod
                 "by_lang": s.by_lang,
                 "by_source": s.by_source,
                 "store_bytes": s.store_bytes,
-                "index": {"bm25": {"docs": index_docs, "bytes": index_bytes, "lag": lag}},
+                "vectors": vectors,
+                "index": {
+                    "bm25": {"docs": index_docs, "bytes": index_bytes, "lag": lag},
+                    "dense": {"vectors": dense.len(), "lag": dense_lag},
+                },
             });
             outln!("{}", serde_json::to_string_pretty(&v)?);
         }
@@ -227,6 +234,7 @@ fn stats(store: &std::path::Path, format: StatsFormat) -> anyhow::Result<ExitCod
             outln!("articles: {}", s.articles);
             outln!("store:    {} ({})", store.display(), human_bytes(s.store_bytes));
             outln!("index:    {} documents, {}, {} changes behind", index_docs, human_bytes(index_bytes), lag);
+            outln!("vectors:  {vectors} stored, {} in the HNSW index, {dense_lag} changes behind", dense.len());
             outln!("by language:");
             for (k, v) in &s.by_lang {
                 outln!("  {k:<8} {v}");

@@ -106,7 +106,8 @@ fn widget_renders_the_seed_block_escapes_titles_and_records_clicks() {
     let out = Command::new(env!("CARGO_BIN_EXE_readnext"))
         .arg("--store")
         .arg(&store)
-        .args(["ingest", "-q", "--report"])
+        // Lexical: embedding 13k articles would take minutes on two cores.
+        .args(["--lexical", "ingest", "-q", "--report"])
         .arg(&report)
         .arg(&wh)
         .arg(&seed)

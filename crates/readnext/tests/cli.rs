@@ -30,6 +30,14 @@ fn data() -> PathBuf {
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"))
 }
 
+/// The sentence-embedding model: `READNEXT_MODEL`, else the workspace's
+/// `models/` folder (scripts/fetch-model.sh installs it).
+fn model() -> PathBuf {
+    std::env::var_os("READNEXT_MODEL")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/all-MiniLM-L6-v2"))
+}
+
 /// One fixture per format, plus the bad inputs every user meets.
 fn fixtures(dir: &Path) {
     let w = |name: &str, body: &[u8]| {
@@ -180,7 +188,16 @@ fn a_crash_during_ingest_loses_nothing_reported_stored() {
     let mut child = bin()
         .arg("--store")
         .arg(&store)
-        .args(["ingest", src.to_str().unwrap(), "--batch", "100", "-q", "--report", report.to_str().unwrap()])
+        .args([
+            "--lexical",
+            "ingest",
+            src.to_str().unwrap(),
+            "--batch",
+            "100",
+            "-q",
+            "--report",
+            report.to_str().unwrap(),
+        ])
         .spawn()
         .unwrap();
     // Wait until some batches are reported, then kill without warning.
@@ -211,7 +228,7 @@ fn a_crash_during_ingest_loses_nothing_reported_stored() {
         let o = run(&store, &["related", "--id", &format!("s{n}"), "-k", "1"]);
         assert!(o.status.success(), "s{n} reported stored but missing: {}", stderr(&o));
     }
-    let o = run(&store, &["ingest", src.to_str().unwrap(), "-q"]);
+    let o = run(&store, &["--lexical", "ingest", src.to_str().unwrap(), "-q"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let v = json(&run(&store, &["stats", "--format", "json"]));
     assert_eq!(v["articles"], total);
@@ -223,11 +240,13 @@ fn a_crash_during_ingest_loses_nothing_reported_stored() {
 fn seed_page_block_over_the_white_house_corpus() {
     let tmp = tempfile::tempdir().unwrap();
     let store = tmp.path().join("store");
-    let o = run(&store, &["ingest", data().join("wh-briefings").to_str().unwrap(), "-q"]);
+    // Lexical: embedding 13k articles takes minutes on two cores; the
+    // hybrid block is checked on a part of the corpus below.
+    let o = run(&store, &["--lexical", "ingest", data().join("wh-briefings").to_str().unwrap(), "-q"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).contains("ingested 13242 files"), "{}", stdout(&o));
     let seed = data().join("../seed/000_07b8cb05d29d32a1.txt");
-    let v = json(&run(&store, &["related", "--file", seed.to_str().unwrap(), "--format", "json"]));
+    let v = json(&run(&store, &["--lexical", "related", "--file", seed.to_str().unwrap(), "--format", "json"]));
     let picks = v["picks"].as_array().unwrap();
     assert_eq!(picks.len(), 8);
     // The top picks are the 2025 documents on Mexico, cartels, fentanyl and
@@ -250,12 +269,80 @@ fn seed_page_block_over_the_white_house_corpus() {
         );
     }
     // The HTML fragment can replace the empty block.
-    let html = stdout(&run(&store, &["related", "--file", seed.to_str().unwrap(), "--format", "html"]));
+    let html = stdout(&run(&store, &["--lexical", "related", "--file", seed.to_str().unwrap(), "--format", "html"]));
     assert_eq!(html.matches("<li class=\"readnext-pick\"").count(), 8);
 }
 
+/// The seed page over part of the White House corpus, with embeddings: the
+/// hybrid block keeps the story's documents on top and gains documents that
+/// tell it in other words, which the lexical block misses.
+#[test]
+fn hybrid_block_gains_the_same_story_in_other_words() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = tmp.path().join("store");
+    let wh = data().join("wh-briefings");
+    let parts = ["fact-sheets", "briefings-statements", "articles"].map(|p| wh.join(p));
+    let o = bin()
+        .arg("--store")
+        .arg(&store)
+        .arg("--model")
+        .arg(model())
+        .args(["ingest", "-q"])
+        .args(&parts)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let stats = json(&run(&store, &["stats", "--format", "json"]));
+    let n = stats["articles"].as_u64().unwrap();
+    assert!(n > 1300, "{stats}");
+    assert_eq!(stats["vectors"], n, "every article has a vector");
+    assert_eq!(stats["index"]["dense"]["vectors"], n);
+    assert_eq!(stats["index"]["dense"]["lag"], 0);
+
+    let seed = data().join("../seed/000_07b8cb05d29d32a1.txt");
+    let block = |extra: &[&str]| {
+        let o = bin()
+            .arg("--store")
+            .arg(&store)
+            .arg("--model")
+            .arg(model())
+            .args(extra)
+            .args(["related", "--file", seed.to_str().unwrap(), "--format", "json"])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        json(&o)["picks"].as_array().unwrap().clone()
+    };
+    let hybrid = block(&[]);
+    let lexical = block(&["--lexical"]);
+    assert_eq!(hybrid.len(), 8);
+    let on_story = |p: &serde_json::Value| {
+        let title = p["title"].as_str().unwrap_or("").to_lowercase();
+        ["mexico", "cartel", "fentanyl", "tariff", "drug", "border"].iter().any(|w| title.contains(w))
+    };
+    assert!(hybrid.iter().take(2).all(on_story), "{hybrid:#?}");
+    assert!(hybrid.iter().filter(|p| on_story(p)).count() >= 5, "{hybrid:#?}");
+    let signal = |p: &serde_json::Value, name: &str| {
+        p["why"]["signals"].as_array().unwrap().iter().find(|s| s["name"] == name).and_then(|s| s["value"].as_f64())
+    };
+    // The fusion is visible: every pick carries its embedding cosine.
+    assert!(hybrid.iter().all(|p| signal(p, "dense").is_some_and(|d| d > 0.3)), "{hybrid:#?}");
+    let lexical_ids: Vec<&str> = lexical.iter().map(|p| p["id"].as_str().unwrap()).collect();
+    let gained: Vec<&serde_json::Value> =
+        hybrid.iter().filter(|p| !lexical_ids.contains(&p["id"].as_str().unwrap())).collect();
+    assert!(gained.iter().any(|p| signal(p, "dense_rank").is_some()), "no pick came from dense retrieval: {hybrid:#?}");
+    // Lexical blocks carry no dense signal.
+    assert!(lexical.iter().all(|p| signal(p, "dense").is_some_and(|d| d == 0.0)), "{lexical:#?}");
+}
+
 fn eval(args: &[&str]) -> serde_json::Value {
-    let o = bin().args(["eval", "related", "--format", "json"]).args(args).output().expect("readnext runs");
+    let o = bin()
+        .arg("--model")
+        .arg(model())
+        .args(["eval", "related", "--format", "json"])
+        .args(args)
+        .output()
+        .expect("readnext runs");
     assert!(o.status.success(), "{}", stderr(&o));
     json(&o)
 }
@@ -275,26 +362,32 @@ fn metric(v: &serde_json::Value, system: &str, path: &[&str]) -> f64 {
 fn readnext_beats_its_baselines_on_ecbplus_semeval_and_bbc() {
     let v = eval(&["--dataset", "ecbplus", "--depth", "10", "--data", data().join("ecbplus").to_str().unwrap()]);
     assert_eq!(v["queries"], 982);
-    for b in ["tfidf", "bm25_mlt", "random"] {
+    // Hybrid beats each of its halves and every baseline.
+    for b in ["readnext_lexical", "dense", "tfidf", "bm25_mlt", "random"] {
         assert!(metric(&v, "readnext", &["ndcg10"]) > metric(&v, b, &["ndcg10"]), "ECB+ vs {b}: {v}");
     }
+    assert!(metric(&v, "readnext", &["ndcg10"]) >= 96.0, "{v}");
     assert!((metric(&v, "tfidf", &["ndcg10"]) - 95.4).abs() <= 2.0);
     assert!((metric(&v, "bm25_mlt", &["ndcg10"]) - 92.7).abs() <= 2.0);
     assert!((metric(&v, "tfidf", &["p5_event"]) - 95.4).abs() <= 2.0);
 
     let csv = data().join("semeval2022-task8/training_set.csv");
     let v = eval(&["--dataset", "semeval", "--data", csv.to_str().unwrap()]);
-    for b in ["tfidf", "bm25_mlt", "random"] {
+    for b in ["readnext_lexical", "dense", "tfidf", "bm25_mlt", "random"] {
         assert!(metric(&v, "readnext", &["en-en", "pearson"]) > metric(&v, b, &["en-en", "pearson"]), "SemEval vs {b}");
     }
-    assert!(metric(&v, "readnext", &["en-en", "pearson"]) >= 76.0);
+    assert!(metric(&v, "readnext_lexical", &["en-en", "pearson"]) >= 76.0);
+    // Dense alone reproduces the reference figure of all-MiniLM-L6-v2 (85.8):
+    // the encoder, pooling and normalisation are right end to end.
+    assert!((metric(&v, "dense", &["en-en", "pearson"]) - 85.8).abs() <= 2.0, "{v}");
+    assert!(metric(&v, "readnext", &["en+es", "pearson"]) >= 74.0, "{v}");
     assert_eq!(metric(&v, "readnext", &["en-en", "pairs"]), 161.0);
     assert!((metric(&v, "tfidf", &["en-en", "pearson"]) - 73.2).abs() <= 2.0);
     assert!((metric(&v, "tfidf", &["en+es", "pearson"]) - 61.5).abs() <= 2.0);
     assert!((metric(&v, "bm25_mlt", &["en-en", "pearson"]) - 71.2).abs() <= 2.0);
 
     let v = eval(&["--dataset", "bbc", "--depth", "10", "--data", data().join("bbc").to_str().unwrap()]);
-    for b in ["tfidf", "bm25_mlt", "random"] {
+    for b in ["dense", "tfidf", "bm25_mlt", "random"] {
         assert!(metric(&v, "readnext", &["p10"]) > metric(&v, b, &["p10"]), "BBC vs {b}: {v}");
     }
     assert!((metric(&v, "tfidf", &["ndcg10"]) - 93.0).abs() <= 2.0);
@@ -368,4 +461,36 @@ fn eval_mind_beats_every_baseline_of_its_run() {
         }
     }
     assert!(s["random"]["auc"].as_f64().unwrap() > 45.0 && s["random"]["auc"].as_f64().unwrap() < 55.0);
+}
+
+/// Without the model files, readnext says how to install them and goes on
+/// lexically; with --lexical it does not even look.
+#[test]
+fn a_missing_model_is_named_and_retrieval_goes_on_lexically() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (src, store) = (tmp.path().join("src"), tmp.path().join("store"));
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(
+        src.join("a.jsonl"),
+        "{\"id\":\"a\",\"title\":\"Cartels and the border\",\"body\":\"Mexico and the cartels at the border.\"}\n\
+         {\"id\":\"b\",\"title\":\"Cartels again\",\"body\":\"The cartels and Mexico, at the border again.\"}\n",
+    )
+    .unwrap();
+    let nowhere = tmp.path().join("no-model");
+    let o = run(&store, &["--model", nowhere.to_str().unwrap(), "ingest", "-q", src.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("config.json") && err.contains("fetch-model.sh") && err.contains("lexical"), "{err}");
+    assert_eq!(json(&run(&store, &["stats", "--format", "json"]))["vectors"], 0);
+    let o =
+        run(&store, &["--lexical", "--model", nowhere.to_str().unwrap(), "related", "--id", "a", "--format", "json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("fetch-model"), "--lexical does not look for the model");
+    assert_eq!(json(&o)["picks"][0]["id"], "b");
+    // Installed later: reindex embeds what was stored without vectors.
+    let o = run(&store, &["--model", model().to_str().unwrap(), "reindex"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("embedded 2 articles"), "{}", stdout(&o));
+    let v = json(&run(&store, &["stats", "--format", "json"]));
+    assert_eq!((v["vectors"].as_u64(), v["index"]["dense"]["vectors"].as_u64()), (Some(2), Some(2)));
 }

@@ -357,18 +357,18 @@ impl Store {
         let mut out = Vec::new();
         let mut last = None;
         let mut seen = 0;
-        for item in articles.range::<&str>((lower, Bound::Unbounded)).map_err(|e| self.err(e))? {
-            if seen >= limit {
-                break;
-            }
-            seen += 1;
+        for (i, item) in
+            articles.range::<&str>((lower, Bound::Unbounded)).map_err(|e| self.err(e))?.take(limit).enumerate()
+        {
+            seen = i + 1;
             let id = item.map_err(|e| self.err(e))?.0.value().to_string();
             if vectors.get(id.as_str()).map_err(|e| self.err(e))?.is_none() {
                 out.push(id.clone());
             }
             last = Some(id);
         }
-        Ok((out, last))
+        // Fewer than `limit` looked at: the table ended.
+        Ok((out, if seen < limit { None } else { last }))
     }
 
     /// Stores vectors of stored articles (ids that are not stored are
@@ -490,7 +490,7 @@ fn vector_bytes(v: &[f32]) -> Vec<u8> {
 }
 
 fn vector_from_bytes(id: &str, bytes: &[u8]) -> Result<Vec<f32>> {
-    if bytes.len() % 4 != 0 {
+    if !bytes.len().is_multiple_of(4) {
         return Err(StoreError::Corrupt { id: id.to_string(), reason: format!("vector of {} bytes", bytes.len()) });
     }
     Ok(bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
