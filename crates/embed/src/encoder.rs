@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 use candle_transformers::models::bert::{BertModel, Config};
+use rayon::prelude::*;
 use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
 
 use crate::EmbedError;
@@ -124,9 +125,19 @@ impl Encoder {
         let mut order: Vec<usize> = (0..texts.len()).collect();
         order.sort_by_key(|&i| std::cmp::Reverse(texts[i].len()));
         let mut out: Vec<Vec<f32>> = vec![Vec::new(); texts.len()];
-        for chunk in order.chunks(self.opts.batch.max(1)) {
-            let batch: Vec<&str> = chunk.iter().map(|&i| texts[i]).collect();
-            for (&i, v) in chunk.iter().zip(self.embed_batch(&batch)?) {
+        // Batches run side by side, one per core: candle's matrix products
+        // on these sizes scale poorly across cores (1.4x on 2), whole
+        // batches in parallel scale better (measured by `readnext bench`).
+        let chunks: Vec<&[usize]> = order.chunks(self.opts.batch.max(1)).collect();
+        let done: Vec<Result<Vec<Vec<f32>>, EmbedError>> = chunks
+            .par_iter()
+            .map(|chunk| {
+                let batch: Vec<&str> = chunk.iter().map(|&i| texts[i]).collect();
+                self.embed_batch(&batch)
+            })
+            .collect();
+        for (chunk, vectors) in chunks.iter().zip(done) {
+            for (&i, v) in chunk.iter().zip(vectors?) {
                 out[i] = v;
             }
         }

@@ -339,15 +339,19 @@ fn subsets(p: &Pair) -> Vec<&'static str> {
     if in_enes(&p.lang1) && in_enes(&p.lang2) {
         s.push("en+es");
     }
-    if p.lang1 == "en" && p.lang2 == "en" {
-        s.push("en-en");
+    match (p.lang1.as_str(), p.lang2.as_str()) {
+        ("en", "en") => s.push("en-en"),
+        ("es", "es") => s.push("es-es"),
+        ("en", "es") | ("es", "en") => s.push("en-es"),
+        _ => {}
     }
     s
 }
 
 fn correlate(pairs: &[Pair], sims: &[f64]) -> BTreeMap<String, BTreeMap<String, f64>> {
     let mut out = BTreeMap::new();
-    for subset in ["en-en", "en+es", "all"] {
+    // en-es: one side English, the other Spanish (the cross-lingual pairs).
+    for subset in ["en-en", "es-es", "en-es", "en+es", "all"] {
         let idx: Vec<usize> = (0..pairs.len()).filter(|&i| subsets(&pairs[i]).contains(&subset)).collect();
         let x: Vec<f64> = idx.iter().map(|&i| sims[i]).collect();
         let y: Vec<f64> = idx.iter().map(|&i| -pairs[i].overall).collect();
