@@ -473,7 +473,8 @@ fn a_missing_model_is_named_and_retrieval_goes_on_lexically() {
     std::fs::write(
         src.join("a.jsonl"),
         "{\"id\":\"a\",\"title\":\"Cartels and the border\",\"body\":\"Mexico and the cartels at the border.\"}\n\
-         {\"id\":\"b\",\"title\":\"Cartels again\",\"body\":\"The cartels and Mexico, at the border again.\"}\n",
+         {\"id\":\"b\",\"title\":\"Tariffs on Mexico\",\"body\":\"New tariffs on Mexico follow the talks on the cartels, the minister said.\"}\n\
+         {\"id\":\"c\",\"title\":\"Baseball\",\"body\":\"The home team won the opening game of the season.\"}\n",
     )
     .unwrap();
     let nowhere = tmp.path().join("no-model");
@@ -490,7 +491,7 @@ fn a_missing_model_is_named_and_retrieval_goes_on_lexically() {
     // Installed later: reindex embeds what was stored without vectors.
     let o = run(&store, &["--model", model().to_str().unwrap(), "reindex"]);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stdout(&o).contains("embedded 2 articles"), "{}", stdout(&o));
+    assert!(stdout(&o).contains("embedded 3 articles"), "{}", stdout(&o));
     let v = json(&run(&store, &["stats", "--format", "json"]));
-    assert_eq!((v["vectors"].as_u64(), v["index"]["dense"]["vectors"].as_u64()), (Some(2), Some(2)));
+    assert_eq!((v["vectors"].as_u64(), v["index"]["dense"]["vectors"].as_u64()), (Some(3), Some(3)));
 }
