@@ -119,6 +119,48 @@ impl Encoder {
         Ok(enc.iter().map(|e| e.get_ids().len()).collect())
     }
 
+    /// One unit vector per text: the mean of the vectors of its first
+    /// `passages` windows of the token limit, normalised. With 1 this is
+    /// [`Encoder::embed`]. For measuring passage pooling against headline
+    /// and lead (`readnext eval related --passages N`).
+    pub fn embed_pooled(&self, texts: &[&str], passages: usize) -> Result<Vec<Vec<f32>>, EmbedError> {
+        if passages <= 1 {
+            return self.embed(texts);
+        }
+        let mut t = self.tokenizer.clone();
+        t.with_padding(None);
+        t.with_truncation(None).map_err(|e| EmbedError::Tokenizer(e.to_string()))?;
+        let window = self.opts.max_tokens.saturating_sub(2).max(1);
+        let mut pieces: Vec<&str> = Vec::new();
+        let mut owner: Vec<usize> = Vec::new();
+        for (i, text) in texts.iter().enumerate() {
+            let enc = t.encode(*text, false).map_err(|e| EmbedError::Tokenizer(e.to_string()))?;
+            let offsets = enc.get_offsets();
+            if offsets.is_empty() {
+                pieces.push(text);
+                owner.push(i);
+                continue;
+            }
+            for w in offsets.chunks(window).take(passages) {
+                let (start, end) = (w[0].0, w[w.len() - 1].1);
+                pieces.push(text.get(start..end).unwrap_or(text));
+                owner.push(i);
+            }
+        }
+        let vectors = self.embed(&pieces)?;
+        let mut sums = vec![vec![0.0f32; DIM]; texts.len()];
+        for (v, &i) in vectors.iter().zip(&owner) {
+            for (s, x) in sums[i].iter_mut().zip(v) {
+                *s += x;
+            }
+        }
+        for s in sums.iter_mut() {
+            let n = s.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
+            s.iter_mut().for_each(|x| *x /= n);
+        }
+        Ok(sums)
+    }
+
     /// One unit vector per text, in order. Texts are batched by length so
     /// that a batch pads little.
     pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {

@@ -15,7 +15,7 @@ mod encoder;
 mod text;
 
 pub use encoder::{DIM, Encoder, EncoderOptions, MODEL_FILES, MODEL_NAME, default_model_dir};
-pub use text::article_text;
+pub use text::{article_text, article_text_chars};
 
 use std::path::PathBuf;
 

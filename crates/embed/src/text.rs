@@ -10,6 +10,11 @@ const BODY_CHARS: usize = 2400;
 /// The text embedded for an article: the headline, the dek, then the lead
 /// of the body. The encoder truncates it at its token limit.
 pub fn article_text(a: &Article) -> String {
+    article_text_chars(a, BODY_CHARS)
+}
+
+/// [`article_text`] cut at `max_chars` characters instead (for passages).
+pub fn article_text_chars(a: &Article, max_chars: usize) -> String {
     let mut out = String::new();
     let parts = std::iter::once(a.title.as_str()).chain(a.dek.as_deref()).chain(a.body.iter().map(String::as_str));
     for part in parts {
@@ -21,8 +26,8 @@ pub fn article_text(a: &Article) -> String {
             out.push_str(if out.ends_with(['.', '!', '?', ':']) { " " } else { ". " });
         }
         out.push_str(part);
-        if out.len() >= BODY_CHARS {
-            let cut = out.char_indices().nth(BODY_CHARS).map_or(out.len(), |(i, _)| i);
+        if out.len() >= max_chars {
+            let cut = out.char_indices().nth(max_chars).map_or(out.len(), |(i, _)| i);
             out.truncate(cut);
             break;
         }

@@ -105,3 +105,17 @@ fn a_missing_model_is_named() {
     let err = Encoder::load(dir.path(), EncoderOptions::default()).unwrap_err().to_string();
     assert!(err.contains("config.json") && err.contains("fetch-model"), "{err}");
 }
+
+#[test]
+fn passages_pool_the_whole_text_into_one_unit_vector() {
+    let enc = Encoder::load(&model_dir(), EncoderOptions { max_tokens: 16, batch: 4 }).unwrap();
+    let text =
+        format!("{}{}", "tariffs on imports from mexico. ".repeat(6), "the baseball season opening game. ".repeat(6));
+    let first = enc.embed_pooled(&[&text], 1).unwrap();
+    assert_eq!(first, enc.embed(&[&text]).unwrap());
+    let pooled = enc.embed_pooled(&[&text], 4).unwrap();
+    assert!((dot(&pooled[0], &pooled[0]) - 1.0).abs() < 1e-5);
+    // The first window holds only tariffs; pooling reaches the baseball part.
+    let baseball = enc.embed(&["the baseball season opening game"]).unwrap();
+    assert!(dot(&pooled[0], &baseball[0]) > dot(&first[0], &baseball[0]) + 0.05);
+}

@@ -64,6 +64,11 @@ enum Task {
         /// Embedding cosine counted as no similarity.
         #[arg(long)]
         dense_floor: Option<f32>,
+        /// Embed each article as the mean of its first N passages of the
+        /// token limit instead of its headline and lead (to measure which
+        /// is better).
+        #[arg(long, default_value_t = 1)]
+        passages: usize,
         /// Keep the dataset's vectors in this folder and reuse them in later
         /// runs (keyed by the texts and the token limit).
         #[arg(long)]
@@ -97,12 +102,21 @@ enum Task {
 fn cached_embedding(
     enc: &readnext_embed::Encoder,
     articles: &[&readnext_core::Article],
+    passages: usize,
     cache: Option<&std::path::Path>,
 ) -> anyhow::Result<readnext_eval::Embedded> {
     use anyhow::Context;
     let max_tokens = enc.options().max_tokens;
-    let texts: Vec<String> = articles.iter().map(|a| readnext_embed::article_text(a)).collect();
+    let texts: Vec<String> = if passages > 1 {
+        // About six characters a token leaves room for every passage.
+        articles.iter().map(|a| readnext_embed::article_text_chars(a, passages * max_tokens * 6)).collect()
+    } else {
+        articles.iter().map(|a| readnext_embed::article_text(a)).collect()
+    };
     let mut key = format!("{}:{max_tokens}", readnext_embed::MODEL_NAME);
+    if passages > 1 {
+        key.push_str(&format!(":passages{passages}"));
+    }
     for t in &texts {
         key.push('\u{0}');
         key.push_str(t);
@@ -121,7 +135,7 @@ fn cached_embedding(
     let mut vectors = Vec::with_capacity(texts.len());
     for chunk in texts.chunks(256) {
         let refs: Vec<&str> = chunk.iter().map(String::as_str).collect();
-        vectors.extend(enc.embed(&refs)?);
+        vectors.extend(enc.embed_pooled(&refs, passages)?);
         bar.inc(chunk.len() as u64);
     }
     bar.finish_and_clear();
@@ -166,6 +180,7 @@ pub fn run(args: EvalArgs, model: &crate::ModelArgs) -> anyhow::Result<ExitCode>
             length_slope,
             w_dense,
             dense_floor,
+            passages,
             embed_cache,
         } => {
             let path = data.unwrap_or_else(|| default_path(&dataset));
@@ -200,7 +215,7 @@ pub fn run(args: EvalArgs, model: &crate::ModelArgs) -> anyhow::Result<ExitCode>
             let encoder = model.load()?;
             let embed = |articles: Vec<&readnext_core::Article>| -> anyhow::Result<Option<readnext_eval::Embedded>> {
                 let Some(enc) = &encoder else { return Ok(None) };
-                Ok(Some(cached_embedding(enc, &articles, embed_cache.as_deref())?))
+                Ok(Some(cached_embedding(enc, &articles, passages, embed_cache.as_deref())?))
             };
             let run = if dataset == "semeval" {
                 let pairs = readnext_eval::semeval(&path)?;
