@@ -316,11 +316,22 @@ impl Store {
         def: TableDefinition<&str, &[u8]>,
         ids: &[S],
     ) -> Result<Vec<Option<T>>> {
+        self.read_many_with(def, ids, decode)
+    }
+
+    /// Reads several ids from one table in one snapshot, in order, decoding
+    /// each value with `decode_value(id, bytes)`.
+    fn read_many_with<T, S: AsRef<str>>(
+        &self,
+        def: TableDefinition<&str, &[u8]>,
+        ids: &[S],
+        decode_value: impl Fn(&str, &[u8]) -> Result<T>,
+    ) -> Result<Vec<Option<T>>> {
         let txn = self.db.begin_read().map_err(|e| self.err(e))?;
         let table = txn.open_table(def).map_err(|e| self.err(e))?;
         ids.iter()
             .map(|id| match table.get(id.as_ref()).map_err(|e| self.err(e))? {
-                Some(v) => decode(id.as_ref(), v.value()).map(Some),
+                Some(v) => decode_value(id.as_ref(), v.value()).map(Some),
                 None => Ok(None),
             })
             .collect()
@@ -328,14 +339,7 @@ impl Store {
 
     /// The stored vectors of several ids, in one snapshot, in order.
     pub fn vectors<S: AsRef<str>>(&self, ids: &[S]) -> Result<Vec<Option<Vec<f32>>>> {
-        let txn = self.db.begin_read().map_err(|e| self.err(e))?;
-        let table = txn.open_table(VECTORS).map_err(|e| self.err(e))?;
-        ids.iter()
-            .map(|id| match table.get(id.as_ref()).map_err(|e| self.err(e))? {
-                Some(v) => vector_from_bytes(id.as_ref(), v.value()).map(Some),
-                None => Ok(None),
-            })
-            .collect()
+        self.read_many_with(VECTORS, ids, vector_from_bytes)
     }
 
     /// How many articles have a stored vector.

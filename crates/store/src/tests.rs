@@ -149,3 +149,30 @@ fn clicks_keep_the_profile_up_to_date_and_forgetting_erases_it() {
     store.forget_user("ana").unwrap();
     assert_eq!(store.profile("ana").unwrap(), readnext_core::Profile::default());
 }
+
+#[test]
+fn vectors_follow_their_article() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(dir.path()).unwrap();
+    let with = |title: &str, v: Option<Vec<f32>>| Write::Upsert(Box::new(Record { vector: v, ..record("a", title) }));
+    assert_eq!(s.apply(&with("T", Some(vec![1.0, 0.0]))).unwrap(), Applied::Inserted);
+    assert_eq!(s.vectors(&["a", "nope"]).unwrap(), vec![Some(vec![1.0, 0.0]), None]);
+    // Same article, no new vector: unchanged, and the vector stays.
+    assert_eq!(s.apply(&with("T", None)).unwrap(), Applied::Unchanged);
+    assert_eq!(s.vector_count().unwrap(), 1);
+    // Same article, another vector: a change that takes a sequence number.
+    let seq = s.last_seq().unwrap();
+    assert_eq!(s.apply(&with("T", Some(vec![0.0, 1.0]))).unwrap(), Applied::Updated);
+    assert_eq!(s.last_seq().unwrap(), seq + 1);
+    // Changed article without a vector: the stale vector goes.
+    assert_eq!(s.apply(&with("T2", None)).unwrap(), Applied::Updated);
+    assert_eq!(s.vectors(&["a"]).unwrap(), vec![None]);
+    assert_eq!(s.ids_without_vector(None, 10).unwrap(), (vec!["a".to_string()], None));
+    // Vectors for stored ids only; each is logged as a change.
+    assert_eq!(s.put_vectors(&[("a".into(), vec![0.5, 0.5]), ("ghost".into(), vec![1.0, 1.0])]).unwrap(), 1);
+    assert_eq!(s.changes_since(seq + 2).unwrap().len(), 1);
+    assert!(s.ids_without_vector(None, 10).unwrap().0.is_empty());
+    // Deleting the article deletes its vector.
+    assert_eq!(s.apply(&Write::Delete("a".into())).unwrap(), Applied::Deleted);
+    assert_eq!((s.vector_count().unwrap(), s.vectors(&["a"]).unwrap()), (0, vec![None]));
+}
