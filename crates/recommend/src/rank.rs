@@ -33,6 +33,9 @@ struct Candidate {
     /// text, entities, keyphrases, feedback, dense (embedding cosine; 0
     /// when either article has no vector)
     parts: [f32; 5],
+    /// The first-pass lexical relevance (no feedback, no embeddings): what
+    /// the feedback centroid is chosen by.
+    lexical: f32,
     relevance: f32,
     recency: f32,
     score: f32,
@@ -224,6 +227,7 @@ fn scored_candidates(
             entity_rank,
             dense_rank,
             parts: [t, e, k, 0.0, 0.0],
+            lexical: relevance,
             relevance,
             recency: 1.0,
             score: relevance,
@@ -253,7 +257,7 @@ fn feedback_centroid(qf: &Features, cands: &[Candidate], opts: &RelatedOptions) 
         return None;
     }
     let mut order: Vec<usize> = (0..cands.len()).collect();
-    order.sort_by(|&a, &b| cands[b].relevance.total_cmp(&cands[a].relevance).then(a.cmp(&b)));
+    order.sort_by(|&a, &b| cands[b].lexical.total_cmp(&cands[a].lexical).then(a.cmp(&b)));
     let top = order.into_iter().filter(|&i| !is_copy(qf, &cands[i].f, opts)).take(opts.feedback_docs);
     Some(SparseVec::centroid(top.map(|i| &cands[i].f.text)))
 }
@@ -273,9 +277,9 @@ pub(crate) fn directed_relevance(
     if opts.feedback <= 0.0 {
         return Ok(fuse_dense(&opts.weights, rel, dense));
     }
-    // The feedback centroid comes from the lexical first pass, as in `related`.
-    let first_pass = RelatedOptions { feedback: 0.0, weights: Weights { dense: 0.0, ..opts.weights }, ..opts.clone() };
-    let cands = scored_candidates(engine, stats, query, exclude, &first_pass)?;
+    // The same candidates and centroid as `related` (chosen by their
+    // first-pass lexical relevance).
+    let cands = scored_candidates(engine, stats, query, exclude, &RelatedOptions { feedback: 0.0, ..opts.clone() })?;
     let lexical = match feedback_centroid(query, &cands, opts) {
         Some(c) => (1.0 - opts.feedback) * rel + opts.feedback * c.cosine(&target.text),
         None => rel,
