@@ -159,12 +159,12 @@ impl Engine {
         let with_vector: Vec<&str> =
             ids.iter().zip(&stored_vectors).filter(|(_, v)| v.is_some()).map(|(id, _)| *id).collect();
         let stored = self.store.get_many(&with_vector)?;
+        let incoming: std::collections::HashMap<&str, &Article> =
+            records.iter().map(|r| (r.article.id.as_str(), &r.article)).collect();
         let unchanged: std::collections::HashSet<&str> = with_vector
             .iter()
             .zip(&stored)
-            .filter(|(id, s)| {
-                s.as_ref().is_some_and(|s| records.iter().any(|r| r.article.id == **id && r.article == s.article))
-            })
+            .filter(|(id, s)| s.as_ref().is_some_and(|s| incoming.get(**id).is_some_and(|a| **a == s.article)))
             .map(|(id, _)| *id)
             .collect();
         let todo: Vec<usize> = (0..records.len())
