@@ -32,10 +32,19 @@ fn start(extra: &[&str]) -> Server {
     start_in(dir, extra)
 }
 
+/// The embedding model: `READNEXT_MODEL`, else the workspace's `models/`.
+fn model() -> std::path::PathBuf {
+    std::env::var_os("READNEXT_MODEL")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/all-MiniLM-L6-v2"))
+}
+
 fn start_in(dir: tempfile::TempDir, extra: &[&str]) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_readnext"))
         .arg("--store")
         .arg(dir.path().join("store"))
+        .arg("--model")
+        .arg(model())
         .args(["serve", "--addr", "127.0.0.1:0", "--api-keys", &format!("{ADMIN}=admin,{WRITER}=write,{READER}=read")])
         .args(extra)
         .stdout(Stdio::piped())
@@ -183,10 +192,15 @@ fn api_routes_and_their_errors() {
     assert_eq!(st, StatusCode::OK, "{v}");
     let picks: Vec<&str> = v["picks"].as_array().unwrap().iter().map(|p| p["id"].as_str().unwrap()).collect();
     assert!(!picks.contains(&"q") && picks.contains(&"sheinbaum") && picks.len() <= 3, "{picks:?}");
+    let dense = |p: &Value| {
+        p["why"]["signals"].as_array().unwrap().iter().find(|s| s["name"] == "dense").and_then(|s| s["value"].as_f64())
+    };
     for p in v["picks"].as_array().unwrap() {
         for k in ["id", "title", "url", "published", "score", "why"] {
             assert!(p.get(k).is_some(), "{k}");
         }
+        // Articles written through the API were embedded: the fusion shows.
+        assert!(dense(p).is_some_and(|d| d > 0.0), "{p}");
     }
     let (st, v) = body(c.get(url("/v1/articles/q/related?k=0")).send().unwrap());
     assert!(st == StatusCode::BAD_REQUEST && v["error"]["message"].as_str().unwrap().contains("`k`"), "{v}");
@@ -207,6 +221,8 @@ fn api_routes_and_their_errors() {
     );
     assert_eq!(st, StatusCode::OK, "{v}");
     assert!(v["query"]["id"].is_null() && !v["picks"].as_array().unwrap().is_empty(), "{v}");
+    // The unsaved page is embedded on the fly.
+    assert!(v["picks"].as_array().unwrap().iter().all(|p| dense(p).is_some_and(|d| d > 0.0)), "{v}");
     assert_eq!(
         c.post(url("/v1/related")).json(&json!({"title": "x"})).send().unwrap().status(),
         StatusCode::UNAUTHORIZED
