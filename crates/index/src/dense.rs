@@ -198,6 +198,11 @@ impl DenseIndex {
                 // words only.
                 continue;
             }
+            if st.graph.contains(key) {
+                // Only after a crash between saving the graph and its meta:
+                // the graph already holds a vector its meta does not name.
+                st.graph.remove(key).map_err(|e| self.err(e))?;
+            }
             st.graph.add(key, d.vector).map_err(|e| self.err(e))?;
             st.entries.insert(
                 key,
