@@ -213,11 +213,8 @@ impl Store {
             let mut articles = txn.open_table(ARTICLES).map_err(|e| self.err(e))?;
             let mut analyses = txn.open_table(ANALYSES).map_err(|e| self.err(e))?;
             let mut rank = txn.open_table(RANK).map_err(|e| self.err(e))?;
-            let mut changes = txn.open_table(CHANGES).map_err(|e| self.err(e))?;
-            let mut id_seq = txn.open_table(ID_SEQ).map_err(|e| self.err(e))?;
-            let mut meta = txn.open_table(META).map_err(|e| self.err(e))?;
             let mut vectors = txn.open_table(VECTORS).map_err(|e| self.err(e))?;
-            let mut next = meta.get("next_seq").map_err(|e| self.err(e))?.map_or(1, |v| v.value());
+            let mut log = ChangeLog::open(&txn).map_err(|e| self.err(e))?;
             for w in writes {
                 let (id, applied) = match w {
                     Write::Upsert(r) => {
@@ -263,16 +260,11 @@ impl Store {
                     }
                 };
                 if matches!(applied, Applied::Inserted | Applied::Updated | Applied::Deleted) {
-                    // The log keeps only the latest change of each id.
-                    if let Some(old_seq) = id_seq.insert(id, next).map_err(|e| self.err(e))? {
-                        changes.remove(old_seq.value()).map_err(|e| self.err(e))?;
-                    }
-                    changes.insert(next, id).map_err(|e| self.err(e))?;
-                    next += 1;
+                    log.record(id).map_err(|e| self.err(e))?;
                 }
                 out.push(applied);
             }
-            meta.insert("next_seq", next).map_err(|e| self.err(e))?;
+            log.close().map_err(|e| self.err(e))?;
         }
         txn.commit().map_err(|e| self.err(e))?;
         Ok(out)
@@ -384,23 +376,16 @@ impl Store {
         {
             let articles = txn.open_table(ARTICLES).map_err(|e| self.err(e))?;
             let mut vectors = txn.open_table(VECTORS).map_err(|e| self.err(e))?;
-            let mut changes = txn.open_table(CHANGES).map_err(|e| self.err(e))?;
-            let mut id_seq = txn.open_table(ID_SEQ).map_err(|e| self.err(e))?;
-            let mut meta = txn.open_table(META).map_err(|e| self.err(e))?;
-            let mut next = meta.get("next_seq").map_err(|e| self.err(e))?.map_or(1, |v| v.value());
+            let mut log = ChangeLog::open(&txn).map_err(|e| self.err(e))?;
             for (id, v) in items {
                 if articles.get(id.as_str()).map_err(|e| self.err(e))?.is_none() {
                     continue;
                 }
                 vectors.insert(id.as_str(), vector_bytes(v).as_slice()).map_err(|e| self.err(e))?;
-                if let Some(old_seq) = id_seq.insert(id.as_str(), next).map_err(|e| self.err(e))? {
-                    changes.remove(old_seq.value()).map_err(|e| self.err(e))?;
-                }
-                changes.insert(next, id.as_str()).map_err(|e| self.err(e))?;
-                next += 1;
+                log.record(id).map_err(|e| self.err(e))?;
                 stored += 1;
             }
-            meta.insert("next_seq", next).map_err(|e| self.err(e))?;
+            log.close().map_err(|e| self.err(e))?;
         }
         txn.commit().map_err(|e| self.err(e))?;
         Ok(stored)
@@ -487,6 +472,41 @@ impl Store {
 
 fn db_err(path: &Path, e: impl Into<redb::Error>) -> StoreError {
     StoreError::Db { path: path.to_path_buf(), source: Box::new(e.into()) }
+}
+
+/// The change log inside one write transaction: every write path that
+/// changes an article (or its vector) records the id here, so that derived
+/// indexes see it.
+struct ChangeLog<'t> {
+    changes: redb::Table<'t, u64, &'static str>,
+    id_seq: redb::Table<'t, &'static str, u64>,
+    meta: redb::Table<'t, &'static str, u64>,
+    next: u64,
+}
+
+impl<'t> ChangeLog<'t> {
+    fn open(txn: &'t redb::WriteTransaction) -> std::result::Result<ChangeLog<'t>, redb::Error> {
+        let meta = txn.open_table(META)?;
+        let next = meta.get("next_seq")?.map_or(1, |v| v.value());
+        Ok(ChangeLog { changes: txn.open_table(CHANGES)?, id_seq: txn.open_table(ID_SEQ)?, meta, next })
+    }
+
+    /// Gives `id` the next sequence number. The log keeps only the latest
+    /// change of each id.
+    fn record(&mut self, id: &str) -> std::result::Result<(), redb::Error> {
+        if let Some(old_seq) = self.id_seq.insert(id, self.next)? {
+            self.changes.remove(old_seq.value())?;
+        }
+        self.changes.insert(self.next, id)?;
+        self.next += 1;
+        Ok(())
+    }
+
+    /// Stores the next sequence number.
+    fn close(mut self) -> std::result::Result<(), redb::Error> {
+        self.meta.insert("next_seq", self.next)?;
+        Ok(())
+    }
 }
 
 fn vector_bytes(v: &[f32]) -> Vec<u8> {
