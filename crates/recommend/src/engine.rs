@@ -233,32 +233,18 @@ impl Engine {
         if self.index.applied_seq()? == before && dense_current {
             // The index is current: index the records in hand instead of
             // reading them back from the store.
-            let mut docs = Vec::new();
-            let mut deletes = Vec::new();
-            let mut dense_docs = Vec::new();
-            let mut dense_removes = Vec::new();
+            let mut batch = IndexBatch::default();
             for (w, a) in writes.iter().zip(&applied) {
                 match (w, a) {
-                    (Write::Upsert(r), Applied::Inserted | Applied::Updated) => {
-                        docs.push(index_doc(r));
-                        // A changed article without a new vector lost its
-                        // stored one (see `Record::vector`).
-                        match dense_doc(r) {
-                            Some(d) => dense_docs.push(d),
-                            None => dense_removes.push(r.article.id.as_str()),
-                        }
-                    }
-                    (Write::Delete(id), Applied::Deleted) => {
-                        deletes.push(id.as_str());
-                        dense_removes.push(id.as_str());
-                    }
+                    (Write::Upsert(r), Applied::Inserted | Applied::Updated) => batch.upsert(r),
+                    (Write::Delete(id), Applied::Deleted) => batch.delete(id),
                     _ => {}
                 }
             }
-            if !docs.is_empty() || !deletes.is_empty() {
+            if !batch.docs.is_empty() || !batch.deletes.is_empty() {
                 let seq = self.store.last_seq()?;
-                self.index.apply(&docs, &deletes, seq, commit)?;
-                self.dense.apply(&dense_docs, &dense_removes, seq)?;
+                self.index.apply(&batch.docs, &batch.deletes, seq, commit)?;
+                self.dense.apply(&batch.dense_docs, &batch.dense_removes, seq)?;
                 self.invalidate();
             }
         } else {
@@ -287,31 +273,19 @@ impl Engine {
                     r.vector = v;
                 }
             }
-            let mut deletes = Vec::new();
-            let mut docs = Vec::new();
-            let mut dense_docs = Vec::new();
-            let mut dense_removes = Vec::new();
+            let mut batch = IndexBatch::default();
             for (id, rec) in ids.iter().zip(&records) {
                 match rec {
-                    Some(r) => {
-                        docs.push(index_doc(r));
-                        match dense_doc(r) {
-                            Some(d) => dense_docs.push(d),
-                            None => dense_removes.push(*id),
-                        }
-                    }
-                    None => {
-                        deletes.push(*id);
-                        dense_removes.push(*id);
-                    }
+                    Some(r) => batch.upsert(r),
+                    None => batch.delete(id),
                 }
             }
             let seq = chunk.last().map_or(from, |c| c.seq);
             if seq > from {
-                self.index.apply(&docs, &deletes, seq, commit)?;
+                self.index.apply(&batch.docs, &batch.deletes, seq, commit)?;
             }
             if seq > dense_from {
-                self.dense.apply(&dense_docs, &dense_removes, seq)?;
+                self.dense.apply(&batch.dense_docs, &batch.dense_removes, seq)?;
             }
         }
         if !changes.is_empty() {
@@ -475,6 +449,33 @@ impl Engine {
         let ab = rank::directed_relevance(self, &stats, &fa, a.id.as_deref(), &fb, opts)?;
         let ba = rank::directed_relevance(self, &stats, &fb, b.id.as_deref(), &fa, opts)?;
         Ok((ab + ba) / 2.0)
+    }
+}
+
+/// One batch of changes for both derived indexes, from the write path or
+/// from catching up with the store.
+#[derive(Default)]
+struct IndexBatch<'a> {
+    docs: Vec<IndexDoc<'a>>,
+    deletes: Vec<&'a str>,
+    dense_docs: Vec<DenseDoc<'a>>,
+    dense_removes: Vec<&'a str>,
+}
+
+impl<'a> IndexBatch<'a> {
+    fn upsert(&mut self, r: &'a Record) {
+        self.docs.push(index_doc(r));
+        // A changed article without a new vector lost its stored one (see
+        // `Record::vector`).
+        match dense_doc(r) {
+            Some(d) => self.dense_docs.push(d),
+            None => self.dense_removes.push(&r.article.id),
+        }
+    }
+
+    fn delete(&mut self, id: &'a str) {
+        self.deletes.push(id);
+        self.dense_removes.push(id);
     }
 }
 
