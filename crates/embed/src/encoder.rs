@@ -1,6 +1,6 @@
 //! The BERT encoder: tokenise, forward pass, mean pooling, normalisation.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
@@ -23,12 +23,6 @@ pub const MODEL_FILES: [(&str, &str); 3] = [
     ("model.safetensors", "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"),
     ("tokenizer.json", "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"),
 ];
-
-/// The model folder: `READNEXT_MODEL`, else `models/all-MiniLM-L6-v2` under
-/// the working directory (where the setup script puts it).
-pub fn default_model_dir() -> PathBuf {
-    std::env::var_os("READNEXT_MODEL").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("models").join(MODEL_NAME))
-}
 
 /// How texts are encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

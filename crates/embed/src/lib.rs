@@ -14,7 +14,7 @@
 mod encoder;
 mod text;
 
-pub use encoder::{DIM, Encoder, EncoderOptions, MODEL_FILES, MODEL_NAME, default_model_dir};
+pub use encoder::{DIM, Encoder, EncoderOptions, MODEL_FILES, MODEL_NAME};
 pub use text::{article_text, article_text_chars};
 
 use std::path::PathBuf;
