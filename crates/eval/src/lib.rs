@@ -20,7 +20,7 @@ pub use memory::{peak_rss_bytes, peak_rss_growth_bytes, reset_peak_rss};
 pub use metrics::{average_precision, average_ranks, ndcg_at, pearson, precision_at, spearman};
 pub use mind::{MIND_SYSTEMS, MindOptions, MindRow, News, auc, folds, load_mind, mrr, ndcg, run_mind};
 pub use report::{to_json, to_table, write_html};
-pub use run::{Embedded, EvalRun, SEED, SystemResult, build_engine, embed_articles, run_related, run_semeval};
+pub use run::{Embedded, EvalRun, SEED, SystemResult, build_engine, run_related, run_semeval};
 
 use std::path::{Path, PathBuf};
 
@@ -41,9 +41,6 @@ pub enum EvalError {
     /// The engine failed.
     #[error(transparent)]
     Engine(#[from] readnext_recommend::RecommendError),
-    /// The encoder failed.
-    #[error(transparent)]
-    Embed(#[from] readnext_embed::EmbedError),
 }
 
 /// A fingerprint of the data: a hash of every file's name and size, so a

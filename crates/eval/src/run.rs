@@ -6,7 +6,6 @@ use std::time::Instant;
 
 use rayon::prelude::*;
 use readnext_analysis::analyze;
-use readnext_embed::{Encoder, article_text};
 use readnext_recommend::{Engine, Query, RelatedOptions, Weights};
 use readnext_store::{Record, Write};
 
@@ -61,18 +60,6 @@ pub struct Embedded {
     pub seconds: f64,
     /// Tokens per text the encoder kept.
     pub max_tokens: usize,
-}
-
-/// Embeds articles as the ingest does (headline and lead).
-pub fn embed_articles<'a>(
-    encoder: &Encoder,
-    articles: impl Iterator<Item = &'a readnext_core::Article>,
-) -> Result<Embedded, EvalError> {
-    let started = Instant::now();
-    let texts: Vec<String> = articles.map(article_text).collect();
-    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-    let vectors = encoder.embed(&refs)?;
-    Ok(Embedded { vectors, seconds: started.elapsed().as_secs_f64(), max_tokens: encoder.options().max_tokens })
 }
 
 fn note_embedding(run: &mut EvalRun, e: Option<&Embedded>) {
