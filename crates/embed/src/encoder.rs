@@ -9,6 +9,7 @@ use rayon::prelude::*;
 use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
 
 use crate::EmbedError;
+use crate::onnx::{self, OnnxModel};
 
 /// The model this crate runs.
 pub const MODEL_NAME: &str = "all-MiniLM-L6-v2";
@@ -24,6 +25,30 @@ pub const MODEL_FILES: [(&str, &str); 3] = [
     ("tokenizer.json", "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"),
 ];
 
+/// Which engine runs the forward pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Runtime {
+    /// ONNX Runtime int8 when its files are in the model folder, else candle.
+    #[default]
+    Auto,
+    /// candle, f32 weights.
+    Candle,
+    /// ONNX Runtime with the int8 graph; an error when its files are absent.
+    Onnx,
+}
+
+impl std::str::FromStr for Runtime {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Runtime, String> {
+        match s {
+            "auto" => Ok(Runtime::Auto),
+            "candle" => Ok(Runtime::Candle),
+            "onnx" => Ok(Runtime::Onnx),
+            other => Err(format!("unknown runtime {other:?}: use auto, candle or onnx")),
+        }
+    }
+}
+
 /// How texts are encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EncoderOptions {
@@ -32,18 +57,24 @@ pub struct EncoderOptions {
     pub max_tokens: usize,
     /// Texts per forward pass.
     pub batch: usize,
+    /// The engine.
+    pub runtime: Runtime,
 }
 
 impl Default for EncoderOptions {
     fn default() -> Self {
-        EncoderOptions { max_tokens: 128, batch: 32 }
+        EncoderOptions { max_tokens: 128, batch: 32, runtime: Runtime::Auto }
     }
 }
 
-/// A loaded model. `Sync`: one encoder serves every thread (candle spreads
-/// each forward pass over the cores itself).
+enum Backend {
+    Candle(BertModel),
+    Onnx(OnnxModel),
+}
+
+/// A loaded model. `Sync`: one encoder serves every thread.
 pub struct Encoder {
-    model: BertModel,
+    backend: Backend,
     tokenizer: Tokenizer,
     device: Device,
     opts: EncoderOptions,
@@ -51,7 +82,11 @@ pub struct Encoder {
 
 impl std::fmt::Debug for Encoder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Encoder").field("model", &MODEL_NAME).field("opts", &self.opts).finish()
+        f.debug_struct("Encoder")
+            .field("model", &MODEL_NAME)
+            .field("runtime", &self.runtime_name())
+            .field("opts", &self.opts)
+            .finish()
     }
 }
 
@@ -91,13 +126,40 @@ impl Encoder {
             .map_err(|e| bad(&tok_path, e))?;
 
         let device = Device::Cpu;
+        let opts = EncoderOptions { max_tokens, ..opts };
+        let fast = match (opts.runtime, onnx::files(dir)) {
+            (Runtime::Candle, _) => None,
+            (Runtime::Onnx, None) => return Err(EmbedError::MissingFile { path: dir.join(onnx::ONNX_FILE) }),
+            (Runtime::Onnx, Some((graph, library))) => Some(OnnxModel::load(&graph, &library)?),
+            (Runtime::Auto, None) => None,
+            // A broken fast path is not worth failing for: candle reads the
+            // same weights.
+            (Runtime::Auto, Some((graph, library))) => match OnnxModel::load(&graph, &library) {
+                Ok(m) => Some(m),
+                Err(e) => {
+                    tracing::warn!("{e}; embedding with candle instead");
+                    None
+                }
+            },
+        };
+        if let Some(m) = fast {
+            return Ok(Encoder { backend: Backend::Onnx(m), tokenizer, device, opts });
+        }
         let weights = dir.join("model.safetensors");
         // SAFETY: the file is memory-mapped read-only; readnext never writes
         // it, and the setup script replaces it only by renaming a new file in.
         let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[&weights], DType::F32, &device) }
             .map_err(|e| bad(&weights, e))?;
         let model = BertModel::load(vb, &config).map_err(|e| bad(&weights, e))?;
-        Ok(Encoder { model, tokenizer, device, opts: EncoderOptions { max_tokens, ..opts } })
+        Ok(Encoder { backend: Backend::Candle(model), tokenizer, device, opts })
+    }
+
+    /// The engine and precision in use, for reports.
+    pub fn runtime_name(&self) -> &'static str {
+        match self.backend {
+            Backend::Candle(_) => "candle f32",
+            Backend::Onnx(_) => "onnxruntime int8",
+        }
     }
 
     /// The options in force (the token limit is clamped to the model's).
@@ -164,6 +226,8 @@ impl Encoder {
         // Batches run side by side, one per core: candle's matrix products
         // on these sizes scale poorly across cores (1.4x on 2), whole
         // batches in parallel scale better (measured by `readnext bench`).
+        // ONNX Runtime runs take turns on its own threads; tokenising the
+        // next batch overlaps the current run.
         let chunks: Vec<&[usize]> = order.chunks(self.opts.batch.max(1)).collect();
         let done: Vec<Result<Vec<Vec<f32>>, EmbedError>> = chunks
             .par_iter()
@@ -191,10 +255,18 @@ impl Encoder {
             ids.extend_from_slice(e.get_ids());
             mask.extend_from_slice(e.get_attention_mask());
         }
+        let model = match &self.backend {
+            Backend::Onnx(m) => {
+                let ids = ids.into_iter().map(i64::from).collect();
+                let mask = mask.into_iter().map(i64::from).collect();
+                return m.run(ids, mask, n, len);
+            }
+            Backend::Candle(model) => model,
+        };
         let ids = Tensor::from_vec(ids, (n, len), &self.device)?;
         let mask = Tensor::from_vec(mask, (n, len), &self.device)?;
         let types = ids.zeros_like()?;
-        let hidden = self.model.forward(&ids, &types, Some(&mask))?;
+        let hidden = model.forward(&ids, &types, Some(&mask))?;
         // Mean over the real tokens, then unit length.
         let m = mask.to_dtype(DType::F32)?.unsqueeze(2)?;
         let summed = hidden.broadcast_mul(&m)?.sum(1)?;

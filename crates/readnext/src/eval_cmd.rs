@@ -113,7 +113,7 @@ fn cached_embedding(
     } else {
         articles.iter().map(|a| readnext_embed::article_text(a)).collect()
     };
-    let mut key = format!("{}:{max_tokens}", readnext_embed::MODEL_NAME);
+    let mut key = format!("{}:{}:{max_tokens}", readnext_embed::MODEL_NAME, enc.runtime_name());
     if passages > 1 {
         key.push_str(&format!(":passages{passages}"));
     }

@@ -107,6 +107,10 @@ pub struct ModelArgs {
     /// Tokens embedded per article (headline, dek and lead).
     #[arg(long, global = true, default_value_t = readnext_embed::EncoderOptions::default().max_tokens)]
     max_tokens: usize,
+    /// Engine for the model: onnx (int8, ONNX Runtime), candle (f32), or
+    /// auto (onnx when scripts/fetch-model.sh installed it, else candle).
+    #[arg(long, global = true, env = "READNEXT_RUNTIME", default_value = "auto")]
+    runtime: readnext_embed::Runtime,
 }
 
 impl ModelArgs {
@@ -116,9 +120,13 @@ impl ModelArgs {
         if self.lexical {
             return Ok(None);
         }
-        let opts = readnext_embed::EncoderOptions { max_tokens: self.max_tokens, ..Default::default() };
+        let opts =
+            readnext_embed::EncoderOptions { max_tokens: self.max_tokens, runtime: self.runtime, ..Default::default() };
         match readnext_embed::Encoder::load(&self.model, opts) {
-            Ok(e) => Ok(Some(Arc::new(e))),
+            Ok(e) => {
+                tracing::info!("embedding with {} ({})", readnext_embed::MODEL_NAME, e.runtime_name());
+                Ok(Some(Arc::new(e)))
+            }
             Err(e @ readnext_embed::EmbedError::MissingFile { .. }) => {
                 eprintln!("warning: {e}; retrieval is lexical only");
                 Ok(None)
