@@ -18,7 +18,9 @@ pub use baselines::{Bm25Mlt, LexCorpus, Rng, Tfidf, sk_tokens};
 pub use datasets::{EvalDoc, Grading, Pair, RelatedSet, agnews, bbc, ecbplus, labeled_jsonl, semeval};
 pub use memory::{peak_rss_bytes, peak_rss_growth_bytes, reset_peak_rss};
 pub use metrics::{average_precision, average_ranks, ndcg_at, pearson, precision_at, spearman};
-pub use mind::{MIND_SYSTEMS, MindOptions, MindRow, News, auc, folds, load_mind, mrr, ndcg, run_mind};
+pub use mind::{
+    MIND_SYSTEMS, MindOptions, MindRow, MindSet, News, auc, folds, load_mind, load_mind_set, mrr, ndcg, run_mind,
+};
 pub use report::{to_json, to_table, write_html};
 pub use run::{Embedded, EvalRun, SEED, SystemResult, build_engine, run_related, run_semeval};
 

@@ -17,7 +17,7 @@ use readnext_recommend::{Engine, FeatureRow, Popularity, RankerModel, center_sla
 
 use crate::baselines::{Rng, sk_tokens};
 use crate::memory::{peak_rss_growth_bytes, reset_peak_rss};
-use crate::run::{EvalRun, SEED, SystemResult, build_engine};
+use crate::run::{Embedded, EvalRun, SEED, SystemResult, build_engine};
 use crate::{EvalError, fingerprint};
 
 /// One news item of the data.
@@ -314,21 +314,33 @@ impl Default for MindOptions {
     }
 }
 
-/// Runs the MIND evaluation: cross-validated over `data`, or fitted on
-/// `train` and scored on every row of `data`. Also returns the fitted models.
-pub fn run_mind(
-    data: &Path,
-    train: Option<&Path>,
-    opts: &MindOptions,
-) -> Result<(EvalRun, Vec<RankerModel>), EvalError> {
+/// The rows of a MIND run and the news they mention, as articles.
+#[derive(Debug, Clone)]
+pub struct MindSet {
+    /// The folder scored.
+    pub data: PathBuf,
+    /// The folder fitted on, if any (else cross-validation over `data`).
+    pub train: Option<PathBuf>,
+    /// Rows scored.
+    pub test_rows: Vec<MindRow>,
+    /// Rows fitted on (empty without `train`).
+    pub train_rows: Vec<MindRow>,
+    /// Files read.
+    pub files: Vec<PathBuf>,
+    /// Every news item once: title, abstract as body, category as section,
+    /// subcategory as first tag. Embeddings passed to [`run_mind`] follow
+    /// this order.
+    pub articles: Vec<Article>,
+}
+
+/// Loads `data` (and `train`) for [`run_mind`].
+pub fn load_mind_set(data: &Path, train: Option<&Path>) -> Result<MindSet, EvalError> {
     let (test_rows, mut files) = load_mind(data)?;
     let (train_rows, train_files) = match train {
         Some(t) => load_mind(t)?,
         None => (vec![], vec![]),
     };
     files.extend(train_files);
-    // Every news item becomes an article of the engine: title, abstract,
-    // category as section, subcategory as first tag.
     let mut news: BTreeMap<String, News> = BTreeMap::new();
     for r in test_rows.iter().chain(&train_rows) {
         for n in r.history.iter().chain(&r.candidates) {
@@ -348,15 +360,43 @@ pub fn run_mind(
         })
         .filter(|a| !a.title.trim().is_empty() || !a.body.is_empty())
         .collect();
-    let (_dir, engine, _) = build_engine(articles, None)?;
-    let texts: Vec<String> = news.values().map(text_of).collect();
+    Ok(MindSet {
+        data: data.to_path_buf(),
+        train: train.map(Path::to_path_buf),
+        test_rows,
+        train_rows,
+        files,
+        articles,
+    })
+}
+
+/// Runs the MIND evaluation: cross-validated over the set's data, or
+/// fitted on its training rows and scored on every data row. With
+/// `embedded` (one vector per article of the set), the ranker's dense
+/// features (similarity to the history and to the reader's taste vector)
+/// take part. Also returns the fitted models.
+pub fn run_mind(
+    set: &MindSet,
+    opts: &MindOptions,
+    embedded: Option<&Embedded>,
+) -> Result<(EvalRun, Vec<RankerModel>), EvalError> {
+    let (data, train) = (set.data.as_path(), set.train.as_deref());
+    let (test_rows, train_rows, files) = (&set.test_rows, &set.train_rows, &set.files);
+    let mut news: BTreeMap<&str, &News> = BTreeMap::new();
+    for r in test_rows.iter().chain(train_rows) {
+        for n in r.history.iter().chain(&r.candidates) {
+            news.entry(n.id.as_str()).or_insert(n);
+        }
+    }
+    let (_dir, engine, _) = build_engine(set.articles.clone(), embedded.map(|e| e.vectors.as_slice()))?;
+    let texts: Vec<String> = news.values().map(|n| text_of(n)).collect();
     let bm25 = Bm25::new(&texts);
 
     // (training rows, test rows) per split.
     let splits: Vec<(Vec<&MindRow>, Vec<&MindRow>)> = if train.is_some() {
         vec![(train_rows.iter().collect(), test_rows.iter().collect())]
     } else {
-        folds(&test_rows, opts.folds.max(2))
+        folds(test_rows, opts.folds.max(2))
     };
     let mut accs: BTreeMap<&str, Acc> = MIND_SYSTEMS.iter().map(|s| (*s, Acc::default())).collect();
     let mut models = Vec::new();
@@ -412,6 +452,17 @@ pub fn run_mind(
     let distinct: HashSet<&str> = test_rows.iter().map(|r| r.impression.as_str()).collect();
     let mut config = BTreeMap::new();
     config.insert("data".into(), data.display().to_string());
+    config.insert(
+        "dense".into(),
+        embedded.map_or("no embeddings: the ranker's dense features are 0".into(), |e| {
+            format!(
+                "{} vectors of {} over the first {} tokens",
+                e.vectors.len(),
+                readnext_embed::MODEL_NAME,
+                e.max_tokens
+            )
+        }),
+    );
     config.insert("train".into(), train.map_or("none (cross-validation)".into(), |t| t.display().to_string()));
     config.insert("folds".into(), if train.is_some() { "1".into() } else { opts.folds.max(2).to_string() });
     config.insert("distinct_impressions".into(), distinct.len().to_string());
@@ -429,7 +480,7 @@ pub fn run_mind(
             (s, r)
         })
         .collect();
-    Ok((EvalRun { dataset: "mind".into(), queries: scored, systems, config, fingerprint: fingerprint(&files) }, models))
+    Ok((EvalRun { dataset: "mind".into(), queries: scored, systems, config, fingerprint: fingerprint(files) }, models))
 }
 
 fn push(accs: &mut BTreeMap<&str, Acc>, name: &str, r: &MindRow, scores: &[f32], t: Instant) {

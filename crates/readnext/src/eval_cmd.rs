@@ -93,6 +93,10 @@ enum Task {
         /// Write a self-contained HTML report (and result.json) into this folder.
         #[arg(long)]
         report: Option<PathBuf>,
+        /// Keep the news items' vectors in this folder and reuse them in
+        /// later runs (keyed by the texts, the token limit and the runtime).
+        #[arg(long)]
+        embed_cache: Option<PathBuf>,
     },
 }
 
@@ -228,10 +232,17 @@ pub fn run(args: EvalArgs, model: &crate::ModelArgs) -> anyhow::Result<ExitCode>
             };
             finish(&run, format, report)
         }
-        Task::Mind { data, train, folds, format, report } => {
+        Task::Mind { data, train, folds, format, report, embed_cache } => {
             let data = data.unwrap_or_else(|| data_root().join("mind-subset"));
             let opts = readnext_eval::MindOptions { folds, ..Default::default() };
-            let (run, models) = readnext_eval::run_mind(&data, train.as_deref(), &opts)?;
+            let set = readnext_eval::load_mind_set(&data, train.as_deref())?;
+            let embedded = match model.load()? {
+                Some(enc) => {
+                    Some(cached_embedding(&enc, &set.articles.iter().collect::<Vec<_>>(), 1, embed_cache.as_deref())?)
+                }
+                None => None,
+            };
+            let (run, models) = readnext_eval::run_mind(&set, &opts, embedded.as_ref())?;
             if format == Format::Table {
                 // The figures the ranker learned, per fold: what it uses to get there.
                 for (i, m) in models.iter().enumerate() {

@@ -461,6 +461,13 @@ fn eval_mind_beats_every_baseline_of_its_run() {
         }
     }
     assert!(s["random"]["auc"].as_f64().unwrap() > 45.0 && s["random"]["auc"].as_f64().unwrap() < 55.0);
+    // The same run without embeddings: the dense history and taste
+    // features are what lift readnext above its lexical self.
+    let out = run(dir.path(), &["--lexical", "eval", "mind", "--data", mind.to_str().unwrap(), "--format", "json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let lexical = json(&out)["systems"]["readnext"]["auc"].as_f64().unwrap();
+    let hybrid = s["readnext"]["auc"].as_f64().unwrap();
+    assert!(hybrid > lexical + 1.0, "AUC with embeddings {hybrid} vs lexical {lexical}");
 }
 
 /// Without the model files, readnext says how to install them and goes on

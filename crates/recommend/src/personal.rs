@@ -20,6 +20,13 @@ const HISTORY_SEEDS: usize = 5;
 const HISTORY_DECAY: f32 = 0.8;
 /// Events read from a reader's history.
 const HISTORY_EVENTS: usize = 500;
+/// A taste pick's score: this share of its cosine to the reader's taste
+/// above [`TASTE_FLOOR`], comparable with a related pick's relevance.
+const TASTE_WEIGHT: f32 = 0.8;
+/// A cosine to the taste at or below this says nothing.
+const TASTE_FLOOR: f32 = 0.2;
+/// Recent reads a taste pick's why may name.
+const TASTE_NAMED: usize = 20;
 /// Popularity for the ranker counts the events of this window.
 const POPULARITY_WINDOW_MS: i64 = 30 * 86_400_000;
 
@@ -142,9 +149,86 @@ impl Engine {
         Ok(out)
     }
 
+    /// Candidates from the reader's dense taste (the decayed mean of what
+    /// they read, kept by the store): its nearest articles in the HNSW index,
+    /// each named after the recent read it is closest to. Nothing without
+    /// embeddings.
+    fn add_taste_picks(
+        &self,
+        user: &str,
+        history: &[readnext_store::HistoryItem],
+        read: &std::collections::HashSet<&str>,
+        opts: &UserOptions,
+        k: usize,
+        pool: &mut HashMap<String, (f32, Pick, Option<String>)>,
+    ) -> Result<()> {
+        let Some(taste) = self.store().taste(user)? else { return Ok(()) };
+        if self.dense().is_empty() {
+            return Ok(());
+        }
+        let rules = self.rules()?;
+        let hits: Vec<(String, f32)> = self
+            .dense()
+            .search(&taste, k + read.len().min(TASTE_NAMED), &readnext_index::Filter::default(), None)?
+            .into_iter()
+            .filter(|(id, _)| {
+                !read.contains(id.as_str())
+                    && opts.anchor.as_deref() != Some(id.as_str())
+                    && !rules.blocked.contains(id)
+            })
+            .take(k)
+            .collect();
+        if hits.is_empty() {
+            return Ok(());
+        }
+        // The recent reads with a vector, to name the one behind each pick.
+        let mut recent: Vec<&str> = Vec::new();
+        for h in history.iter().filter(|h| h.kind == EventKind::Click) {
+            if recent.len() >= TASTE_NAMED {
+                break;
+            }
+            if !recent.contains(&h.article.as_str()) {
+                recent.push(&h.article);
+            }
+        }
+        let recent_vecs = self.store().vectors(&recent)?;
+        let recent_recs = self.store().get_many(&recent)?;
+        let ids: Vec<&str> = hits.iter().map(|(id, _)| id.as_str()).collect();
+        let hit_vecs = self.store().vectors(&ids)?;
+        for (((id, cos), rec), v) in hits.iter().zip(self.store().get_many(&ids)?).zip(hit_vecs) {
+            let Some(rec) = rec else { continue };
+            let closest = v.as_ref().and_then(|v| {
+                recent_vecs
+                    .iter()
+                    .zip(&recent_recs)
+                    .filter_map(|(h, r)| Some((h.as_ref()?, r.as_ref()?)))
+                    .map(|(h, r)| (h.iter().zip(v).map(|(a, b)| a * b).sum::<f32>(), r.article.title.clone()))
+                    .max_by(|a, b| a.0.total_cmp(&b.0))
+            });
+            let score = TASTE_WEIGHT * ((cos - TASTE_FLOOR) / (1.0 - TASTE_FLOOR)).max(0.0);
+            let mut signals = vec![Signal { name: "taste".into(), value: *cos }];
+            if let Some((c, _)) = &closest {
+                signals.push(Signal { name: "closest_read".into(), value: *c });
+            }
+            let why =
+                Why { summary: "Close to your reading taste.".into(), entities: vec![], keyphrases: vec![], signals };
+            match pool.get_mut(id) {
+                Some(e) => {
+                    e.0 += score;
+                    e.1.why.signals.extend(why.signals);
+                }
+                None => {
+                    pool.insert(id.clone(), (score, pick_of(&rec, score, why), closest.map(|(_, t)| t)));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// A reader's block: articles related to what they read recently (and to
-    /// the article they are reading, when given), never one they have read,
-    /// topped up with what is trending. A reader with no history gets the
+    /// the article they are reading, when given), and the nearest articles
+    /// to their dense taste, never one they have read, topped up with what
+    /// is trending. A reader with no history gets the
     /// anchor's related block and trending articles.
     pub fn for_user(&self, user: &str, opts: &UserOptions) -> Result<Vec<Pick>> {
         let history = self.store().history(user, HISTORY_EVENTS)?;
@@ -193,6 +277,7 @@ impl Engine {
                 }
             }
         }
+        self.add_taste_picks(user, &history, &read, opts, related_opts.k, &mut pool)?;
         let mut ranked: Vec<(f32, Pick, Option<String>)> = pool.into_values().collect();
         // With a trained ranker, the pool is ordered by its click odds: the
         // same scoring `readnext eval mind` measures.

@@ -12,9 +12,10 @@ use serde::{Deserialize, Serialize};
 use crate::RecommendError;
 use crate::engine::Engine;
 use crate::vectors::SparseVec;
+use readnext_store::TASTE_DECAY;
 
 /// How many features.
-pub const N_FEATURES: usize = 14;
+pub const N_FEATURES: usize = 16;
 
 /// Names of the features, in order (also the keys of `why` signals).
 pub const FEATURE_NAMES: [&str; N_FEATURES] = [
@@ -32,6 +33,8 @@ pub const FEATURE_NAMES: [&str; N_FEATURES] = [
     "section_click_through",
     "subsection_click_through",
     "log_reads",
+    "history_dense_max",
+    "history_dense_taste",
 ];
 
 /// One candidate's features.
@@ -43,7 +46,7 @@ const CTR_PRIOR_WEIGHT: f32 = 20.0;
 /// Freshness halves every this many days.
 const FRESH_HALF_LIFE_DAYS: f32 = 2.0;
 /// Version of the model format.
-pub const MODEL_VERSION: u32 = 1;
+pub const MODEL_VERSION: u32 = 2;
 
 /// Click and impression counts per article. Impressions are weighted by how
 /// likely their position was to be looked at (1 / log2(position + 2)), the
@@ -128,7 +131,7 @@ impl RankerModel {
     /// The model used before any training: history similarity, affinity and
     /// popularity, with hand-set weights (no standardisation).
     pub fn untrained() -> RankerModel {
-        let w = [1.0, 1.0, 0.5, 0.5, 0.6, 0.6, 0.3, 1.0, 0.0, 0.3, 0.0, 0.5, 0.5, 0.2];
+        let w = [1.0, 1.0, 0.5, 0.5, 0.6, 0.6, 0.3, 1.0, 0.0, 0.3, 0.0, 0.5, 0.5, 0.2, 1.0, 1.0];
         RankerModel {
             version: MODEL_VERSION,
             features: FEATURE_NAMES.iter().map(|s| s.to_string()).collect(),
@@ -213,6 +216,37 @@ impl RankerModel {
     }
 }
 
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    if a.len() != b.len() {
+        return 0.0;
+    }
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+/// A reader's dense taste from the embeddings of what they read, most
+/// recent first: each older read counts [`TASTE_DECAY`] times the one after
+/// it, as in the taste the store keeps up to date. `None` when no read has
+/// a vector. Vectors of another length than the first are skipped.
+pub fn taste_vector<'a>(vectors: impl Iterator<Item = &'a [f32]>) -> Option<Vec<f32>> {
+    let mut sum: Option<Vec<f32>> = None;
+    let mut w = 1.0f32;
+    for v in vectors {
+        match &mut sum {
+            None => sum = Some(v.to_vec()),
+            Some(s) if s.len() == v.len() => s.iter_mut().zip(v).for_each(|(s, x)| *s += w * x),
+            Some(_) => continue,
+        }
+        w *= TASTE_DECAY;
+    }
+    let mut s = sum?;
+    let norm = s.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if norm <= 1e-12 {
+        return None;
+    }
+    s.iter_mut().for_each(|x| *x /= norm);
+    Some(s)
+}
+
 /// Subtracts each feature's slate mean. A slate is ranked within itself, so
 /// only differences inside it matter: fitting on centred rows makes the
 /// model learn those (a conditional logit) instead of what makes one slate
@@ -238,6 +272,7 @@ struct Item {
     section: Option<String>,
     subsection: Option<String>,
     published: Option<i64>,
+    dense: Option<Vec<f32>>,
 }
 
 /// The name of the reader ranker in the store.
@@ -377,6 +412,7 @@ impl Engine {
                     section: r.article.section.clone(),
                     subsection: r.article.tags.first().cloned(),
                     published: r.article.published,
+                    dense: f.dense.clone(),
                 })
             })
             .collect())
@@ -394,6 +430,7 @@ impl Engine {
         let hist: Vec<Item> = self.items(history)?.into_iter().flatten().collect();
         let text_c = SparseVec::centroid(hist.iter().map(|h| &h.text));
         let ents_c = SparseVec::centroid(hist.iter().map(|h| &h.ents));
+        let taste = taste_vector(hist.iter().filter_map(|h| h.dense.as_deref()));
         let n = hist.len().max(1) as f32;
         let cands = self.items(slate)?;
         let mut out = Vec::with_capacity(slate.len());
@@ -427,6 +464,10 @@ impl Engine {
                 x[12] = pop.group_ctr(c.subsection.as_deref().map(|s| format!("subsection:{s}")).as_deref());
             }
             x[13] = pop.reads(id).ln_1p();
+            if let Some(v) = c.as_ref().and_then(|c| c.dense.as_deref()) {
+                x[14] = hist.iter().filter_map(|h| h.dense.as_deref()).map(|h| dot(v, h)).fold(0.0, f32::max);
+                x[15] = taste.as_deref().map_or(0.0, |t| dot(v, t));
+            }
             out.push(x);
         }
         Ok(out)

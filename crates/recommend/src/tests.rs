@@ -382,3 +382,46 @@ fn the_dense_index_follows_updates_deletes_and_is_rebuilt_from_the_store() {
     assert_eq!(applied, [readnext_store::Applied::Unchanged]);
     assert_eq!(engine.dense().len(), 2, "an unchanged article keeps its vector");
 }
+
+#[test]
+fn a_readers_taste_brings_stories_in_other_words_and_names_the_read_behind_them() {
+    use readnext_core::EventKind::Click;
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::open(dir.path()).unwrap();
+    let mut writes = hybrid_corpus();
+    // Shares no word with the baseball story; its vector is next to it.
+    writes.push(upsert_with_vector(
+        article(
+            "pitcher",
+            "Rookie pitcher signs record contract",
+            "A left-hander agreed terms for five years.",
+            20_004,
+        ),
+        unit_vector(5, 0.25),
+    ));
+    engine.write(&writes).unwrap();
+    let now = 20_010 * 86_400_000;
+    engine.store().record_events(&[ev("ana", "baseball", Click, now - 1_000)]).unwrap();
+    assert!(engine.store().taste("ana").unwrap().is_some());
+    let opts = crate::UserOptions { k: 3, anchor: None, now_ms: now, window_ms: 86_400_000 };
+    let picks = engine.for_user("ana", &opts).unwrap();
+    assert!(picks.iter().all(|p| p.id != "baseball"), "already read: {picks:?}");
+    assert_eq!(picks[0].id, "pitcher", "{picks:?}");
+    let taste = picks[0].why.signals.iter().find(|s| s.name == "taste").map(|s| s.value);
+    assert!(taste.unwrap() > 0.9, "{:?}", picks[0].why);
+    assert!(
+        picks[0].why.summary.starts_with("Because you read \u{201c}Baseball season opens\u{201d}"),
+        "{}",
+        picks[0].why.summary
+    );
+    // Blocked articles stay out of taste picks too.
+    engine
+        .update_rules(|r| {
+            r.blocked.insert("pitcher".into());
+        })
+        .unwrap();
+    assert!(engine.for_user("ana", &opts).unwrap().iter().all(|p| p.id != "pitcher"));
+    // Forgotten, nothing of the taste remains to draw on.
+    engine.store().forget_user("ana").unwrap();
+    assert_eq!(engine.store().taste("ana").unwrap(), None);
+}

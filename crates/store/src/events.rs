@@ -7,7 +7,7 @@
 use readnext_core::{Analysis, Article, Event, EventKind, Profile, Rules};
 use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 
-use super::{Result, Store, decode, encode};
+use super::{Result, Store, decode, encode, vector_bytes, vector_from_bytes};
 
 /// (time in ms, sequence) -> event
 pub(crate) const EVENTS: TableDefinition<(i64, u64), &[u8]> = TableDefinition::new("events");
@@ -17,6 +17,13 @@ pub(crate) const USER_EVENTS: TableDefinition<(&str, i64, u64), (u8, &str)> = Ta
 pub(crate) const RULES: TableDefinition<&str, &[u8]> = TableDefinition::new("rules");
 /// reader -> profile (section, subsection and entity reads)
 pub(crate) const PROFILES: TableDefinition<&str, &[u8]> = TableDefinition::new("profiles");
+/// reader -> dense taste: a decayed sum of the embeddings of the articles
+/// they clicked (little-endian f32), kept apart from the profile so that it
+/// exists only where embeddings do.
+pub(crate) const TASTES: TableDefinition<&str, &[u8]> = TableDefinition::new("tastes");
+/// Each click scales a reader's earlier taste by this before adding its
+/// article's vector: the last ~10 reads dominate, old interests fade.
+pub const TASTE_DECAY: f32 = 0.9;
 /// Fitted models by name (the reader ranker), serialised by their owner.
 pub(crate) const MODELS: TableDefinition<&str, &[u8]> = TableDefinition::new("models");
 const EVENT_SEQ: &str = "next_event_seq";
@@ -49,8 +56,11 @@ impl Store {
             let mut by_user = txn.open_table(USER_EVENTS).map_err(|e| self.err(e))?;
             let mut meta = txn.open_table(super::META).map_err(|e| self.err(e))?;
             let mut profiles = txn.open_table(PROFILES).map_err(|e| self.err(e))?;
+            let mut tastes = txn.open_table(TASTES).map_err(|e| self.err(e))?;
             let articles = txn.open_table(super::ARTICLES).map_err(|e| self.err(e))?;
             let analyses = txn.open_table(super::ANALYSES).map_err(|e| self.err(e))?;
+            let vectors = txn.open_table(super::VECTORS).map_err(|e| self.err(e))?;
+            let mut touched_tastes: std::collections::BTreeMap<&str, Vec<f32>> = Default::default();
             let mut next = meta.get(EVENT_SEQ).map_err(|e| self.err(e))?.map_or(1, |v| v.value());
             // Profiles change only with clicks on stored articles.
             let mut touched: std::collections::BTreeMap<&str, Profile> = Default::default();
@@ -75,6 +85,25 @@ impl Store {
                     let ents: Vec<&str> = entities.iter().map(String::as_str).collect();
                     p.add_read(article.section.as_deref(), article.tags.first().map(String::as_str), &ents, ev.time_ms);
                 }
+                let Some(v) = vectors.get(ev.article.as_str()).map_err(|e| self.err(e))? else { continue };
+                let v = vector_from_bytes(&ev.article, v.value())?;
+                if !touched_tastes.contains_key(ev.user.as_str()) {
+                    let t = match tastes.get(ev.user.as_str()).map_err(|e| self.err(e))? {
+                        Some(t) => vector_from_bytes(&ev.user, t.value())?,
+                        None => vec![],
+                    };
+                    touched_tastes.insert(&ev.user, t);
+                }
+                if let Some(t) = touched_tastes.get_mut(ev.user.as_str()) {
+                    // A model of another size replaces the old taste.
+                    if t.len() != v.len() {
+                        *t = vec![0.0; v.len()];
+                    }
+                    t.iter_mut().zip(&v).for_each(|(t, x)| *t = *t * TASTE_DECAY + x);
+                }
+            }
+            for (user, t) in &touched_tastes {
+                tastes.insert(*user, vector_bytes(t).as_slice()).map_err(|e| self.err(e))?;
             }
             for (user, p) in &touched {
                 let bytes = encode(p, user)?;
@@ -122,8 +151,25 @@ impl Store {
         }
     }
 
+    /// A reader's dense taste, unit length: the decayed mean of the
+    /// embeddings of what they clicked. `None` for a reader with no click
+    /// on an embedded article.
+    pub fn taste(&self, user: &str) -> Result<Option<Vec<f32>>> {
+        let txn = self.db.begin_read().map_err(|e| self.err(e))?;
+        let t = txn.open_table(TASTES).map_err(|e| self.err(e))?;
+        let Some(v) = t.get(user).map_err(|e| self.err(e))? else { return Ok(None) };
+        let mut v = vector_from_bytes(user, v.value())?;
+        let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+        if norm.is_nan() || norm <= 1e-12 {
+            return Ok(None);
+        }
+        v.iter_mut().for_each(|x| *x /= norm);
+        Ok(Some(v))
+    }
+
     /// Erases everything recorded about a reader: their events (in both
-    /// tables) and their profile. Returns how many events were removed.
+    /// tables), their profile and their taste. Returns how many events were
+    /// removed.
     pub fn forget_user(&self, user: &str) -> Result<usize> {
         let txn = self.db.begin_write().map_err(|e| self.err(e))?;
         let removed;
@@ -142,6 +188,7 @@ impl Store {
             }
             removed = keys.len();
             txn.open_table(PROFILES).map_err(|e| self.err(e))?.remove(user).map_err(|e| self.err(e))?;
+            txn.open_table(TASTES).map_err(|e| self.err(e))?.remove(user).map_err(|e| self.err(e))?;
         }
         txn.commit().map_err(|e| self.err(e))?;
         Ok(removed)

@@ -15,7 +15,7 @@
 
 mod events;
 
-pub use events::HistoryItem;
+pub use events::{HistoryItem, TASTE_DECAY};
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -171,6 +171,7 @@ impl Store {
             txn.open_table(events::RULES).map_err(|e| store.err(e))?;
             txn.open_table(events::MODELS).map_err(|e| store.err(e))?;
             txn.open_table(events::PROFILES).map_err(|e| store.err(e))?;
+            txn.open_table(events::TASTES).map_err(|e| store.err(e))?;
         }
         txn.commit().map_err(|e| store.err(e))?;
         Ok(store)

@@ -151,6 +151,35 @@ fn clicks_keep_the_profile_up_to_date_and_forgetting_erases_it() {
 }
 
 #[test]
+fn clicks_on_embedded_articles_move_the_taste_and_forgetting_erases_it() {
+    use readnext_core::EventKind::{Click, Impression};
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let with = |id: &str, v: Option<Vec<f32>>| Write::Upsert(Box::new(Record { vector: v, ..record(id, id) }));
+    store.apply(&with("x", Some(vec![1.0, 0.0]))).unwrap();
+    store.apply(&with("y", Some(vec![0.0, 1.0]))).unwrap();
+    store.apply(&with("plain", None)).unwrap();
+    assert_eq!(store.taste("ana").unwrap(), None);
+    // Impressions and articles without a vector leave the taste alone.
+    store.record_events(&[event("ana", "y", Impression, 500), event("ana", "plain", Click, 600)]).unwrap();
+    assert_eq!(store.taste("ana").unwrap(), None);
+    store.record_events(&[event("ana", "x", Click, 1_000)]).unwrap();
+    assert_eq!(store.taste("ana").unwrap(), Some(vec![1.0, 0.0]));
+    // A later read weighs more than an earlier one, across calls.
+    store.record_events(&[event("ana", "y", Click, 2_000)]).unwrap();
+    let t = store.taste("ana").unwrap().unwrap();
+    let expect = [TASTE_DECAY, 1.0];
+    let n = (expect[0] * expect[0] + expect[1] * expect[1]).sqrt();
+    assert!((t[0] - expect[0] / n).abs() < 1e-6 && (t[1] - expect[1] / n).abs() < 1e-6, "{t:?}");
+    assert!(t[1] > t[0]);
+    // Other readers are untouched; forgetting removes the taste with the rest.
+    store.record_events(&[event("bo", "x", Click, 3_000)]).unwrap();
+    store.forget_user("ana").unwrap();
+    assert_eq!(store.taste("ana").unwrap(), None);
+    assert_eq!(store.taste("bo").unwrap(), Some(vec![1.0, 0.0]));
+}
+
+#[test]
 fn vectors_follow_their_article() {
     let dir = tempfile::tempdir().unwrap();
     let s = Store::open(dir.path()).unwrap();
