@@ -311,6 +311,50 @@ impl BmIndex {
             })
             .collect();
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, Box::new(BooleanQuery::new(should)))];
+        clauses.extend(self.filter_clauses(filter, exclude));
+        let query = BooleanQuery::new(clauses);
+        let searcher = self.reader.searcher();
+        let hits = searcher.search(&query, &TopDocs::with_limit(k).order_by_score()).map_err(|e| self.t(e))?;
+        let mut out = Vec::with_capacity(hits.len());
+        for (score, addr) in hits {
+            let doc: TantivyDocument = searcher.doc(addr).map_err(|e| self.t(e))?;
+            if let Some(id) = doc.get_first(f.id).and_then(|v| v.as_str()) {
+                out.push((id.to_string(), score));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The `k` most recently published articles that pass `filter`, newest
+    /// first, with their publication time (seconds since the epoch).
+    /// Articles without a date are left out.
+    pub fn latest(&self, k: usize, filter: &Filter) -> Result<Vec<(String, i64)>> {
+        if k == 0 {
+            return Ok(vec![]);
+        }
+        let f = self.fields;
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(
+            Occur::Must,
+            Box::new(RangeQuery::new(Bound::Included(Term::from_field_i64(f.published, i64::MIN)), Bound::Unbounded)),
+        )];
+        clauses.extend(self.filter_clauses(filter, None));
+        let searcher = self.reader.searcher();
+        let top = TopDocs::with_limit(k).order_by_fast_field::<i64>("published", tantivy::Order::Desc);
+        let hits = searcher.search(&BooleanQuery::new(clauses), &top).map_err(|e| self.t(e))?;
+        let mut out = Vec::with_capacity(hits.len());
+        for (published, addr) in hits {
+            let doc: TantivyDocument = searcher.doc(addr).map_err(|e| self.t(e))?;
+            if let (Some(id), Some(p)) = (doc.get_first(f.id).and_then(|v| v.as_str()), published) {
+                out.push((id.to_string(), p));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The MUST and MUST NOT clauses a filter and an excluded id add to a query.
+    fn filter_clauses(&self, filter: &Filter, exclude: Option<&str>) -> Vec<(Occur, Box<dyn Query>)> {
+        let f = self.fields;
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         if let Some(lang) = &filter.lang {
             clauses.push((
                 Occur::Must,
@@ -333,17 +377,7 @@ impl BmIndex {
                 Box::new(TermQuery::new(Term::from_field_text(f.id, id), IndexRecordOption::Basic)),
             ));
         }
-        let query = BooleanQuery::new(clauses);
-        let searcher = self.reader.searcher();
-        let hits = searcher.search(&query, &TopDocs::with_limit(k).order_by_score()).map_err(|e| self.t(e))?;
-        let mut out = Vec::with_capacity(hits.len());
-        for (score, addr) in hits {
-            let doc: TantivyDocument = searcher.doc(addr).map_err(|e| self.t(e))?;
-            if let Some(id) = doc.get_first(f.id).and_then(|v| v.as_str()) {
-                out.push((id.to_string(), score));
-            }
-        }
-        Ok(out)
+        clauses
     }
 
     /// Number of live documents.
@@ -464,5 +498,30 @@ mod tests {
         idx.clear().unwrap();
         assert_eq!(idx.num_docs(), 0);
         assert_eq!(idx.applied_seq().unwrap(), 0);
+    }
+
+    #[test]
+    fn latest_lists_the_newest_dated_articles_within_the_filter() {
+        let dir = tempfile::tempdir().unwrap();
+        let idx = BmIndex::open(dir.path()).unwrap();
+        let undated = IndexDoc { published: None, ..doc("undated", &[("cartel", 1)], "en", 0) };
+        idx.apply(
+            &[
+                doc("old", &[("cartel", 1)], "en", 100),
+                doc("new", &[("tariff", 1)], "en", 300),
+                doc("mid", &[("baseball", 1)], "es", 200),
+                undated,
+            ],
+            &[],
+            1,
+            true,
+        )
+        .unwrap();
+        let all = idx.latest(10, &Filter::default()).unwrap();
+        assert_eq!(all, [("new".to_string(), 300), ("mid".to_string(), 200), ("old".to_string(), 100)]);
+        assert_eq!(idx.latest(1, &Filter::default()).unwrap(), [("new".to_string(), 300)]);
+        let en = idx.latest(10, &Filter { lang: Some("en".into()), ..Default::default() }).unwrap();
+        assert_eq!(en.iter().map(|h| h.0.as_str()).collect::<Vec<_>>(), ["new", "old"]);
+        assert!(idx.latest(0, &Filter::default()).unwrap().is_empty());
     }
 }

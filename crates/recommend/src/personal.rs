@@ -25,6 +25,14 @@ const HISTORY_EVENTS: usize = 500;
 const TASTE_WEIGHT: f32 = 0.8;
 /// A cosine to the taste at or below this says nothing.
 const TASTE_FLOOR: f32 = 0.2;
+/// Fresh candidates: articles published within this many seconds before now.
+const FRESH_WINDOW_S: i64 = 3 * 86_400;
+/// A fresh pick's score: this times its freshness (1 when just published,
+/// halving every [`FRESH_HALF_LIFE_S`]); low, so that without a trained ranker
+/// fresh articles fill in after the related ones rather than push them out.
+const FRESH_WEIGHT: f32 = 0.25;
+/// Freshness halves every this many seconds.
+const FRESH_HALF_LIFE_S: f32 = 86_400.0;
 /// Recent reads a taste pick's why may name.
 const TASTE_NAMED: usize = 20;
 /// Popularity for the ranker counts the events of this window.
@@ -225,10 +233,65 @@ impl Engine {
         Ok(())
     }
 
+    /// Candidates that are simply new: the latest articles published in the
+    /// last three days (never after `now`), so that a reader's block can
+    /// offer today's news the history does not point to. The trained ranker
+    /// weighs them with everything else (freshness is one of its features).
+    fn add_fresh_picks(
+        &self,
+        read: &std::collections::HashSet<&str>,
+        opts: &UserOptions,
+        k: usize,
+        pool: &mut HashMap<String, (f32, Pick, Option<String>)>,
+    ) -> Result<()> {
+        let now_s = opts.now_ms / 1000;
+        let filter = readnext_index::Filter { since: Some(now_s - FRESH_WINDOW_S), ..Default::default() };
+        let rules = self.rules()?;
+        // Articles dated after now are skipped, so ask for a few more.
+        let latest: Vec<(String, i64)> = self
+            .index()
+            .latest(k * 2, &filter)?
+            .into_iter()
+            .filter(|(id, p)| {
+                *p <= now_s
+                    && !read.contains(id.as_str())
+                    && opts.anchor.as_deref() != Some(id.as_str())
+                    && !rules.blocked.contains(id)
+            })
+            .take(k)
+            .collect();
+        let ids: Vec<&str> = latest.iter().map(|(id, _)| id.as_str()).collect();
+        for ((id, published), rec) in latest.iter().zip(self.store().get_many(&ids)?) {
+            let Some(rec) = rec else { continue };
+            let freshness = (-((now_s - published) as f32) * std::f32::consts::LN_2 / FRESH_HALF_LIFE_S).exp();
+            let score = FRESH_WEIGHT * freshness;
+            let signal = Signal { name: "fresh".into(), value: freshness };
+            match pool.get_mut(id) {
+                Some(e) => {
+                    e.0 += score;
+                    e.1.why.signals.push(signal);
+                }
+                None => {
+                    let why = Why {
+                        summary: format!(
+                            "New: published {}.",
+                            rec.article.published.map(format_date).unwrap_or_default()
+                        ),
+                        entities: vec![],
+                        keyphrases: vec![],
+                        signals: vec![signal],
+                    };
+                    pool.insert(id.clone(), (score, pick_of(&rec, score, why), None));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// A reader's block: articles related to what they read recently (and to
-    /// the article they are reading, when given), and the nearest articles
-    /// to their dense taste, never one they have read, topped up with what
-    /// is trending. A reader with no history gets the
+    /// the article they are reading, when given), the nearest articles to
+    /// their dense taste, and the newest articles, never one they have read,
+    /// topped up with what is trending. A reader with no history gets the
     /// anchor's related block and trending articles.
     pub fn for_user(&self, user: &str, opts: &UserOptions) -> Result<Vec<Pick>> {
         let history = self.store().history(user, HISTORY_EVENTS)?;
@@ -278,6 +341,7 @@ impl Engine {
             }
         }
         self.add_taste_picks(user, &history, &read, opts, related_opts.k, &mut pool)?;
+        self.add_fresh_picks(&read, opts, related_opts.k, &mut pool)?;
         let mut ranked: Vec<(f32, Pick, Option<String>)> = pool.into_values().collect();
         // With a trained ranker, the pool is ordered by its click odds: the
         // same scoring `readnext eval mind` measures.

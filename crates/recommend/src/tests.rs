@@ -425,3 +425,24 @@ fn a_readers_taste_brings_stories_in_other_words_and_names_the_read_behind_them(
     engine.store().forget_user("ana").unwrap();
     assert_eq!(engine.store().taste("ana").unwrap(), None);
 }
+
+#[test]
+fn reader_blocks_offer_new_articles_but_never_read_or_future_ones() {
+    use readnext_core::EventKind::Click;
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::open(dir.path()).unwrap();
+    let mut writes = corpus();
+    writes.push(upsert(article("today", "Storm closes schools", "Schools closed for the storm.", 30_000)));
+    writes.push(upsert(article("tomorrow", "Embargoed lottery numbers", "Numbers drawn next week.", 30_001)));
+    writes.push(upsert(article("read", "Parliament votes", "The parliament voted on the budget.", 30_000)));
+    engine.write(&writes).unwrap();
+    let now = 30_000 * 86_400_000 + 3_600_000;
+    engine.store().record_events(&[ev("ana", "read", Click, now - 1_000)]).unwrap();
+    let opts = crate::UserOptions { k: 8, anchor: None, now_ms: now, window_ms: 86_400_000 };
+    let picks = engine.for_user("ana", &opts).unwrap();
+    let today = picks.iter().find(|p| p.id == "today").expect("today's article is offered");
+    assert!(today.why.summary.starts_with("New: published"), "{:?}", today.why);
+    let fresh = today.why.signals.iter().find(|s| s.name == "fresh").map(|s| s.value).unwrap();
+    assert!(fresh > 0.9 && fresh <= 1.0, "{fresh}");
+    assert!(picks.iter().all(|p| p.id != "read" && p.id != "tomorrow"), "{picks:?}");
+}
