@@ -169,3 +169,18 @@ fn asking_for_the_int8_path_without_its_files_names_them() {
     let enc = Encoder::load(dir.path(), EncoderOptions::default()).unwrap();
     assert_eq!(enc.runtime_name(), "candle f32");
 }
+
+#[test]
+fn a_corrupt_int8_graph_is_named_and_the_default_falls_back_to_candle() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["config.json", "model.safetensors", "tokenizer.json", readnext_embed::ORT_LIBRARY] {
+        std::fs::copy(model_dir().join(name), dir.path().join(name)).unwrap();
+    }
+    std::fs::write(dir.path().join(ONNX_FILE), b"not a graph").unwrap();
+    let opts = EncoderOptions { runtime: Runtime::Onnx, ..Default::default() };
+    let err = Encoder::load(dir.path(), opts).unwrap_err().to_string();
+    assert!(err.contains(ONNX_FILE), "{err}");
+    let enc = Encoder::load(dir.path(), EncoderOptions::default()).unwrap();
+    assert_eq!(enc.runtime_name(), "candle f32");
+    assert_eq!(enc.embed(&[SENTENCES[0]]).unwrap()[0].len(), DIM);
+}
