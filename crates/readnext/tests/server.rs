@@ -254,6 +254,7 @@ fn api_routes_and_their_errors() {
     assert!(recs[0]["why"]["summary"].as_str().unwrap().contains("Because you read"), "{v}");
     assert_eq!(v["profile"]["reads"], 1, "the profile follows the click: {v}");
     assert!(v["profile"]["entities"].as_array().unwrap().iter().any(|e| e["key"] == "claudia_sheinbaum"), "{v}");
+    assert_eq!(v["profile"]["taste"], true, "the click on an embedded article gives a taste: {v}");
     let (st, v) = body(key(c.get(url("/v1/users/ana/recommendations?article=nope")), READER).send().unwrap());
     assert!(st == StatusCode::BAD_REQUEST && v["error"]["message"].as_str().unwrap().contains("`article`"), "{v}");
     assert_eq!(key(c.delete(url("/v1/users/ana")), WRITER).send().unwrap().status(), StatusCode::FORBIDDEN);
@@ -262,6 +263,7 @@ fn api_routes_and_their_errors() {
     let v: Value = key(c.get(url("/v1/users/ana/recommendations?k=3")), READER).send().unwrap().json().unwrap();
     assert!(v["picks"][0]["why"]["summary"].as_str().unwrap().starts_with("Trending"), "forgotten: cold start {v}");
     assert_eq!(v["profile"]["reads"], 0, "the profile is erased too: {v}");
+    assert_eq!(v["profile"]["taste"], false, "and the taste: {v}");
 
     // Rules: pins and blocks apply to every block.
     assert_eq!(

@@ -439,8 +439,9 @@ async fn user_recommendations(
                 .map(|(k, c)| json!({"key": k, "reads": c}))
                 .collect::<Vec<_>>()
         };
+        let taste = engine.store().taste(&user).map_err(ApiError::internal)?.is_some();
         let profile = json!({"reads": p.reads, "sections": top(&p.sections, 5), "subsections": top(&p.subsections, 5),
-                             "entities": top(&p.entities, 10)});
+                             "entities": top(&p.entities, 10), "taste": taste});
         Ok(Json(json!({"user": user, "profile": profile, "picks": picks})))
     })
     .await
