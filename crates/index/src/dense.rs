@@ -58,6 +58,7 @@ impl Entry {
         f.lang.as_ref().is_none_or(|l| *l == self.lang)
             && f.section.as_ref().is_none_or(|s| self.section.as_ref() == Some(s))
             && f.since.is_none_or(|t| self.published.is_some_and(|p| p >= t))
+            && f.until.is_none_or(|t| self.published.is_some_and(|p| p <= t))
     }
 }
 
@@ -268,7 +269,8 @@ impl DenseIndex {
         if st.entries.is_empty() {
             return Ok(vec![]);
         }
-        let plain = filter.lang.is_none() && filter.section.is_none() && filter.since.is_none();
+        let plain =
+            filter.lang.is_none() && filter.section.is_none() && filter.since.is_none() && filter.until.is_none();
         let excluded = exclude.map(|id| fnv1a64(id.as_bytes()));
         let m = if plain && excluded.is_none() {
             st.graph.search(query, k)

@@ -93,6 +93,8 @@ pub struct Filter {
     pub lang: Option<String>,
     /// Only articles published at or after this time.
     pub since: Option<i64>,
+    /// Only articles published at or before this time.
+    pub until: Option<i64>,
     /// Only this section.
     pub section: Option<String>,
 }
@@ -367,9 +369,10 @@ impl BmIndex {
                 Box::new(TermQuery::new(Term::from_field_text(f.section, section), IndexRecordOption::Basic)),
             ));
         }
-        if let Some(since) = filter.since {
-            let range = RangeQuery::new(Bound::Included(Term::from_field_i64(f.published, since)), Bound::Unbounded);
-            clauses.push((Occur::Must, Box::new(range)));
+        if filter.since.is_some() || filter.until.is_some() {
+            let bound =
+                |t: Option<i64>| t.map_or(Bound::Unbounded, |t| Bound::Included(Term::from_field_i64(f.published, t)));
+            clauses.push((Occur::Must, Box::new(RangeQuery::new(bound(filter.since), bound(filter.until)))));
         }
         if let Some(id) = exclude {
             clauses.push((
@@ -522,6 +525,8 @@ mod tests {
         assert_eq!(idx.latest(1, &Filter::default()).unwrap(), [("new".to_string(), 300)]);
         let en = idx.latest(10, &Filter { lang: Some("en".into()), ..Default::default() }).unwrap();
         assert_eq!(en.iter().map(|h| h.0.as_str()).collect::<Vec<_>>(), ["new", "old"]);
+        let window = idx.latest(10, &Filter { since: Some(150), until: Some(250), ..Default::default() }).unwrap();
+        assert_eq!(window, [("mid".to_string(), 200)]);
         assert!(idx.latest(0, &Filter::default()).unwrap().is_empty());
     }
 }

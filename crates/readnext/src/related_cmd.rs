@@ -78,7 +78,7 @@ pub fn run(store: &Path, model: &crate::ModelArgs, args: RelatedArgs) -> anyhow:
     };
     let opts = RelatedOptions {
         k: args.k,
-        filter: Filter { lang: args.lang, since, section: args.section },
+        filter: Filter { lang: args.lang, since, section: args.section, until: None },
         recency_weight: args.recency_weight,
         recency_days: args.recency_days,
         mmr_lambda: args.mmr_lambda,

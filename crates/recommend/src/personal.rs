@@ -52,6 +52,28 @@ pub struct UserOptions {
     pub window_ms: i64,
 }
 
+/// A reader block's candidates: id -> (score, the pick as first found, the
+/// title of the read behind it).
+type Pool = HashMap<String, (f32, Pick, Option<String>)>;
+
+/// Adds a candidate's `score` to the pool: a candidate found again sums its
+/// scores and keeps the signals of each finding; a new one is inserted.
+fn add_to_pool(pool: &mut Pool, pick: Pick, score: f32, because: Option<String>) {
+    match pool.get_mut(&pick.id) {
+        Some(e) => {
+            e.0 += score;
+            for s in pick.why.signals {
+                if !e.1.why.signals.iter().any(|have| have.name == s.name) {
+                    e.1.why.signals.push(s);
+                }
+            }
+        }
+        None => {
+            pool.insert(pick.id.clone(), (score, pick, because));
+        }
+    }
+}
+
 fn pick_of(rec: &readnext_store::Record, score: f32, why: Why) -> Pick {
     Pick {
         id: rec.article.id.clone(),
@@ -168,7 +190,7 @@ impl Engine {
         read: &std::collections::HashSet<&str>,
         opts: &UserOptions,
         k: usize,
-        pool: &mut HashMap<String, (f32, Pick, Option<String>)>,
+        pool: &mut Pool,
     ) -> Result<()> {
         let Some(taste) = self.store().taste(user)? else { return Ok(()) };
         if self.dense().is_empty() {
@@ -203,7 +225,7 @@ impl Engine {
         let recent_recs = self.store().get_many(&recent)?;
         let ids: Vec<&str> = hits.iter().map(|(id, _)| id.as_str()).collect();
         let hit_vecs = self.store().vectors(&ids)?;
-        for (((id, cos), rec), v) in hits.iter().zip(self.store().get_many(&ids)?).zip(hit_vecs) {
+        for (((_, cos), rec), v) in hits.iter().zip(self.store().get_many(&ids)?).zip(hit_vecs) {
             let Some(rec) = rec else { continue };
             let closest = v.as_ref().and_then(|v| {
                 recent_vecs
@@ -220,15 +242,7 @@ impl Engine {
             }
             let why =
                 Why { summary: "Close to your reading taste.".into(), entities: vec![], keyphrases: vec![], signals };
-            match pool.get_mut(id) {
-                Some(e) => {
-                    e.0 += score;
-                    e.1.why.signals.extend(why.signals);
-                }
-                None => {
-                    pool.insert(id.clone(), (score, pick_of(&rec, score, why), closest.map(|(_, t)| t)));
-                }
-            }
+            add_to_pool(pool, pick_of(&rec, score, why), score, closest.map(|(_, t)| t));
         }
         Ok(())
     }
@@ -242,48 +256,36 @@ impl Engine {
         read: &std::collections::HashSet<&str>,
         opts: &UserOptions,
         k: usize,
-        pool: &mut HashMap<String, (f32, Pick, Option<String>)>,
+        pool: &mut Pool,
     ) -> Result<()> {
         let now_s = opts.now_ms / 1000;
-        let filter = readnext_index::Filter { since: Some(now_s - FRESH_WINDOW_S), ..Default::default() };
+        let filter =
+            readnext_index::Filter { since: Some(now_s - FRESH_WINDOW_S), until: Some(now_s), ..Default::default() };
         let rules = self.rules()?;
-        // Articles dated after now are skipped, so ask for a few more.
+        // Read and blocked articles are skipped, so ask for a few more.
         let latest: Vec<(String, i64)> = self
             .index()
-            .latest(k * 2, &filter)?
+            .latest(k + read.len().min(k), &filter)?
             .into_iter()
-            .filter(|(id, p)| {
-                *p <= now_s
-                    && !read.contains(id.as_str())
+            .filter(|(id, _)| {
+                !read.contains(id.as_str())
                     && opts.anchor.as_deref() != Some(id.as_str())
                     && !rules.blocked.contains(id)
             })
             .take(k)
             .collect();
         let ids: Vec<&str> = latest.iter().map(|(id, _)| id.as_str()).collect();
-        for ((id, published), rec) in latest.iter().zip(self.store().get_many(&ids)?) {
+        for ((_, published), rec) in latest.iter().zip(self.store().get_many(&ids)?) {
             let Some(rec) = rec else { continue };
             let freshness = (-((now_s - published) as f32) * std::f32::consts::LN_2 / FRESH_HALF_LIFE_S).exp();
             let score = FRESH_WEIGHT * freshness;
-            let signal = Signal { name: "fresh".into(), value: freshness };
-            match pool.get_mut(id) {
-                Some(e) => {
-                    e.0 += score;
-                    e.1.why.signals.push(signal);
-                }
-                None => {
-                    let why = Why {
-                        summary: format!(
-                            "New: published {}.",
-                            rec.article.published.map(format_date).unwrap_or_default()
-                        ),
-                        entities: vec![],
-                        keyphrases: vec![],
-                        signals: vec![signal],
-                    };
-                    pool.insert(id.clone(), (score, pick_of(&rec, score, why), None));
-                }
-            }
+            let why = Why {
+                summary: format!("New: published {}.", rec.article.published.map(format_date).unwrap_or_default()),
+                entities: vec![],
+                keyphrases: vec![],
+                signals: vec![Signal { name: "fresh".into(), value: freshness }],
+            };
+            add_to_pool(pool, pick_of(&rec, score, why), score, None);
         }
         Ok(())
     }
@@ -308,7 +310,7 @@ impl Engine {
         }
         let related_opts = RelatedOptions { k: opts.k * 2, ..RelatedOptions::default() };
         // id -> (score, pick as first found, the history title behind it)
-        let mut pool: HashMap<String, (f32, Pick, Option<String>)> = HashMap::new();
+        let mut pool: Pool = HashMap::new();
         // (id, weight, whether it is a history item the why should name)
         let mut sources: Vec<(&str, f32, bool)> = Vec::new();
         if let Some(anchor) = &opts.anchor {
@@ -330,14 +332,7 @@ impl Engine {
                     continue;
                 }
                 let s = weight * p.score;
-                match pool.get_mut(&p.id) {
-                    Some(e) => {
-                        e.0 += s;
-                    }
-                    None => {
-                        pool.insert(p.id.clone(), (s, p, title.clone()));
-                    }
-                }
+                add_to_pool(&mut pool, p, s, title.clone());
             }
         }
         self.add_taste_picks(user, &history, &read, opts, related_opts.k, &mut pool)?;

@@ -300,7 +300,7 @@ fn related_options(q: &HashMap<String, String>) -> Result<RelatedOptions, ApiErr
     };
     Ok(RelatedOptions {
         k: k_param(q, 8)?,
-        filter: Filter { lang: param(q, "lang")?, since, section: param(q, "section")? },
+        filter: Filter { lang: param(q, "lang")?, since, section: param(q, "section")?, until: None },
         ..RelatedOptions::default()
     })
 }
