@@ -74,6 +74,23 @@ fn add_to_pool(pool: &mut Pool, pick: Pick, score: f32, because: Option<String>)
     }
 }
 
+/// The first `k` of `hits` a reader may be offered: not read, not the
+/// article being read, not blocked by the editors.
+fn offerable<T>(
+    hits: Vec<(String, T)>,
+    read: &std::collections::HashSet<&str>,
+    opts: &UserOptions,
+    blocked: &std::collections::BTreeSet<String>,
+    k: usize,
+) -> Vec<(String, T)> {
+    hits.into_iter()
+        .filter(|(id, _)| {
+            !read.contains(id.as_str()) && opts.anchor.as_deref() != Some(id.as_str()) && !blocked.contains(id)
+        })
+        .take(k)
+        .collect()
+}
+
 fn pick_of(rec: &readnext_store::Record, score: f32, why: Why) -> Pick {
     Pick {
         id: rec.article.id.clone(),
@@ -196,18 +213,9 @@ impl Engine {
         if self.dense().is_empty() {
             return Ok(());
         }
-        let rules = self.rules()?;
-        let hits: Vec<(String, f32)> = self
-            .dense()
-            .search(&taste, k + read.len().min(TASTE_NAMED), &readnext_index::Filter::default(), None)?
-            .into_iter()
-            .filter(|(id, _)| {
-                !read.contains(id.as_str())
-                    && opts.anchor.as_deref() != Some(id.as_str())
-                    && !rules.blocked.contains(id)
-            })
-            .take(k)
-            .collect();
+        let near =
+            self.dense().search(&taste, k + read.len().min(TASTE_NAMED), &readnext_index::Filter::default(), None)?;
+        let hits = offerable(near, read, opts, &self.rules()?.blocked, k);
         if hits.is_empty() {
             return Ok(());
         }
@@ -261,19 +269,9 @@ impl Engine {
         let now_s = opts.now_ms / 1000;
         let filter =
             readnext_index::Filter { since: Some(now_s - FRESH_WINDOW_S), until: Some(now_s), ..Default::default() };
-        let rules = self.rules()?;
         // Read and blocked articles are skipped, so ask for a few more.
-        let latest: Vec<(String, i64)> = self
-            .index()
-            .latest(k + read.len().min(k), &filter)?
-            .into_iter()
-            .filter(|(id, _)| {
-                !read.contains(id.as_str())
-                    && opts.anchor.as_deref() != Some(id.as_str())
-                    && !rules.blocked.contains(id)
-            })
-            .take(k)
-            .collect();
+        let newest = self.index().latest(k + read.len().min(k), &filter)?;
+        let latest = offerable(newest, read, opts, &self.rules()?.blocked, k);
         let ids: Vec<&str> = latest.iter().map(|(id, _)| id.as_str()).collect();
         for ((_, published), rec) in latest.iter().zip(self.store().get_many(&ids)?) {
             let Some(rec) = rec else { continue };
