@@ -170,6 +170,9 @@ pub struct RankInput {
     pub content_hash: u64,
     /// Publication time.
     pub published: Option<i64>,
+    /// Detected language ("und" when unknown), which decides whether two
+    /// articles are compared across languages.
+    pub lang: String,
 }
 
 impl Analysis {
@@ -196,6 +199,7 @@ impl Analysis {
             simhash: self.simhash,
             content_hash: self.content_hash,
             published: self.published,
+            lang: self.lang.clone(),
         }
     }
 }

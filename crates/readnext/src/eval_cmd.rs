@@ -64,6 +64,10 @@ enum Task {
         /// Embedding cosine counted as no similarity.
         #[arg(long)]
         dense_floor: Option<f32>,
+        /// Factor on the relevance of two articles in different languages
+        /// (1 = none).
+        #[arg(long)]
+        cross_lingual: Option<f32>,
         /// Embed each article as the mean of its first N passages of the
         /// token limit instead of its headline and lead (to measure which
         /// is better).
@@ -184,6 +188,7 @@ pub fn run(args: EvalArgs, model: &crate::ModelArgs) -> anyhow::Result<ExitCode>
             length_slope,
             w_dense,
             dense_floor,
+            cross_lingual,
             passages,
             embed_cache,
         } => {
@@ -215,6 +220,9 @@ pub fn run(args: EvalArgs, model: &crate::ModelArgs) -> anyhow::Result<ExitCode>
             }
             if let Some(f) = dense_floor {
                 opts.weights.dense_floor = f;
+            }
+            if let Some(c) = cross_lingual {
+                opts.weights.cross_lingual = c;
             }
             let encoder = model.load()?;
             let embed = |articles: Vec<&readnext_core::Article>| -> anyhow::Result<Option<readnext_eval::Embedded>> {

@@ -30,6 +30,8 @@ pub struct Features {
     pub published: Option<i64>,
     /// Sentence embedding (unit length), when the article has one.
     pub dense: Option<Vec<f32>>,
+    /// Language ("und" when unknown).
+    pub lang: String,
 }
 
 impl Features {
@@ -49,6 +51,7 @@ impl Features {
             content_hash: r.content_hash,
             published: r.published,
             dense: None,
+            lang: r.lang,
         }
     }
 
@@ -62,7 +65,13 @@ impl Features {
             content_hash: r.content_hash,
             published: r.published,
             dense: None,
+            lang: r.lang,
         }
+    }
+
+    /// Whether the two articles are in different known languages.
+    pub fn cross_lingual(&self, other: &Features) -> bool {
+        self.lang != other.lang && self.lang != "und" && other.lang != "und"
     }
 
     /// Cosine of the two embeddings (both unit length), when both exist.

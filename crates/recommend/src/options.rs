@@ -16,12 +16,18 @@ pub struct Weights {
     /// Embedding cosines at or below this count as no similarity: unrelated
     /// news articles still sit around 0.1–0.3 apart.
     pub dense_floor: f32,
+    /// The relevance of two articles in different languages is multiplied
+    /// by this. Their stems and keyphrases cannot match and the English
+    /// embedding model spans languages poorly, so without it the same story
+    /// in another language scores below loosely related stories in the
+    /// reader's own. 1 turns it off.
+    pub cross_lingual: f32,
 }
 
 impl Default for Weights {
     /// Fitted on the ECB+ and SemEval dev sets (see `readnext eval`).
     fn default() -> Self {
-        Weights { text: 0.8, entities: 0.1, keyphrases: 0.05, dense: 0.35, dense_floor: 0.2 }
+        Weights { text: 0.8, entities: 0.1, keyphrases: 0.05, dense: 0.35, dense_floor: 0.2, cross_lingual: 2.2 }
     }
 }
 

@@ -55,16 +55,18 @@ pub(crate) fn relevance(w: &Weights, q: &Features, c: &Features, slope: f32, piv
 }
 
 /// Hybrid relevance: the lexical score blended with the embedding cosine
-/// (rescaled so that `dense_floor` and below count as nothing). Without
-/// both vectors the lexical score stands alone.
-pub(crate) fn fuse_dense(w: &Weights, lexical: f32, dense: Option<f32>) -> f32 {
-    match dense {
+/// (rescaled so that `dense_floor` and below count as nothing), times
+/// `cross_lingual` when the two articles are in different languages.
+/// Without both vectors the lexical score stands alone.
+pub(crate) fn fuse_dense(w: &Weights, q: &Features, c: &Features, lexical: f32) -> f32 {
+    let fused = match q.dense_cosine(c) {
         Some(d) if w.dense > 0.0 => {
             let d = ((d - w.dense_floor) / (1.0 - w.dense_floor).max(1e-6)).max(0.0);
             (1.0 - w.dense) * lexical + w.dense * d
         }
         _ => lexical,
-    }
+    };
+    if q.cross_lingual(c) { fused * w.cross_lingual } else { fused }
 }
 
 /// Shared keyphrases over the smaller of the two sets (both sorted).
@@ -241,9 +243,8 @@ fn scored_candidates(
         }
     }
     for c in cands.iter_mut() {
-        let d = qf.dense_cosine(&c.f);
-        c.parts[4] = d.unwrap_or(0.0);
-        c.relevance = fuse_dense(&opts.weights, c.relevance, d);
+        c.parts[4] = qf.dense_cosine(&c.f).unwrap_or(0.0);
+        c.relevance = fuse_dense(&opts.weights, qf, &c.f, c.relevance);
         c.score = c.relevance;
     }
     Ok(cands)
@@ -273,9 +274,8 @@ pub(crate) fn directed_relevance(
     opts: &RelatedOptions,
 ) -> Result<f32, RecommendError> {
     let rel = relevance(&opts.weights, query, target, 1.0, 0.0).0;
-    let dense = query.dense_cosine(target);
     if opts.feedback <= 0.0 {
-        return Ok(fuse_dense(&opts.weights, rel, dense));
+        return Ok(fuse_dense(&opts.weights, query, target, rel));
     }
     // The same candidates and centroid as `related` (chosen by their
     // first-pass lexical relevance).
@@ -284,7 +284,7 @@ pub(crate) fn directed_relevance(
         Some(c) => (1.0 - opts.feedback) * rel + opts.feedback * c.cosine(&target.text),
         None => rel,
     };
-    Ok(fuse_dense(&opts.weights, lexical, dense))
+    Ok(fuse_dense(&opts.weights, query, target, lexical))
 }
 
 fn boosts(v: &SparseVec, n: usize) -> Vec<(String, f32)> {
@@ -383,6 +383,11 @@ fn explain(q: &Query, qf: &Features, c: &Candidate) -> Why {
         + c.entity_rank.map_or(0.0, |r| 1.0 / (RRF_K + r as f32 + 1.0))
         + c.dense_rank.map_or(0.0, |r| 1.0 / (RRF_K + r as f32 + 1.0));
     signals.push(Signal { name: "retrieval_rrf".into(), value: rrf });
+    if qf.cross_lingual(&c.f) {
+        // Compared across languages: the relevance was scaled by the
+        // cross-lingual weight.
+        signals.push(Signal { name: "cross_lingual".into(), value: 1.0 });
+    }
     if let Some(r) = c.bm25_rank {
         signals.push(Signal { name: "bm25_rank".into(), value: (r + 1) as f32 });
     }

@@ -446,3 +446,36 @@ fn reader_blocks_offer_new_articles_but_never_read_or_future_ones() {
     assert!(fresh > 0.9 && fresh <= 1.0, "{fresh}");
     assert!(picks.iter().all(|p| p.id != "read" && p.id != "tomorrow"), "{picks:?}");
 }
+
+#[test]
+fn the_same_story_in_another_language_is_weighed_up_and_flagged() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::open(dir.path()).unwrap();
+    let mut es = article(
+        "es",
+        "Claudia Sheinbaum responde a los aranceles de Donald Trump",
+        "La presidenta Claudia Sheinbaum dijo que México responderá a los aranceles que Donald Trump anunció contra los productos mexicanos.",
+        20_000,
+    );
+    es.lang = None;
+    let en = article(
+        "en",
+        "Claudia Sheinbaum answers Donald Trump's tariffs",
+        "President Claudia Sheinbaum said Mexico will answer the tariffs Donald Trump announced on Mexican goods.",
+        20_000,
+    );
+    engine.write(&[upsert(es), upsert(en)]).unwrap();
+    assert_eq!(engine.store().get("es").unwrap().unwrap().analysis.lang, "es");
+    let (a, b) = (engine.query_for_id("en").unwrap(), engine.query_for_id("es").unwrap());
+    let plain =
+        RelatedOptions { weights: crate::Weights { cross_lingual: 1.0, ..Default::default() }, ..Default::default() };
+    let base = engine.similarity(&a, &b, &plain).unwrap();
+    let weighed = engine.similarity(&a, &b, &RelatedOptions::default()).unwrap();
+    assert!(base > 0.0, "the names carry the match across languages");
+    let factor = crate::Weights::default().cross_lingual;
+    assert!((weighed - base * factor).abs() < 1e-4, "{weighed} vs {base} x {factor}");
+    // related() scores the same way, and says the pick is in another language.
+    let picks = engine.related(&a, &RelatedOptions::default()).unwrap();
+    assert_eq!(picks[0].id, "es");
+    assert!(picks[0].why.signals.iter().any(|s| s.name == "cross_lingual"), "{:?}", picks[0].why);
+}

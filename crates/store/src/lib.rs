@@ -301,15 +301,7 @@ impl Store {
 
     /// The compact ranking inputs of several ids, in one snapshot, in order.
     pub fn rank_inputs<S: AsRef<str>>(&self, ids: &[S]) -> Result<Vec<Option<RankInput>>> {
-        self.read_many(RANK, ids)
-    }
-
-    fn read_many<T: serde::de::DeserializeOwned, S: AsRef<str>>(
-        &self,
-        def: TableDefinition<&str, &[u8]>,
-        ids: &[S],
-    ) -> Result<Vec<Option<T>>> {
-        self.read_many_with(def, ids, decode)
+        self.read_many_with(RANK, ids, decode_rank_input)
     }
 
     /// Reads several ids from one table in one snapshot, in order, decoding
@@ -519,6 +511,35 @@ fn vector_from_bytes(id: &str, bytes: &[u8]) -> Result<Vec<f32>> {
         return Err(StoreError::Corrupt { id: id.to_string(), reason: format!("vector of {} bytes", bytes.len()) });
     }
     Ok(bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
+}
+
+/// A ranking input as stores written before it carried the language.
+#[derive(serde::Deserialize)]
+struct RankInputWithoutLang {
+    terms: Vec<(u64, u32)>,
+    entities: Vec<(u64, u32)>,
+    keyphrases: Vec<u64>,
+    simhash: u64,
+    content_hash: u64,
+    published: Option<i64>,
+}
+
+/// Decodes a ranking input, also in its older form (no language, read as
+/// unknown): a store written by an earlier build keeps working, and its
+/// records gain the language when they are next written or reindexed.
+fn decode_rank_input(id: &str, bytes: &[u8]) -> Result<RankInput> {
+    decode::<RankInput>(id, bytes).or_else(|e| match decode::<RankInputWithoutLang>(id, bytes) {
+        Ok(r) => Ok(RankInput {
+            terms: r.terms,
+            entities: r.entities,
+            keyphrases: r.keyphrases,
+            simhash: r.simhash,
+            content_hash: r.content_hash,
+            published: r.published,
+            lang: "und".into(),
+        }),
+        Err(_) => Err(e),
+    })
 }
 
 fn encode<T: Serialize>(value: &T, id: &str) -> Result<Vec<u8>> {

@@ -205,3 +205,34 @@ fn vectors_follow_their_article() {
     assert_eq!(s.apply(&Write::Delete("a".into())).unwrap(), Applied::Deleted);
     assert_eq!((s.vector_count().unwrap(), s.vectors(&["a"]).unwrap()), (0, vec![None]));
 }
+
+#[test]
+fn ranking_inputs_of_older_stores_still_decode_with_an_unknown_language() {
+    #[derive(serde::Serialize)]
+    struct Old {
+        terms: Vec<(u64, u32)>,
+        entities: Vec<(u64, u32)>,
+        keyphrases: Vec<u64>,
+        simhash: u64,
+        content_hash: u64,
+        published: Option<i64>,
+    }
+    let old = Old {
+        terms: vec![(1, 2)],
+        entities: vec![],
+        keyphrases: vec![3],
+        simhash: 4,
+        content_hash: 5,
+        published: Some(6),
+    };
+    let r = decode_rank_input("a", &encode(&old, "a").unwrap()).unwrap();
+    assert_eq!(
+        (r.terms, r.keyphrases, r.simhash, r.published, r.lang.as_str()),
+        (vec![(1, 2)], vec![3], 4, Some(6), "und")
+    );
+    // The current form round-trips with its language; garbage is still an error.
+    let mut new = record("b", "B").analysis.rank_input();
+    new.lang = "es".into();
+    assert_eq!(decode_rank_input("b", &encode(&new, "b").unwrap()).unwrap(), new);
+    assert!(decode_rank_input("c", &[FORMAT_VERSION, 0xff]).is_err());
+}
