@@ -526,7 +526,7 @@ struct RankInputWithoutLang {
 
 /// Decodes a ranking input, also in its older form (no language, read as
 /// unknown): a store written by an earlier build keeps working, and its
-/// records gain the language when they are next written or reindexed.
+/// records gain the language when they are next written.
 fn decode_rank_input(id: &str, bytes: &[u8]) -> Result<RankInput> {
     decode::<RankInput>(id, bytes).or_else(|e| match decode::<RankInputWithoutLang>(id, bytes) {
         Ok(r) => Ok(RankInput {
