@@ -1,18 +1,20 @@
 //! Core types shared by every readnext crate.
 //!
 //! This crate owns the vocabulary of the engine (articles, their analysis, the
-//! picks of a recommendation block and their explanations) and nothing else:
-//! no IO, no parsing, no scoring. Every other crate depends on it, and it
+//! picks of a recommendation block and their explanations, and the unit-length
+//! convention of embeddings) and nothing else: no IO, no parsing, no scoring. Every other crate depends on it, and it
 //! depends on no other readnext crate.
 #![warn(missing_docs)]
 
 mod article;
+mod embedding;
 mod event;
 mod hash;
 mod pick;
 mod time;
 
 pub use article::{Analysis, Article, Entity, EntityKind, Keyphrase, RankInput, Term};
+pub use embedding::{dot, normalize};
 pub use event::{Event, EventKind, Profile, Rules};
 pub use hash::{FastMap, FastSet, FnvHasher, fnv1a64, stable_id};
 pub use pick::{Pick, Signal, Why};

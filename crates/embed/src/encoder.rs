@@ -211,8 +211,7 @@ impl Encoder {
             }
         }
         for s in sums.iter_mut() {
-            let n = s.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
-            s.iter_mut().for_each(|x| *x /= n);
+            readnext_core::normalize(s);
         }
         Ok(sums)
     }

@@ -77,14 +77,14 @@ fn note_embedding(run: &mut EvalRun, e: Option<&Embedded>) {
     }
 }
 
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
-}
-
 /// The dense baseline's list for `q`: every other document by cosine.
 fn dense_rank(vectors: &[Vec<f32>], q: usize, depth: usize) -> Vec<usize> {
-    let mut scored: Vec<(usize, f32)> =
-        vectors.iter().enumerate().filter(|&(d, _)| d != q).map(|(d, v)| (d, dot(&vectors[q], v))).collect();
+    let mut scored: Vec<(usize, f32)> = vectors
+        .iter()
+        .enumerate()
+        .filter(|&(d, _)| d != q)
+        .map(|(d, v)| (d, readnext_core::dot(&vectors[q], v)))
+        .collect();
     let depth = depth.min(scored.len());
     if depth == 0 {
         return vec![];
@@ -383,8 +383,9 @@ pub fn run_semeval(
     run.systems.push(("readnext".into(), readnext_with(opts)?));
     if let Some(v) = vectors {
         run.systems.push(("readnext_lexical".into(), readnext_with(&lexical(opts))?));
-        let dense =
-            measure_pairs(pairs, || Ok((0..pairs.len()).map(|i| f64::from(dot(&v[2 * i], &v[2 * i + 1]))).collect()))?;
+        let dense = measure_pairs(pairs, || {
+            Ok((0..pairs.len()).map(|i| f64::from(readnext_core::dot(&v[2 * i], &v[2 * i + 1]))).collect())
+        })?;
         run.systems.push(("dense".into(), dense));
     }
     // Each baseline tokenises the texts itself, inside its own timing.

@@ -77,7 +77,7 @@ impl Features {
     /// Cosine of the two embeddings (both unit length), when both exist.
     pub fn dense_cosine(&self, other: &Features) -> Option<f32> {
         let (a, b) = (self.dense.as_ref()?, other.dense.as_ref()?);
-        (a.len() == b.len()).then(|| a.iter().zip(b).map(|(x, y)| x * y).sum())
+        (a.len() == b.len()).then(|| readnext_core::dot(a, b))
     }
 }
 

@@ -240,7 +240,7 @@ impl Engine {
                     .iter()
                     .zip(&recent_recs)
                     .filter_map(|(h, r)| Some((h.as_ref()?, r.as_ref()?)))
-                    .map(|(h, r)| (h.iter().zip(v).map(|(a, b)| a * b).sum::<f32>(), r.article.title.clone()))
+                    .map(|(h, r)| (readnext_core::dot(h, v), r.article.title.clone()))
                     .max_by(|a, b| a.0.total_cmp(&b.0))
             });
             let score = TASTE_WEIGHT * ((cos - TASTE_FLOOR) / (1.0 - TASTE_FLOOR)).max(0.0);

@@ -6,7 +6,7 @@
 //! score through [`Engine::score_slate`]; training (`readnext train`, and each
 //! fold of the evaluation) goes through [`RankerModel::fit`].
 
-use readnext_core::FastMap;
+use readnext_core::{FastMap, dot};
 use serde::{Deserialize, Serialize};
 
 use crate::RecommendError;
@@ -216,13 +216,6 @@ impl RankerModel {
     }
 }
 
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    if a.len() != b.len() {
-        return 0.0;
-    }
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
-}
-
 /// A reader's dense taste from the embeddings of what they read, most
 /// recent first: each older read counts [`TASTE_DECAY`] times the one after
 /// it, as in the taste the store keeps up to date. `None` when no read has
@@ -239,12 +232,7 @@ pub fn taste_vector<'a>(vectors: impl Iterator<Item = &'a [f32]>) -> Option<Vec<
         w *= TASTE_DECAY;
     }
     let mut s = sum?;
-    let norm = s.iter().map(|x| x * x).sum::<f32>().sqrt();
-    if norm <= 1e-12 {
-        return None;
-    }
-    s.iter_mut().for_each(|x| *x /= norm);
-    Some(s)
+    readnext_core::normalize(&mut s).then_some(s)
 }
 
 /// Subtracts each feature's slate mean. A slate is ranked within itself, so

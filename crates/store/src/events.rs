@@ -159,12 +159,7 @@ impl Store {
         let t = txn.open_table(TASTES).map_err(|e| self.err(e))?;
         let Some(v) = t.get(user).map_err(|e| self.err(e))? else { return Ok(None) };
         let mut v = vector_from_bytes(user, v.value())?;
-        let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-        if norm.is_nan() || norm <= 1e-12 {
-            return Ok(None);
-        }
-        v.iter_mut().for_each(|x| *x /= norm);
-        Ok(Some(v))
+        Ok(readnext_core::normalize(&mut v).then_some(v))
     }
 
     /// Erases everything recorded about a reader: their events (in both
