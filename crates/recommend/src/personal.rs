@@ -91,6 +91,21 @@ fn offerable<T>(
         .collect()
 }
 
+/// The `n` most recently clicked distinct articles of a history (newest
+/// first, as the store returns it).
+fn recent_clicks(history: &[readnext_store::HistoryItem], n: usize) -> Vec<&str> {
+    let mut out: Vec<&str> = Vec::new();
+    for h in history.iter().filter(|h| h.kind == EventKind::Click) {
+        if out.len() >= n {
+            break;
+        }
+        if !out.contains(&h.article.as_str()) {
+            out.push(&h.article);
+        }
+    }
+    out
+}
+
 fn pick_of(rec: &readnext_store::Record, score: f32, why: Why) -> Pick {
     Pick {
         id: rec.article.id.clone(),
@@ -220,15 +235,7 @@ impl Engine {
             return Ok(());
         }
         // The recent reads with a vector, to name the one behind each pick.
-        let mut recent: Vec<&str> = Vec::new();
-        for h in history.iter().filter(|h| h.kind == EventKind::Click) {
-            if recent.len() >= TASTE_NAMED {
-                break;
-            }
-            if !recent.contains(&h.article.as_str()) {
-                recent.push(&h.article);
-            }
-        }
+        let recent = recent_clicks(history, TASTE_NAMED);
         let recent_vecs = self.store().vectors(&recent)?;
         let recent_recs = self.store().get_many(&recent)?;
         let ids: Vec<&str> = hits.iter().map(|(id, _)| id.as_str()).collect();
@@ -297,15 +304,7 @@ impl Engine {
         let history = self.store().history(user, HISTORY_EVENTS)?;
         let read: std::collections::HashSet<&str> =
             history.iter().filter(|h| h.kind == EventKind::Click).map(|h| h.article.as_str()).collect();
-        let mut seeds: Vec<&str> = Vec::new();
-        for h in history.iter().filter(|h| h.kind == EventKind::Click) {
-            if seeds.len() >= HISTORY_SEEDS {
-                break;
-            }
-            if !seeds.contains(&h.article.as_str()) {
-                seeds.push(&h.article);
-            }
-        }
+        let seeds = recent_clicks(&history, HISTORY_SEEDS);
         let related_opts = RelatedOptions { k: opts.k * 2, ..RelatedOptions::default() };
         // id -> (score, pick as first found, the history title behind it)
         let mut pool: Pool = HashMap::new();
