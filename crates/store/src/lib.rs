@@ -515,6 +515,7 @@ fn vector_from_bytes(id: &str, bytes: &[u8]) -> Result<Vec<f32>> {
 
 /// A ranking input as stores written before it carried the language.
 #[derive(serde::Deserialize)]
+#[cfg_attr(test, derive(serde::Serialize))]
 struct RankInputWithoutLang {
     terms: Vec<(u64, u32)>,
     entities: Vec<(u64, u32)>,

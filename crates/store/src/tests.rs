@@ -208,16 +208,7 @@ fn vectors_follow_their_article() {
 
 #[test]
 fn ranking_inputs_of_older_stores_still_decode_with_an_unknown_language() {
-    #[derive(serde::Serialize)]
-    struct Old {
-        terms: Vec<(u64, u32)>,
-        entities: Vec<(u64, u32)>,
-        keyphrases: Vec<u64>,
-        simhash: u64,
-        content_hash: u64,
-        published: Option<i64>,
-    }
-    let old = Old {
+    let old = RankInputWithoutLang {
         terms: vec![(1, 2)],
         entities: vec![],
         keyphrases: vec![3],
