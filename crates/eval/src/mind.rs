@@ -331,6 +331,9 @@ pub struct MindSet {
     /// subcategory as first tag. Embeddings passed to [`run_mind`] follow
     /// this order.
     pub articles: Vec<Article>,
+    /// The text (title and abstract) of every news item once, which the
+    /// `content_bm25` baseline takes its statistics from.
+    pub texts: Vec<String>,
 }
 
 /// Loads `data` (and `train`) for [`run_mind`].
@@ -360,6 +363,7 @@ pub fn load_mind_set(data: &Path, train: Option<&Path>) -> Result<MindSet, EvalE
         })
         .filter(|a| !a.title.trim().is_empty() || !a.body.is_empty())
         .collect();
+    let texts = news.values().map(text_of).collect();
     Ok(MindSet {
         data: data.to_path_buf(),
         train: train.map(Path::to_path_buf),
@@ -367,6 +371,7 @@ pub fn load_mind_set(data: &Path, train: Option<&Path>) -> Result<MindSet, EvalE
         train_rows,
         files,
         articles,
+        texts,
     })
 }
 
@@ -382,15 +387,8 @@ pub fn run_mind(
 ) -> Result<(EvalRun, Vec<RankerModel>), EvalError> {
     let (data, train) = (set.data.as_path(), set.train.as_deref());
     let (test_rows, train_rows, files) = (&set.test_rows, &set.train_rows, &set.files);
-    let mut news: BTreeMap<&str, &News> = BTreeMap::new();
-    for r in test_rows.iter().chain(train_rows) {
-        for n in r.history.iter().chain(&r.candidates) {
-            news.entry(n.id.as_str()).or_insert(n);
-        }
-    }
     let (_dir, engine, _) = build_engine(set.articles.clone(), embedded.map(|e| e.vectors.as_slice()))?;
-    let texts: Vec<String> = news.values().map(|n| text_of(n)).collect();
-    let bm25 = Bm25::new(&texts);
+    let bm25 = Bm25::new(&set.texts);
 
     // (training rows, test rows) per split.
     let splits: Vec<(Vec<&MindRow>, Vec<&MindRow>)> = if train.is_some() {

@@ -74,7 +74,7 @@ enum Task {
         #[arg(long, default_value_t = 1)]
         passages: usize,
         /// Keep the dataset's vectors in this folder and reuse them in later
-        /// runs (keyed by the texts and the token limit).
+        /// runs (keyed by the texts, the token limit and the runtime).
         #[arg(long)]
         embed_cache: Option<PathBuf>,
     },
