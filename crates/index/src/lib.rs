@@ -22,7 +22,7 @@ use tantivy::query::{BooleanQuery, BoostQuery, Occur, Query, RangeQuery, TermQue
 use tantivy::schema::{
     FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions, Value,
 };
-use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
+use tantivy::{DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, TantivyDocument, Term};
 
 /// Errors of the index crate.
 #[derive(Debug, thiserror::Error)]
@@ -303,7 +303,6 @@ impl BmIndex {
         if terms.is_empty() || k == 0 {
             return Ok(vec![]);
         }
-        let f = self.fields;
         let should: Vec<(Occur, Box<dyn Query>)> = terms
             .iter()
             .map(|(t, boost)| {
@@ -319,9 +318,8 @@ impl BmIndex {
         let hits = searcher.search(&query, &TopDocs::with_limit(k).order_by_score()).map_err(|e| self.t(e))?;
         let mut out = Vec::with_capacity(hits.len());
         for (score, addr) in hits {
-            let doc: TantivyDocument = searcher.doc(addr).map_err(|e| self.t(e))?;
-            if let Some(id) = doc.get_first(f.id).and_then(|v| v.as_str()) {
-                out.push((id.to_string(), score));
+            if let Some(id) = self.stored_id(&searcher, addr)? {
+                out.push((id, score));
             }
         }
         Ok(out)
@@ -345,12 +343,17 @@ impl BmIndex {
         let hits = searcher.search(&BooleanQuery::new(clauses), &top).map_err(|e| self.t(e))?;
         let mut out = Vec::with_capacity(hits.len());
         for (published, addr) in hits {
-            let doc: TantivyDocument = searcher.doc(addr).map_err(|e| self.t(e))?;
-            if let (Some(id), Some(p)) = (doc.get_first(f.id).and_then(|v| v.as_str()), published) {
-                out.push((id.to_string(), p));
+            if let (Some(id), Some(p)) = (self.stored_id(&searcher, addr)?, published) {
+                out.push((id, p));
             }
         }
         Ok(out)
+    }
+
+    /// The article id stored with a hit.
+    fn stored_id(&self, searcher: &Searcher, addr: DocAddress) -> Result<Option<String>> {
+        let doc: TantivyDocument = searcher.doc(addr).map_err(|e| self.t(e))?;
+        Ok(doc.get_first(self.fields.id).and_then(|v| v.as_str()).map(str::to_string))
     }
 
     /// The MUST and MUST NOT clauses a filter and an excluded id add to a query.
