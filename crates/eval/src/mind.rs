@@ -38,6 +38,8 @@ pub struct News {
 /// One row: an impression shown to a reader with their click history.
 #[derive(Debug, Clone)]
 pub struct MindRow {
+    /// The file it was read from, without its extension (its subset).
+    pub file: String,
     /// Impression id (shared by the rows of one impression).
     pub impression: String,
     /// The reader's clicked history, oldest first.
@@ -93,6 +95,7 @@ pub fn load_mind(dir: &Path) -> Result<(Vec<MindRow>, Vec<PathBuf>), EvalError> 
     }
     let mut rows = Vec::new();
     for f in &files {
+        let file = f.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
         let mut rdr = csv::Reader::from_path(f).map_err(|e| EvalError::Data(format!("{}: {e}", f.display())))?;
         let headers = rdr.headers().map_err(|e| EvalError::Data(format!("{}: {e}", f.display())))?.clone();
         let col: HashMap<String, usize> = headers.iter().enumerate().map(|(i, h)| (h.to_string(), i)).collect();
@@ -112,7 +115,13 @@ pub fn load_mind(dir: &Path) -> Result<(Vec<MindRow>, Vec<PathBuf>), EvalError> 
                     None => return Err(at(format!("label {l:?} is past the {} candidates", candidates.len()))),
                 }
             }
-            rows.push(MindRow { impression: field("impression_id")?.to_string(), history, candidates, clicked });
+            rows.push(MindRow {
+                file: file.clone(),
+                impression: field("impression_id")?.to_string(),
+                history,
+                candidates,
+                clicked,
+            });
         }
     }
     Ok((rows, files))
@@ -203,12 +212,26 @@ fn add_row(p: &mut Popularity, r: &MindRow, sign: f32) {
     }
 }
 
-/// The same counts without one row's own contribution (for training rows,
-/// whose label must not leak into their own features).
-fn without_row(pop: &Popularity, row: &MindRow) -> Popularity {
+/// The same counts without an impression's own contribution (for training
+/// rows, whose label must not leak into their own features). `rows` are all
+/// the rows of that impression: one recurs in several files with the same
+/// click, so leaving out only the row itself would still count its click
+/// through the twin rows.
+fn without_impression(pop: &Popularity, rows: &[&MindRow]) -> Popularity {
     let mut p = pop.clone();
-    add_row(&mut p, row, -1.0);
+    for r in rows {
+        add_row(&mut p, r, -1.0);
+    }
     p
+}
+
+/// Rows grouped by impression id.
+fn by_impression<'a>(rows: &[&'a MindRow]) -> HashMap<&'a str, Vec<&'a MindRow>> {
+    let mut out: HashMap<&str, Vec<&MindRow>> = HashMap::new();
+    for r in rows {
+        out.entry(r.impression.as_str()).or_default().push(r);
+    }
+    out
 }
 
 /// BM25 of each candidate's words against the reader's history words.
@@ -261,13 +284,16 @@ struct Acc {
     mrr: Vec<f64>,
     ndcg5: Vec<f64>,
     ndcg10: Vec<f64>,
+    /// AUC per file (subset) of the data.
+    by_file: BTreeMap<String, Vec<f64>>,
     wall_s: f64,
 }
 
 impl Acc {
-    fn add(&mut self, labels: &[bool], scores: &[f32]) {
+    fn add(&mut self, file: &str, labels: &[bool], scores: &[f32]) {
         if let Some(v) = auc(labels, scores) {
             self.auc.push(v);
+            self.by_file.entry(file.to_string()).or_default().push(v);
         }
         if let Some(v) = mrr(labels, scores) {
             self.mrr.push(v);
@@ -286,9 +312,17 @@ impl Acc {
         metrics.insert("mrr".to_string(), mean(&self.mrr));
         metrics.insert("ndcg5".to_string(), mean(&self.ndcg5));
         metrics.insert("ndcg10".to_string(), mean(&self.ndcg10));
+        let groups = self
+            .by_file
+            .iter()
+            .map(|(f, v)| {
+                let g = BTreeMap::from([("auc".to_string(), mean(v)), ("impressions".to_string(), v.len() as f64)]);
+                (f.clone(), g)
+            })
+            .collect();
         SystemResult {
             metrics,
-            groups: BTreeMap::new(),
+            groups,
             wall_s: self.wall_s,
             peak_mib: 0.0,
             per_query: self.auc.iter().map(|v| v * 100.0).collect(),
@@ -407,8 +441,10 @@ pub fn run_mind(
         let t = Instant::now();
         let mut xs: Vec<FeatureRow> = Vec::new();
         let mut ys: Vec<bool> = Vec::new();
+        let by_impression = by_impression(train_part);
         for r in train_part {
-            let own = without_row(&pop, r);
+            let twins = by_impression.get(r.impression.as_str()).map_or(&[][..], Vec::as_slice);
+            let own = without_impression(&pop, twins);
             let mut rows = features(&engine, r, &own)?;
             center_slate(&mut rows);
             xs.extend(rows);
@@ -483,7 +519,7 @@ pub fn run_mind(
 
 fn push(accs: &mut BTreeMap<&str, Acc>, name: &str, r: &MindRow, scores: &[f32], t: Instant) {
     if let Some(a) = accs.get_mut(name) {
-        a.add(&r.clicked, scores);
+        a.add(&r.file, &r.clicked, scores);
         a.wall_s += t.elapsed().as_secs_f64();
     }
 }
@@ -522,7 +558,7 @@ mod tests {
     use super::*;
 
     fn row(imp: &str) -> MindRow {
-        MindRow { impression: imp.into(), history: vec![], candidates: vec![], clicked: vec![] }
+        MindRow { file: String::new(), impression: imp.into(), history: vec![], candidates: vec![], clicked: vec![] }
     }
 
     #[test]
@@ -560,7 +596,7 @@ mod tests {
     }
 
     #[test]
-    fn own_clicks_are_taken_out_of_training_features() {
+    fn an_impressions_clicks_are_taken_out_of_its_training_features_in_every_file() {
         let n = |id: &str| News {
             id: id.into(),
             title: String::new(),
@@ -568,16 +604,27 @@ mod tests {
             subvert: String::new(),
             abstract_: String::new(),
         };
-        let r = MindRow {
-            impression: "1".into(),
+        let row = |imp: &str, cands: &[&str], clicked: &[bool]| MindRow {
+            file: String::new(),
+            impression: imp.into(),
             history: vec![],
-            candidates: vec![n("a"), n("b")],
-            clicked: vec![true, false],
+            candidates: cands.iter().map(|c| n(c)).collect(),
+            clicked: clicked.to_vec(),
         };
-        let pop = popularity(&[&r, &r], &[]);
-        assert_eq!(pop.counts("a"), (2.0, 2.0));
-        let own = without_row(&pop, &r);
+        // Impression 1 appears in two files with different candidate
+        // subsets and the same click on "a"; impression 2 is another reader's.
+        let r = row("1", &["a", "b"], &[true, false]);
+        let twin = row("1", &["a", "c"], &[true, false]);
+        let other = row("2", &["a", "b"], &[true, false]);
+        let rows = [&r, &twin, &other];
+        let pop = popularity(&rows, &[]);
+        assert_eq!(pop.counts("a"), (3.0, 3.0));
+        let groups = by_impression(&rows);
+        assert_eq!(groups["1"].len(), 2);
+        let own = without_impression(&pop, &groups["1"]);
+        // Only impression 2's counts remain: the twin's click on "a" is gone too.
         assert_eq!(own.counts("a"), (1.0, 1.0));
         assert_eq!(own.counts("b"), (0.0, 1.0));
+        assert_eq!(own.counts("c"), (0.0, 0.0));
     }
 }

@@ -77,8 +77,9 @@ pub fn to_table(run: &EvalRun) -> String {
         let key = m.clone();
         cols.push((m, Box::new(move |r| r.metrics.get(&key).copied())));
     }
+    let has = |stat: &str| run.systems.iter().any(|(_, r)| r.groups.values().any(|m| m.contains_key(stat)));
     for g in &groups {
-        for stat in ["pearson", "spearman"] {
+        for stat in ["pearson", "spearman"].into_iter().filter(|s| has(s)) {
             let (g2, s2) = (g.clone(), stat.to_string());
             cols.push((format!("{g} {stat}"), Box::new(move |r| r.groups.get(&g2).and_then(|m| m.get(&s2)).copied())));
         }
@@ -111,6 +112,31 @@ pub fn to_table(run: &EvalRun) -> String {
         let counts: Vec<String> =
             first.groups.iter().map(|(g, m)| format!("{g}: {}", m.get("pairs").copied().unwrap_or(*pairs))).collect();
         let _ = writeln!(out, "pairs per subset: {}", counts.join(", "));
+    }
+    if has("auc") {
+        // Ranking subsets (MIND's files): one row per subset, one AUC column per system.
+        let width = groups.iter().map(String::len).max().unwrap_or(0).max("AUC by subset".len());
+        let _ = write!(out, "\n{:<width$} {:>6}", "AUC by subset", "rows");
+        for (name, _) in &run.systems {
+            let _ = write!(out, " {:>w$}", name, w = name.len().max(8));
+        }
+        out.push('\n');
+        for g in &groups {
+            let n = run.systems.first().and_then(|(_, r)| r.groups.get(g)?.get("impressions").copied());
+            let _ = write!(out, "{g:<width$} {:>6}", n.map_or("-".to_string(), |n| format!("{n:.0}")));
+            for (name, r) in &run.systems {
+                let w = name.len().max(8);
+                match r.groups.get(g).and_then(|m| m.get("auc")) {
+                    Some(v) => {
+                        let _ = write!(out, " {v:>w$.2}");
+                    }
+                    None => {
+                        let _ = write!(out, " {:>w$}", "-");
+                    }
+                }
+            }
+            out.push('\n');
+        }
     }
     out.push_str(
         "accuracy metrics are x100; diversity, coverage and dup_blocks are percentages; age_gap_days in days;\n\
@@ -280,4 +306,51 @@ pub fn write_html(run: &EvalRun, dir: &Path) -> Result<(), EvalError> {
     write("index.html", html)?;
     write("result.json", serde_json::to_string_pretty(&to_json(run)).unwrap_or_default())?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::run::SystemResult;
+
+    fn system(auc: f64, subsets: &[(&str, f64, f64)]) -> SystemResult {
+        SystemResult {
+            metrics: BTreeMap::from([("auc".to_string(), auc)]),
+            groups: subsets
+                .iter()
+                .map(|(g, auc, n)| {
+                    (g.to_string(), BTreeMap::from([("auc".to_string(), *auc), ("impressions".to_string(), *n)]))
+                })
+                .collect(),
+            wall_s: 0.0,
+            peak_mib: 0.0,
+            per_query: vec![],
+            gain_at_rank: vec![],
+        }
+    }
+
+    #[test]
+    fn ranking_subsets_get_one_row_each_and_no_correlation_columns() {
+        let run = EvalRun {
+            dataset: "mind".into(),
+            queries: 3,
+            systems: vec![
+                ("readnext".into(), system(70.0, &[("cold-match", 75.5, 2.0), ("cold-not_match", 64.25, 1.0)])),
+                ("random".into(), system(50.0, &[("cold-match", 49.0, 2.0), ("cold-not_match", 51.0, 1.0)])),
+            ],
+            config: BTreeMap::new(),
+            fingerprint: String::new(),
+        };
+        let table = to_table(&run);
+        assert!(!table.contains("pearson"), "{table}");
+        let row =
+            |name: &str| table.lines().find(|l| l.starts_with(name)).map(|l| l.split_whitespace().collect::<Vec<_>>());
+        assert_eq!(row("cold-match "), Some(vec!["cold-match", "2", "75.50", "49.00"]), "{table}");
+        assert_eq!(row("cold-not_match"), Some(vec!["cold-not_match", "1", "64.25", "51.00"]), "{table}");
+        let v = to_json(&run);
+        assert_eq!(v["systems"]["readnext"]["cold-match"]["impressions"], 2);
+        assert_eq!(v["systems"]["random"]["cold-not_match"]["auc"], 51.0);
+    }
 }

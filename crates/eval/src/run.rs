@@ -23,7 +23,7 @@ pub const SEED: u64 = 20_221_108;
 pub struct SystemResult {
     /// Metric name → value (x100 for accuracy metrics).
     pub metrics: BTreeMap<String, f64>,
-    /// Nested metric groups (SemEval subsets).
+    /// Nested metric groups (SemEval language subsets, MIND files).
     pub groups: BTreeMap<String, BTreeMap<String, f64>>,
     /// Wall time of the system's queries (and its index build), seconds.
     pub wall_s: f64,

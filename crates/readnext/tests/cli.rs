@@ -464,6 +464,21 @@ fn eval_mind_beats_every_baseline_of_its_run() {
         }
     }
     assert!(s["random"]["auc"].as_f64().unwrap() > 45.0 && s["random"]["auc"].as_f64().unwrap() < 55.0);
+    // Each file of the subset with rows (one holds only its header) is also
+    // reported on its own, with the rows that had an AUC (a click and a
+    // non-click).
+    let files = std::fs::read_dir(&mind)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "csv"))
+        .filter(|p| std::fs::read_to_string(p).unwrap().trim_end().lines().count() > 1)
+        .count();
+    let subsets: Vec<&serde_json::Value> =
+        s["readnext"].as_object().unwrap().values().filter(|v| v.is_object()).collect();
+    assert_eq!(subsets.len(), files);
+    let rows: u64 = subsets.iter().map(|v| v["impressions"].as_u64().unwrap()).sum();
+    assert!(rows > 1700 && rows <= 1755, "{rows} rows with an AUC");
+    assert!(subsets.iter().all(|v| v["auc"].as_f64().is_some_and(|a| a > 0.0 && a < 100.0)));
     // The same run without embeddings: the dense history and taste
     // features are what lift readnext above its lexical self.
     let out = run(dir.path(), &["--lexical", "eval", "mind", "--data", mind.to_str().unwrap(), "--format", "json"]);

@@ -15,7 +15,7 @@ use crate::vectors::SparseVec;
 use readnext_store::TASTE_DECAY;
 
 /// How many features.
-pub const N_FEATURES: usize = 16;
+pub const N_FEATURES: usize = 18;
 
 /// Names of the features, in order (also the keys of `why` signals).
 pub const FEATURE_NAMES: [&str; N_FEATURES] = [
@@ -35,6 +35,8 @@ pub const FEATURE_NAMES: [&str; N_FEATURES] = [
     "log_reads",
     "history_dense_max",
     "history_dense_taste",
+    "section_new",
+    "subsection_new",
 ];
 
 /// One candidate's features.
@@ -46,7 +48,7 @@ const CTR_PRIOR_WEIGHT: f32 = 20.0;
 /// Freshness halves every this many days.
 const FRESH_HALF_LIFE_DAYS: f32 = 2.0;
 /// Version of the model format.
-pub const MODEL_VERSION: u32 = 2;
+pub const MODEL_VERSION: u32 = 3;
 
 /// Click and impression counts per article. Impressions are weighted by how
 /// likely their position was to be looked at (1 / log2(position + 2)), the
@@ -131,7 +133,7 @@ impl RankerModel {
     /// The model used before any training: history similarity, affinity and
     /// popularity, with hand-set weights (no standardisation).
     pub fn untrained() -> RankerModel {
-        let w = [1.0, 1.0, 0.5, 0.5, 0.6, 0.6, 0.3, 1.0, 0.0, 0.3, 0.0, 0.5, 0.5, 0.2, 1.0, 1.0];
+        let w = [1.0, 1.0, 0.5, 0.5, 0.6, 0.6, 0.3, 1.0, 0.0, 0.3, 0.0, 0.5, 0.5, 0.2, 1.0, 1.0, 0.0, 0.0];
         RankerModel {
             version: MODEL_VERSION,
             features: FEATURE_NAMES.iter().map(|s| s.to_string()).collect(),
@@ -455,6 +457,16 @@ impl Engine {
             if let Some(v) = c.as_ref().and_then(|c| c.dense.as_deref()) {
                 x[14] = hist.iter().filter_map(|h| h.dense.as_deref()).map(|h| dot(v, h)).fold(0.0, f32::max);
                 x[15] = taste.as_deref().map_or(0.0, |t| dot(v, t));
+            }
+            // Novelty: a section the reader has never read from. Affinity
+            // alone says "less of it"; readers also click outside their
+            // habits, and this lets the fit say how often they do.
+            if let (Some(c), false) = (&c, hist.is_empty()) {
+                let unseen = |key: &Option<String>, of: fn(&Item) -> &Option<String>| {
+                    key.is_some() && hist.iter().all(|h| of(h) != key)
+                };
+                x[16] = f32::from(u8::from(unseen(&c.section, |h| &h.section)));
+                x[17] = f32::from(u8::from(unseen(&c.subsection, |h| &h.subsection)));
             }
             out.push(x);
         }

@@ -479,3 +479,33 @@ fn the_same_story_in_another_language_is_weighed_up_and_flagged() {
     assert_eq!(picks[0].id, "es");
     assert!(picks[0].why.signals.iter().any(|s| s.name == "cross_lingual"), "{:?}", picks[0].why);
 }
+
+#[test]
+fn the_ranker_flags_sections_and_subsections_new_to_the_reader() {
+    let feature = |name: &str| crate::FEATURE_NAMES.iter().position(|f| *f == name).unwrap();
+    let (section_new, subsection_new) = (feature("section_new"), feature("subsection_new"));
+    let with = |id: &str, section: &str, sub: &str| {
+        let mut a = article(id, &format!("{id} story"), "A story about something.", 20_000);
+        a.section = Some(section.into());
+        a.tags = vec![sub.into()];
+        upsert(a)
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::open(dir.path()).unwrap();
+    engine
+        .write(&[
+            with("read", "politics", "congress"),
+            with("same", "politics", "congress"),
+            with("sibling", "politics", "elections"),
+            with("other", "sports", "baseball"),
+        ])
+        .unwrap();
+    let slate: Vec<String> = ["same", "sibling", "other"].iter().map(|s| s.to_string()).collect();
+    let pop = crate::Popularity::default();
+    let rows = engine.slate_features(&["read".to_string()], &slate, &pop, None).unwrap();
+    let flags: Vec<(f32, f32)> = rows.iter().map(|r| (r[section_new], r[subsection_new])).collect();
+    assert_eq!(flags, vec![(0.0, 0.0), (0.0, 1.0), (1.0, 1.0)]);
+    // A reader with no history has no habits to break: nothing is new.
+    let rows = engine.slate_features(&[], &slate, &pop, None).unwrap();
+    assert!(rows.iter().all(|r| r[section_new] == 0.0 && r[subsection_new] == 0.0));
+}
