@@ -15,7 +15,7 @@ use crate::vectors::SparseVec;
 use readnext_store::TASTE_DECAY;
 
 /// How many features.
-pub const N_FEATURES: usize = 18;
+pub const N_FEATURES: usize = 20;
 
 /// Names of the features, in order (also the keys of `why` signals).
 pub const FEATURE_NAMES: [&str; N_FEATURES] = [
@@ -37,6 +37,8 @@ pub const FEATURE_NAMES: [&str; N_FEATURES] = [
     "history_dense_taste",
     "section_new",
     "subsection_new",
+    "section_affinity_thin",
+    "section_new_thin",
 ];
 
 /// One candidate's features.
@@ -133,7 +135,7 @@ impl RankerModel {
     /// The model used before any training: history similarity, affinity and
     /// popularity, with hand-set weights (no standardisation).
     pub fn untrained() -> RankerModel {
-        let w = [1.0, 1.0, 0.5, 0.5, 0.6, 0.6, 0.3, 1.0, 0.0, 0.3, 0.0, 0.5, 0.5, 0.2, 1.0, 1.0, 0.0, 0.0];
+        let w = [1.0, 1.0, 0.5, 0.5, 0.6, 0.6, 0.3, 1.0, 0.0, 0.3, 0.0, 0.5, 0.5, 0.2, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0];
         RankerModel {
             version: MODEL_VERSION,
             features: FEATURE_NAMES.iter().map(|s| s.to_string()).collect(),
@@ -467,6 +469,11 @@ impl Engine {
                 };
                 x[16] = f32::from(u8::from(unseen(&c.section, |h| &h.section)));
                 x[17] = f32::from(u8::from(unseen(&c.subsection, |h| &h.subsection)));
+                // The same section signals over a thin history (1 / reads):
+                // three reads say less about a reader's sections than
+                // thirty, and the fit learns how much less.
+                x[18] = x[4] / n;
+                x[19] = x[16] / n;
             }
             out.push(x);
         }

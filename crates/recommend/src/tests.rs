@@ -481,7 +481,7 @@ fn the_same_story_in_another_language_is_weighed_up_and_flagged() {
 }
 
 #[test]
-fn the_ranker_flags_sections_and_subsections_new_to_the_reader() {
+fn the_ranker_flags_sections_new_to_the_reader_and_weighs_section_signals_by_the_reads() {
     let feature = |name: &str| crate::FEATURE_NAMES.iter().position(|f| *f == name).unwrap();
     let (section_new, subsection_new) = (feature("section_new"), feature("subsection_new"));
     let with = |id: &str, section: &str, sub: &str| {
@@ -495,6 +495,7 @@ fn the_ranker_flags_sections_and_subsections_new_to_the_reader() {
     engine
         .write(&[
             with("read", "politics", "congress"),
+            with("read2", "business", "markets"),
             with("same", "politics", "congress"),
             with("sibling", "politics", "elections"),
             with("other", "sports", "baseball"),
@@ -505,6 +506,13 @@ fn the_ranker_flags_sections_and_subsections_new_to_the_reader() {
     let rows = engine.slate_features(&["read".to_string()], &slate, &pop, None).unwrap();
     let flags: Vec<(f32, f32)> = rows.iter().map(|r| (r[section_new], r[subsection_new])).collect();
     assert_eq!(flags, vec![(0.0, 0.0), (0.0, 1.0), (1.0, 1.0)]);
+    // Over two reads, the section signals also come divided by the reads.
+    let (affinity, affinity_thin, new_thin) =
+        (feature("section_affinity"), feature("section_affinity_thin"), feature("section_new_thin"));
+    let two = ["read".to_string(), "read2".to_string()];
+    let rows = engine.slate_features(&two, &slate, &pop, None).unwrap();
+    let thin: Vec<(f32, f32, f32)> = rows.iter().map(|r| (r[affinity], r[affinity_thin], r[new_thin])).collect();
+    assert_eq!(thin, vec![(0.5, 0.25, 0.0), (0.5, 0.25, 0.0), (0.0, 0.0, 0.5)]);
     // A reader with no history has no habits to break: nothing is new.
     let rows = engine.slate_features(&[], &slate, &pop, None).unwrap();
     assert!(rows.iter().all(|r| r[section_new] == 0.0 && r[subsection_new] == 0.0));
