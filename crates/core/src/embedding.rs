@@ -21,6 +21,20 @@ pub fn normalize(v: &mut [f32]) -> bool {
     true
 }
 
+/// Each read scales a reader's earlier taste by this before its article's
+/// vector is added: the last ~10 reads dominate, old interests fade.
+pub const TASTE_DECAY: f32 = 0.9;
+
+/// Adds the vector of a newer read to a reader's taste (a decayed sum, not
+/// yet normalised): `taste = taste * TASTE_DECAY + v`. A taste of another
+/// length (empty, or from another model) is replaced.
+pub fn add_to_taste(taste: &mut Vec<f32>, v: &[f32]) {
+    if taste.len() != v.len() {
+        *taste = vec![0.0; v.len()];
+    }
+    taste.iter_mut().zip(v).for_each(|(t, x)| *t = *t * TASTE_DECAY + x);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -36,5 +50,13 @@ mod tests {
         assert_eq!(zero, [0.0; 3]);
         assert!(!normalize(&mut [f32::NAN, 1.0]));
         assert_eq!(dot(&[1.0, 0.0], &[1.0]), 0.0);
+        // A taste starts from its first read, decays older reads, and a
+        // vector of another length starts it over.
+        let mut taste = vec![];
+        add_to_taste(&mut taste, &[1.0, 0.0]);
+        add_to_taste(&mut taste, &[0.0, 1.0]);
+        assert_eq!(taste, [TASTE_DECAY, 1.0]);
+        add_to_taste(&mut taste, &[2.0]);
+        assert_eq!(taste, [2.0]);
     }
 }

@@ -14,7 +14,7 @@ mod pick;
 mod time;
 
 pub use article::{Analysis, Article, Entity, EntityKind, Keyphrase, RankInput, Term};
-pub use embedding::{dot, normalize};
+pub use embedding::{TASTE_DECAY, add_to_taste, dot, normalize};
 pub use event::{Event, EventKind, Profile, Rules};
 pub use hash::{FastMap, FastSet, FnvHasher, fnv1a64, stable_id};
 pub use pick::{Pick, Signal, Why};

@@ -6,13 +6,12 @@
 //! score through [`Engine::score_slate`]; training (`readnext train`, and each
 //! fold of the evaluation) goes through [`RankerModel::fit`].
 
-use readnext_core::{FastMap, dot};
+use readnext_core::{FastMap, add_to_taste, dot};
 use serde::{Deserialize, Serialize};
 
 use crate::RecommendError;
 use crate::engine::Engine;
 use crate::vectors::SparseVec;
-use readnext_store::TASTE_DECAY;
 
 /// How many features.
 pub const N_FEATURES: usize = 20;
@@ -221,22 +220,18 @@ impl RankerModel {
 }
 
 /// A reader's dense taste from the embeddings of what they read, most
-/// recent first: each older read counts [`TASTE_DECAY`] times the one after
-/// it, as in the taste the store keeps up to date. `None` when no read has
-/// a vector. Vectors of another length than the first are skipped.
+/// recent first: the decayed sum the store keeps up to date
+/// ([`add_to_taste`], oldest first), normalised. `None` when no read has a
+/// vector. Vectors of another length than the first are skipped.
 pub fn taste_vector<'a>(vectors: impl Iterator<Item = &'a [f32]>) -> Option<Vec<f32>> {
-    let mut sum: Option<Vec<f32>> = None;
-    let mut w = 1.0f32;
-    for v in vectors {
-        match &mut sum {
-            None => sum = Some(v.to_vec()),
-            Some(s) if s.len() == v.len() => s.iter_mut().zip(v).for_each(|(s, x)| *s += w * x),
-            Some(_) => continue,
-        }
-        w *= TASTE_DECAY;
+    let mut newest_first = vectors.peekable();
+    let len = newest_first.peek()?.len();
+    let same: Vec<&[f32]> = newest_first.filter(|v| v.len() == len).collect();
+    let mut taste = Vec::new();
+    for v in same.iter().rev() {
+        add_to_taste(&mut taste, v);
     }
-    let mut s = sum?;
-    readnext_core::normalize(&mut s).then_some(s)
+    readnext_core::normalize(&mut taste).then_some(taste)
 }
 
 /// Subtracts each feature's slate mean. A slate is ranked within itself, so

@@ -4,7 +4,7 @@
 //! reader (a profile reads a reader's recent history; forgetting a reader
 //! deletes exactly their rows). Both rows are written in one transaction.
 
-use readnext_core::{Analysis, Article, Event, EventKind, Profile, Rules};
+use readnext_core::{Analysis, Article, Event, EventKind, Profile, Rules, add_to_taste};
 use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 
 use super::{Result, Store, decode, encode, vector_bytes, vector_from_bytes};
@@ -21,9 +21,6 @@ pub(crate) const PROFILES: TableDefinition<&str, &[u8]> = TableDefinition::new("
 /// they clicked (little-endian f32), kept apart from the profile so that it
 /// exists only where embeddings do.
 pub(crate) const TASTES: TableDefinition<&str, &[u8]> = TableDefinition::new("tastes");
-/// Each click scales a reader's earlier taste by this before adding its
-/// article's vector: the last ~10 reads dominate, old interests fade.
-pub const TASTE_DECAY: f32 = 0.9;
 /// Fitted models by name (the reader ranker), serialised by their owner.
 pub(crate) const MODELS: TableDefinition<&str, &[u8]> = TableDefinition::new("models");
 const EVENT_SEQ: &str = "next_event_seq";
@@ -45,6 +42,19 @@ pub struct HistoryItem {
     pub kind: EventKind,
     /// When (ms since the epoch).
     pub time_ms: i64,
+}
+
+/// The entry of `key` in a batch's map of touched readers, loaded from the
+/// store the first time the batch touches that reader.
+fn loaded<'m, 'k, T>(
+    touched: &'m mut std::collections::BTreeMap<&'k str, T>,
+    key: &'k str,
+    load: impl FnOnce() -> Result<T>,
+) -> Result<&'m mut T> {
+    Ok(match touched.entry(key) {
+        std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+        std::collections::btree_map::Entry::Vacant(e) => e.insert(load()?),
+    })
 }
 
 impl Store {
@@ -74,33 +84,23 @@ impl Store {
                     }
                     None => vec![],
                 };
-                if !touched.contains_key(ev.user.as_str()) {
-                    let p = match profiles.get(ev.user.as_str()).map_err(|e| self.err(e))? {
-                        Some(v) => decode(&ev.user, v.value())?,
-                        None => Profile::default(),
-                    };
-                    touched.insert(&ev.user, p);
-                }
-                if let Some(p) = touched.get_mut(ev.user.as_str()) {
-                    let ents: Vec<&str> = entities.iter().map(String::as_str).collect();
-                    p.add_read(article.section.as_deref(), article.tags.first().map(String::as_str), &ents, ev.time_ms);
-                }
+                let p = loaded(&mut touched, &ev.user, || {
+                    match profiles.get(ev.user.as_str()).map_err(|e| self.err(e))? {
+                        Some(v) => decode(&ev.user, v.value()),
+                        None => Ok(Profile::default()),
+                    }
+                })?;
+                let ents: Vec<&str> = entities.iter().map(String::as_str).collect();
+                p.add_read(article.section.as_deref(), article.tags.first().map(String::as_str), &ents, ev.time_ms);
                 let Some(v) = vectors.get(ev.article.as_str()).map_err(|e| self.err(e))? else { continue };
                 let v = vector_from_bytes(&ev.article, v.value())?;
-                if !touched_tastes.contains_key(ev.user.as_str()) {
-                    let t = match tastes.get(ev.user.as_str()).map_err(|e| self.err(e))? {
-                        Some(t) => vector_from_bytes(&ev.user, t.value())?,
-                        None => vec![],
-                    };
-                    touched_tastes.insert(&ev.user, t);
-                }
-                if let Some(t) = touched_tastes.get_mut(ev.user.as_str()) {
-                    // A model of another size replaces the old taste.
-                    if t.len() != v.len() {
-                        *t = vec![0.0; v.len()];
+                let t = loaded(&mut touched_tastes, &ev.user, || {
+                    match tastes.get(ev.user.as_str()).map_err(|e| self.err(e))? {
+                        Some(t) => vector_from_bytes(&ev.user, t.value()),
+                        None => Ok(vec![]),
                     }
-                    t.iter_mut().zip(&v).for_each(|(t, x)| *t = *t * TASTE_DECAY + x);
-                }
+                })?;
+                add_to_taste(t, &v);
             }
             for (user, t) in &touched_tastes {
                 tastes.insert(*user, vector_bytes(t).as_slice()).map_err(|e| self.err(e))?;

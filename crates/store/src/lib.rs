@@ -15,7 +15,7 @@
 
 mod events;
 
-pub use events::{HistoryItem, TASTE_DECAY};
+pub use events::HistoryItem;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

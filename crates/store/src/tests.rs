@@ -168,7 +168,7 @@ fn clicks_on_embedded_articles_move_the_taste_and_forgetting_erases_it() {
     // A later read weighs more than an earlier one, across calls.
     store.record_events(&[event("ana", "y", Click, 2_000)]).unwrap();
     let t = store.taste("ana").unwrap().unwrap();
-    let expect = [TASTE_DECAY, 1.0];
+    let expect = [readnext_core::TASTE_DECAY, 1.0];
     let n = (expect[0] * expect[0] + expect[1] * expect[1]).sqrt();
     assert!((t[0] - expect[0] / n).abs() < 1e-6 && (t[1] - expect[1] / n).abs() < 1e-6, "{t:?}");
     assert!(t[1] > t[0]);
