@@ -107,3 +107,10 @@ impl FeatureCache {
         self.inner.write().unwrap_or_else(|p| p.into_inner()).clear();
     }
 }
+
+/// Exponential decay with a half-life: 1 at age 0, halving every
+/// `half_life` (in the unit of `age`). Trending scores, the freshness of new
+/// picks and the ranker's freshness feature all decay this way.
+pub(crate) fn halved(age: f32, half_life: f32) -> f32 {
+    (-age * std::f32::consts::LN_2 / half_life).exp()
+}

@@ -7,6 +7,7 @@ use readnext_core::{EventKind, Pick, Signal, Why, format_date};
 
 use crate::RecommendError;
 use crate::engine::Engine;
+use crate::features::halved;
 use crate::options::RelatedOptions;
 
 type Result<T> = std::result::Result<T, RecommendError>;
@@ -74,21 +75,24 @@ fn add_to_pool(pool: &mut Pool, pick: Pick, score: f32, because: Option<String>)
     }
 }
 
-/// The first `k` of `hits` a reader may be offered: not read, not the
-/// article being read, not blocked by the editors.
-fn offerable<T>(
-    hits: Vec<(String, T)>,
-    read: &std::collections::HashSet<&str>,
-    opts: &UserOptions,
-    blocked: &std::collections::BTreeSet<String>,
-    k: usize,
-) -> Vec<(String, T)> {
-    hits.into_iter()
-        .filter(|(id, _)| {
-            !read.contains(id.as_str()) && opts.anchor.as_deref() != Some(id.as_str()) && !blocked.contains(id)
-        })
-        .take(k)
-        .collect()
+/// What a reader block may offer: not an article the reader has read, not
+/// the one they are reading, not one the editors blocked. Every candidate
+/// source of the block asks it.
+struct Offer<'a> {
+    read: std::collections::HashSet<&'a str>,
+    anchor: Option<&'a str>,
+    rules: std::sync::Arc<readnext_core::Rules>,
+}
+
+impl Offer<'_> {
+    fn allows(&self, id: &str) -> bool {
+        !self.read.contains(id) && self.anchor != Some(id) && !self.rules.blocked.contains(id)
+    }
+
+    /// The first `k` of `hits` the block may offer.
+    fn first<T>(&self, hits: Vec<(String, T)>, k: usize) -> Vec<(String, T)> {
+        hits.into_iter().filter(|(id, _)| self.allows(id)).take(k).collect()
+    }
 }
 
 /// The `n` most recently clicked distinct articles of a history (newest
@@ -169,7 +173,7 @@ impl Engine {
                 return;
             }
             let age = (now_ms - e.time_ms) as f32;
-            let decay = (-age * std::f32::consts::LN_2 / half_life).exp();
+            let decay = halved(age, half_life);
             let s = scores.entry(e.article.clone()).or_default();
             match e.kind {
                 EventKind::Click => {
@@ -219,8 +223,7 @@ impl Engine {
         &self,
         user: &str,
         history: &[readnext_store::HistoryItem],
-        read: &std::collections::HashSet<&str>,
-        opts: &UserOptions,
+        offer: &Offer<'_>,
         k: usize,
         pool: &mut Pool,
     ) -> Result<()> {
@@ -228,9 +231,13 @@ impl Engine {
         if self.dense().is_empty() {
             return Ok(());
         }
-        let near =
-            self.dense().search(&taste, k + read.len().min(TASTE_NAMED), &readnext_index::Filter::default(), None)?;
-        let hits = offerable(near, read, opts, &self.rules()?.blocked, k);
+        let near = self.dense().search(
+            &taste,
+            k + offer.read.len().min(TASTE_NAMED),
+            &readnext_index::Filter::default(),
+            None,
+        )?;
+        let hits = offer.first(near, k);
         if hits.is_empty() {
             return Ok(());
         }
@@ -266,23 +273,17 @@ impl Engine {
     /// last three days (never after `now`), so that a reader's block can
     /// offer today's news the history does not point to. The trained ranker
     /// weighs them with everything else (freshness is one of its features).
-    fn add_fresh_picks(
-        &self,
-        read: &std::collections::HashSet<&str>,
-        opts: &UserOptions,
-        k: usize,
-        pool: &mut Pool,
-    ) -> Result<()> {
-        let now_s = opts.now_ms / 1000;
+    fn add_fresh_picks(&self, offer: &Offer<'_>, now_ms: i64, k: usize, pool: &mut Pool) -> Result<()> {
+        let now_s = now_ms / 1000;
         let filter =
             readnext_index::Filter { since: Some(now_s - FRESH_WINDOW_S), until: Some(now_s), ..Default::default() };
         // Read and blocked articles are skipped, so ask for a few more.
-        let newest = self.index().latest(k + read.len().min(k), &filter)?;
-        let latest = offerable(newest, read, opts, &self.rules()?.blocked, k);
+        let newest = self.index().latest(k + offer.read.len().min(k), &filter)?;
+        let latest = offer.first(newest, k);
         let ids: Vec<&str> = latest.iter().map(|(id, _)| id.as_str()).collect();
         for ((_, published), rec) in latest.iter().zip(self.store().get_many(&ids)?) {
             let Some(rec) = rec else { continue };
-            let freshness = (-((now_s - published) as f32) * std::f32::consts::LN_2 / FRESH_HALF_LIFE_S).exp();
+            let freshness = halved((now_s - published) as f32, FRESH_HALF_LIFE_S);
             let score = FRESH_WEIGHT * freshness;
             let why = Why {
                 summary: format!("New: published {}.", rec.article.published.map(format_date).unwrap_or_default()),
@@ -302,8 +303,11 @@ impl Engine {
     /// anchor's related block and trending articles.
     pub fn for_user(&self, user: &str, opts: &UserOptions) -> Result<Vec<Pick>> {
         let history = self.store().history(user, HISTORY_EVENTS)?;
-        let read: std::collections::HashSet<&str> =
-            history.iter().filter(|h| h.kind == EventKind::Click).map(|h| h.article.as_str()).collect();
+        let offer = Offer {
+            read: history.iter().filter(|h| h.kind == EventKind::Click).map(|h| h.article.as_str()).collect(),
+            anchor: opts.anchor.as_deref(),
+            rules: self.rules()?,
+        };
         let seeds = recent_clicks(&history, HISTORY_SEEDS);
         let related_opts = RelatedOptions { k: opts.k * 2, ..RelatedOptions::default() };
         // id -> (score, pick as first found, the history title behind it)
@@ -325,15 +329,15 @@ impl Engine {
             };
             let title = from_history.then(|| query.title.clone());
             for p in self.related(&query, &related_opts)? {
-                if read.contains(p.id.as_str()) || opts.anchor.as_deref() == Some(p.id.as_str()) {
+                if !offer.allows(&p.id) {
                     continue;
                 }
                 let s = weight * p.score;
                 add_to_pool(&mut pool, p, s, title.clone());
             }
         }
-        self.add_taste_picks(user, &history, &read, opts, related_opts.k, &mut pool)?;
-        self.add_fresh_picks(&read, opts, related_opts.k, &mut pool)?;
+        self.add_taste_picks(user, &history, &offer, related_opts.k, &mut pool)?;
+        self.add_fresh_picks(&offer, opts.now_ms, related_opts.k, &mut pool)?;
         let mut ranked: Vec<(f32, Pick, Option<String>)> = pool.into_values().collect();
         // With a trained ranker, the pool is ordered by its click odds: the
         // same scoring `readnext eval mind` measures.
@@ -369,8 +373,7 @@ impl Engine {
             .collect();
         if out.len() < opts.k {
             let have: Vec<String> = out.iter().map(|p| p.id.clone()).collect();
-            let skip =
-                |id: &str| read.contains(id) || have.iter().any(|h| h == id) || opts.anchor.as_deref() == Some(id);
+            let skip = |id: &str| !offer.allows(id) || have.iter().any(|h| h == id);
             out.extend(self.trending_except(opts.k - out.len(), opts.now_ms, opts.window_ms, &skip)?);
         }
         Ok(out)

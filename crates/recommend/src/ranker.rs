@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::RecommendError;
 use crate::engine::Engine;
+use crate::features::halved;
 use crate::vectors::SparseVec;
 
 /// How many features.
@@ -438,7 +439,7 @@ impl Engine {
                     hist.iter().filter(|h| h.subsection.is_some() && h.subsection == c.subsection).count() as f32 / n;
                 if let (Some(now), Some(p)) = (now_ms, c.published) {
                     let days = ((now / 1000 - p).max(0) as f32) / 86_400.0;
-                    x[9] = (-days * std::f32::consts::LN_2 / FRESH_HALF_LIFE_DAYS).exp();
+                    x[9] = halved(days, FRESH_HALF_LIFE_DAYS);
                 }
             }
             let (clicks, shown) = pop.counts(id);
