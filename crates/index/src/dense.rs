@@ -269,8 +269,7 @@ impl DenseIndex {
         if st.entries.is_empty() {
             return Ok(vec![]);
         }
-        let plain =
-            filter.lang.is_none() && filter.section.is_none() && filter.since.is_none() && filter.until.is_none();
+        let plain = filter.is_empty();
         let excluded = exclude.map(|id| fnv1a64(id.as_bytes()));
         let m = if plain && excluded.is_none() {
             st.graph.search(query, k)

@@ -99,6 +99,15 @@ pub struct Filter {
     pub section: Option<String>,
 }
 
+impl Filter {
+    /// Whether it restricts nothing. Every field is named, so a new
+    /// restriction cannot be forgotten here.
+    pub fn is_empty(&self) -> bool {
+        let Filter { lang, since, until, section } = self;
+        lang.is_none() && since.is_none() && until.is_none() && section.is_none()
+    }
+}
+
 #[derive(Clone, Copy)]
 struct Fields {
     id: Field,
