@@ -13,7 +13,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::RwLock;
+use std::sync::{Condvar, Mutex, RwLock};
 
 use readnext_core::fnv1a64;
 use serde::{Deserialize, Serialize};
@@ -82,6 +82,7 @@ pub struct DenseIndex {
     dir: PathBuf,
     dim: usize,
     state: RwLock<State>,
+    contexts: Contexts,
 }
 
 fn new_graph(dim: usize) -> Result<Index, String> {
@@ -99,10 +100,48 @@ fn new_graph(dim: usize) -> Result<Index, String> {
     Ok(graph)
 }
 
-/// Room for `capacity` vectors, and a search context per concurrent caller.
+/// Search contexts the graph reserves. usearch fails a search outright when
+/// every context is taken, so [`DenseIndex::search`] queues for one of
+/// these (see [`Contexts`]) instead of ever meeting that failure.
+fn contexts() -> usize {
+    std::thread::available_parallelism().map_or(4, |n| n.get()) * 4
+}
+
+/// Room for `capacity` vectors, and [`contexts`] search contexts.
 fn reserve(graph: &Index, capacity: usize) -> Result<(), String> {
-    let threads = std::thread::available_parallelism().map_or(4, |n| n.get()) * 4;
-    graph.reserve_capacity_and_threads(capacity, threads).map_err(|e| e.to_string())
+    graph.reserve_capacity_and_threads(capacity, contexts()).map_err(|e| e.to_string())
+}
+
+/// A counting semaphore over the graph's search contexts: a search waits
+/// for a free one, so that however many requests run at once (the server's
+/// blocking pool has hundreds of threads), usearch never runs out.
+struct Contexts {
+    free: Mutex<usize>,
+    freed: Condvar,
+}
+
+impl Contexts {
+    fn new(n: usize) -> Contexts {
+        Contexts { free: Mutex::new(n), freed: Condvar::new() }
+    }
+
+    fn acquire(&self) -> ContextGuard<'_> {
+        let mut free = self.free.lock().unwrap_or_else(|p| p.into_inner());
+        while *free == 0 {
+            free = self.freed.wait(free).unwrap_or_else(|p| p.into_inner());
+        }
+        *free -= 1;
+        ContextGuard(self)
+    }
+}
+
+struct ContextGuard<'a>(&'a Contexts);
+
+impl Drop for ContextGuard<'_> {
+    fn drop(&mut self) {
+        *self.0.free.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+        self.0.freed.notify_one();
+    }
 }
 
 impl DenseIndex {
@@ -121,7 +160,7 @@ impl DenseIndex {
                 saved_seq: 0,
             },
         };
-        Ok(DenseIndex { dir: dir.to_path_buf(), dim, state: RwLock::new(state) })
+        Ok(DenseIndex { dir: dir.to_path_buf(), dim, state: RwLock::new(state), contexts: Contexts::new(contexts()) })
     }
 
     fn load(dir: &Path, dim: usize) -> Result<Option<State>, String> {
@@ -269,6 +308,7 @@ impl DenseIndex {
         if st.entries.is_empty() {
             return Ok(vec![]);
         }
+        let _context = self.contexts.acquire();
         let plain = filter.is_empty();
         let excluded = exclude.map(|id| fnv1a64(id.as_bytes()));
         let m = if plain && excluded.is_none() {
@@ -278,7 +318,7 @@ impl DenseIndex {
                 Some(key) != excluded && st.entries.get(&key).is_some_and(|e| e.passes(filter))
             })
         }
-        .map_err(|e| self.err(e))?;
+        .map_err(|e| IndexError::DenseSearch { path: self.dir.clone(), reason: e.to_string() })?;
         Ok(m.keys
             .iter()
             .zip(&m.distances)

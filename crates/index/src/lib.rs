@@ -43,6 +43,15 @@ pub enum IndexError {
         /// What failed.
         reason: String,
     },
+    /// A search of the dense index failed. The index itself is not at
+    /// fault (a rebuild would not help), so this names no remedy.
+    #[error("dense index {path}: search failed: {reason}")]
+    DenseSearch {
+        /// The index folder.
+        path: PathBuf,
+        /// What failed.
+        reason: String,
+    },
     /// The index folder could not be created or read.
     #[error("index folder {path}: {source}")]
     Io {

@@ -11,6 +11,9 @@ use readnext_core::Event;
 /// Events per transaction.
 const BATCH: usize = 10_000;
 
+/// How far ahead of this machine's clock an event may be dated.
+const FUTURE_SKEW_MS: i64 = 5 * 60_000;
+
 fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
@@ -38,7 +41,16 @@ pub fn events(store: &Path, paths: &[PathBuf]) -> anyhow::Result<ExitCode> {
             }
             let parsed = serde_json::from_str::<serde_json::Value>(&line)
                 .map_err(|e| e.to_string())
-                .and_then(|v| readnext_ingest::parse_event(&v, now).map_err(|e| e.to_string()));
+                .and_then(|v| readnext_ingest::parse_event(&v, now).map_err(|e| e.to_string()))
+                .and_then(|e| {
+                    // Past events are an import; future ones are bad data
+                    // that would top trending until their time came.
+                    if e.time_ms > now + FUTURE_SKEW_MS {
+                        Err("time: more than 5 minutes in the future".to_string())
+                    } else {
+                        Ok(e)
+                    }
+                });
             match parsed {
                 Ok(e) => batch.push(e),
                 Err(e) => {
@@ -47,11 +59,11 @@ pub fn events(store: &Path, paths: &[PathBuf]) -> anyhow::Result<ExitCode> {
                 }
             }
             if batch.len() >= BATCH {
-                stored += engine.store().record_events(&batch)?;
+                stored += engine.record_events(&batch)?;
                 batch.clear();
             }
         }
-        stored += engine.store().record_events(&batch)?;
+        stored += engine.record_events(&batch)?;
     }
     outln!("recorded {stored} events; {failed} lines failed");
     Ok(if failed > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
@@ -60,7 +72,7 @@ pub fn events(store: &Path, paths: &[PathBuf]) -> anyhow::Result<ExitCode> {
 /// Erases a reader.
 pub fn forget(store: &Path, user: &str) -> anyhow::Result<ExitCode> {
     let engine = crate::open(store)?;
-    let n = engine.store().forget_user(user)?;
+    let n = engine.forget(user)?;
     outln!("forgot reader {user:?}: {n} events removed");
     Ok(ExitCode::SUCCESS)
 }

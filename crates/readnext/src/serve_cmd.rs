@@ -5,7 +5,6 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use anyhow::Context;
 use clap::Args;
 use readnext_server::{Config, FileConfig, Overrides};
 
@@ -56,8 +55,6 @@ pub fn run(store: &Path, model: &crate::ModelArgs, args: ServeArgs) -> anyhow::R
         file,
     )?;
     let engine = Arc::new(crate::open_with_model(store, model)?);
-    // Warm the corpus statistics so that the first request does not pay for them.
-    engine.stats().context("reading the index")?;
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(readnext_server::serve(engine.clone(), config))?;
     engine.finish()?;

@@ -1,24 +1,35 @@
 //! The engine: store + derived index, the write path, and the query entry points.
 
 use std::path::Path;
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 
 use readnext_analysis::analyze;
-use readnext_core::{Analysis, Article, FastMap, Pick, Rules, fnv1a64};
+use readnext_core::{Analysis, Article, Event, FastMap, Pick, RankInput, Rules};
 use readnext_embed::{DIM, Encoder, article_text};
-use readnext_index::{BmIndex, DenseDoc, DenseIndex, IndexDoc, Vocab};
+use readnext_index::{BmIndex, DenseDoc, DenseIndex, IndexDoc};
 use readnext_store::{Applied, Record, Store, Write};
 
 use crate::RecommendError;
+use crate::blocks::BlockCache;
 use crate::features::{FeatureCache, Features};
+use crate::live::{Counters, Groups};
 use crate::options::RelatedOptions;
 use crate::rank;
 use crate::vectors::CorpusStats;
 
 type Result<T> = std::result::Result<T, RecommendError>;
 
-/// Blocks kept in the cache before it starts over.
-const BLOCK_CACHE_ENTRIES: usize = 50_000;
+/// A written article's neighbours whose blocks it may enter: its own block
+/// at this depth. Their cached blocks are dropped when it is written.
+pub const NEIGHBOURS: usize = 24;
+
+/// Past this many article upserts in one write, dropping every cached
+/// block is cheaper than ranking each article for its neighbours.
+const NEIGHBOUR_BATCH: usize = 64;
+
+/// Events read per step when the counters are built on open.
+const COUNTER_CHUNK: usize = 10_000;
 
 /// How many changes the index takes per commit when catching up.
 const SYNC_CHUNK: usize = 2000;
@@ -75,11 +86,21 @@ pub struct Engine {
     index: BmIndex,
     dense: DenseIndex,
     encoder: Option<Arc<Encoder>>,
-    stats: RwLock<Option<Arc<CorpusStats>>>,
+    /// The corpus statistics, as the store keeps them, moved by every
+    /// article write (readers hold a snapshot while they rank).
+    stats: RwLock<Arc<CorpusStats>>,
     features: FeatureCache,
+    /// The document count when the feature cache was last emptied.
+    features_docs: AtomicU64,
     rules: RwLock<Option<Arc<Rules>>>,
-    /// Blocks of stored articles, by id and options; emptied by any write.
-    blocks: RwLock<FastMap<String, Vec<Pick>>>,
+    /// Blocks of stored articles, by owner and options; a write drops only
+    /// the blocks it can change (see `after_article_writes`).
+    blocks: RwLock<BlockCache>,
+    /// Trending and popularity counters, moved by every event write.
+    counters: RwLock<Counters>,
+    /// Article and rule writes one at a time: the statistics are read
+    /// before and after each, and the indexes take the writes in order.
+    writer: Mutex<()>,
 }
 
 impl Engine {
@@ -94,12 +115,17 @@ impl Engine {
             index,
             dense,
             encoder: None,
-            stats: RwLock::new(None),
+            stats: RwLock::new(Arc::new(CorpusStats::default())),
             features: FeatureCache::default(),
+            features_docs: AtomicU64::new(0),
             rules: RwLock::new(None),
-            blocks: RwLock::new(FastMap::default()),
+            blocks: RwLock::new(BlockCache::default()),
+            counters: RwLock::new(Counters::default()),
+            writer: Mutex::new(()),
         };
+        engine.load_stats()?;
         engine.sync_index()?;
+        engine.load_counters(crate::now_ms())?;
         Ok(engine)
     }
 
@@ -211,26 +237,86 @@ impl Engine {
         Ok(done)
     }
 
-    /// The write path: applies writes to the store in one transaction, then
-    /// brings the index up to date and commits it. Articles are durable once
-    /// this returns, whatever happens to the index afterwards.
+    /// The write path, for every kind of [`Write`]: applies the writes to the
+    /// store in one transaction (at the store's next positions), then moves
+    /// what is derived from them: the statistics, the indexes (committed),
+    /// the cached blocks they can change, the rules and the counters.
+    /// Everything is durable once this returns, whatever happens to the
+    /// indexes afterwards.
     pub fn write(&self, writes: &[Write]) -> Result<IngestOutcome> {
-        self.write_with(writes, true)
+        self.write_with(None, writes, true)
+    }
+
+    /// [`Engine::write`] at positions of a replicated log: `writes[i]` is at
+    /// `first + i`, and a position already applied changes nothing
+    /// ([`Applied::Replayed`]).
+    pub fn write_at(&self, first: u64, writes: &[Write]) -> Result<IngestOutcome> {
+        self.write_with(Some(first), writes, true)
     }
 
     /// [`Engine::write`] for bulk loads: the index is updated but commits only
     /// in [`Engine::finish`] (or the next committing write), so queries in
-    /// between do not see the new articles. The store is durable as usual; a
-    /// crash before the commit is repaired by the next [`Engine::open`].
+    /// between do not see the new articles, and the cached blocks are all
+    /// dropped. The store is durable as usual; a crash before the commit is
+    /// repaired by the next [`Engine::open`].
     pub fn write_bulk(&self, writes: &[Write]) -> Result<IngestOutcome> {
-        self.write_with(writes, false)
+        self.write_with(None, writes, false)
     }
 
-    fn write_with(&self, writes: &[Write], commit: bool) -> Result<IngestOutcome> {
+    /// Records reading events ([`Write::Events`]); returns how many.
+    pub fn record_events(&self, events: &[Event]) -> Result<usize> {
+        let applied = self.write(&[Write::Events(events.to_vec())])?.applied;
+        Ok(match applied.first() {
+            Some(Applied::Recorded(n)) => *n,
+            _ => 0,
+        })
+    }
+
+    /// Forgets a reader ([`Write::Forget`]); returns how many events went.
+    pub fn forget(&self, user: &str) -> Result<usize> {
+        let applied = self.write(&[Write::Forget(user.to_string())])?.applied;
+        Ok(match applied.first() {
+            Some(Applied::Forgotten(n)) => *n,
+            _ => 0,
+        })
+    }
+
+    fn write_with(&self, first: Option<u64>, writes: &[Write], commit: bool) -> Result<IngestOutcome> {
+        let serial = writes.iter().any(|w| !matches!(w, Write::Events(_) | Write::Forget(_)));
+        // Event writes do not wait for article writes: the store orders them,
+        // and they touch neither the statistics nor the indexes.
+        let _writer = serial.then(|| self.writer.lock().unwrap_or_else(|p| p.into_inner()));
+        let article_ids: Vec<&str> = writes
+            .iter()
+            .filter_map(|w| match w {
+                Write::Upsert(r) => Some(r.article.id.as_str()),
+                Write::Delete(id) => Some(id.as_str()),
+                _ => None,
+            })
+            .collect();
+        let old_inputs = if article_ids.is_empty() { vec![] } else { self.store.rank_inputs(&article_ids)? };
+        let forgotten: Vec<Event> = writes
+            .iter()
+            .filter_map(|w| match w {
+                Write::Forget(u) => Some(u.as_str()),
+                _ => None,
+            })
+            .map(|u| self.store.user_events(u))
+            .collect::<std::result::Result<Vec<_>, _>>()?
+            .into_iter()
+            .flatten()
+            .collect();
         let before = self.store.last_seq()?;
-        let applied = self.store.apply_batch(writes)?;
+        let applied = self.store.apply_at(first, writes)?;
+        if !article_ids.is_empty() {
+            self.update_stats(&old_inputs, writes, &applied)?;
+        }
+        let vectors = writes
+            .iter()
+            .zip(&applied)
+            .any(|(w, a)| matches!((w, a), (Write::Vectors(_), Applied::Vectors(n)) if *n > 0));
         let dense_current = self.dense.applied_seq() == before;
-        if self.index.applied_seq()? == before && dense_current {
+        if !vectors && self.index.applied_seq()? == before && dense_current {
             // The index is current: index the records in hand instead of
             // reading them back from the store.
             let mut batch = IndexBatch::default();
@@ -245,12 +331,221 @@ impl Engine {
                 let seq = self.store.last_seq()?;
                 self.index.apply(&batch.docs, &batch.deletes, seq, commit)?;
                 self.dense.apply(&batch.dense_docs, &batch.dense_removes, seq)?;
-                self.invalidate();
             }
         } else {
             self.sync(commit)?;
         }
+        self.after_article_writes(writes, &applied, commit)?;
+        self.after_rule_writes(writes, &applied)?;
+        self.after_event_writes(writes, &applied, &forgotten)?;
         Ok(IngestOutcome { applied })
+    }
+
+    /// Moves the statistics by what the written articles changed: the
+    /// document frequencies of every hash their old and new ranking inputs
+    /// hold, read back from the store (which moved them in the write's
+    /// transaction), and the document count.
+    fn update_stats(&self, old: &[Option<RankInput>], writes: &[Write], applied: &[Applied]) -> Result<()> {
+        let mut terms: Vec<u64> = Vec::new();
+        let mut ents: Vec<u64> = Vec::new();
+        let mut add = |r: &RankInput| {
+            terms.extend(r.terms.iter().map(|t| t.0));
+            ents.extend(r.entities.iter().map(|e| e.0));
+        };
+        old.iter().flatten().for_each(&mut add);
+        for (w, a) in writes.iter().zip(applied) {
+            if let (Write::Upsert(r), Applied::Inserted | Applied::Updated) = (w, a) {
+                add(&r.analysis.rank_input());
+            }
+        }
+        terms.sort_unstable();
+        terms.dedup();
+        ents.sort_unstable();
+        ents.dedup();
+        let (docs, tdf, edf) = self.store.doc_freqs(&terms, &ents)?;
+        {
+            let mut guard = self.stats.write().unwrap_or_else(|p| p.into_inner());
+            let s = Arc::make_mut(&mut guard);
+            s.docs = docs;
+            for (map, keys, dfs) in [(&mut s.term_df, &terms, &tdf), (&mut s.entity_df, &ents, &edf)] {
+                for (k, df) in keys.iter().zip(dfs) {
+                    if *df == 0 {
+                        map.remove(k);
+                    } else {
+                        map.insert(*k, *df);
+                    }
+                }
+            }
+        }
+        let at = self.features_docs.load(Ordering::Relaxed);
+        if docs.abs_diff(at).saturating_mul(100) > docs {
+            self.features.clear();
+            self.features_docs.store(docs, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+
+    /// Reads the statistics the store keeps.
+    fn load_stats(&self) -> Result<()> {
+        let c = self.store.corpus_counts()?;
+        let stats = CorpusStats {
+            docs: c.docs,
+            term_df: c.terms.into_iter().collect(),
+            entity_df: c.entities.into_iter().collect(),
+        };
+        self.features_docs.store(c.docs, Ordering::Relaxed);
+        *self.stats.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(stats);
+        self.features.clear();
+        Ok(())
+    }
+
+    /// Drops what the article writes can change: their own features and
+    /// blocks, the blocks that showed them, and the blocks of the neighbours
+    /// each upserted article may now enter (its own block at depth
+    /// [`NEIGHBOURS`], ranked once now that the index holds it). A bulk write,
+    /// or one of more than [`NEIGHBOUR_BATCH`] upserts, drops every block.
+    fn after_article_writes(&self, writes: &[Write], applied: &[Applied], commit: bool) -> Result<()> {
+        let mut changed: Vec<&str> = Vec::new();
+        let mut upserted: Vec<&str> = Vec::new();
+        for (w, a) in writes.iter().zip(applied) {
+            match (w, a) {
+                (Write::Upsert(r), Applied::Inserted | Applied::Updated) => {
+                    changed.push(&r.article.id);
+                    upserted.push(&r.article.id);
+                }
+                (Write::Delete(id), Applied::Deleted) => changed.push(id),
+                (Write::Vectors(items), Applied::Vectors(n)) if *n > 0 => {
+                    changed.extend(items.iter().map(|(id, _)| id.as_str()));
+                }
+                _ => {}
+            }
+        }
+        if changed.is_empty() {
+            return Ok(());
+        }
+        self.features.remove(&changed);
+        if !commit || upserted.len() > NEIGHBOUR_BATCH {
+            self.blocks.write().unwrap_or_else(|p| p.into_inner()).clear();
+            return Ok(());
+        }
+        self.blocks.write().unwrap_or_else(|p| p.into_inner()).invalidate(&changed, &changed);
+        if self.blocks.read().unwrap_or_else(|p| p.into_inner()).len() == 0 {
+            return Ok(());
+        }
+        let near = self.neighbours(&upserted)?;
+        let near: Vec<&str> = near.iter().map(String::as_str).collect();
+        self.blocks.write().unwrap_or_else(|p| p.into_inner()).invalidate(&near, &[]);
+        Ok(())
+    }
+
+    /// The articles whose blocks `ids` may enter: each one's own block at
+    /// depth [`NEIGHBOURS`], without rules (a blocked article's block still
+    /// names its neighbours).
+    fn neighbours(&self, ids: &[&str]) -> Result<Vec<String>> {
+        let opts = RelatedOptions { k: NEIGHBOURS, ..RelatedOptions::default() };
+        let stats = self.stats();
+        let mut out = Vec::new();
+        for id in ids {
+            let q = match self.query_for_id(id) {
+                Ok(q) => q,
+                Err(RecommendError::NotFound(_)) => continue,
+                Err(e) => return Err(e),
+            };
+            out.extend(rank::related(self, &stats, &q, &opts, &Default::default())?.into_iter().map(|p| p.id));
+        }
+        Ok(out)
+    }
+
+    /// Reloads the rules after a rule write, and drops the blocks it changes:
+    /// the owner's for pins; those that show an article, for a block; an
+    /// unblocked article's neighbours and the blocks that pin it.
+    fn after_rule_writes(&self, writes: &[Write], applied: &[Applied]) -> Result<()> {
+        let mut owners: Vec<String> = Vec::new();
+        let mut shown: Vec<&str> = Vec::new();
+        let mut unblocked: Vec<&str> = Vec::new();
+        for (w, a) in writes.iter().zip(applied) {
+            if *a != Applied::Changed {
+                continue;
+            }
+            match w {
+                Write::SetPins { owner, .. } => owners.push(owner.clone()),
+                Write::Block(id) => shown.push(id),
+                Write::Unblock(id) => unblocked.push(id),
+                _ => {}
+            }
+        }
+        if owners.is_empty() && shown.is_empty() && unblocked.is_empty() {
+            return Ok(());
+        }
+        let rules = Arc::new(self.store.rules()?);
+        *self.rules.write().unwrap_or_else(|p| p.into_inner()) = Some(rules.clone());
+        for id in &unblocked {
+            owners.extend(rules.pins.iter().filter(|(_, p)| p.iter().any(|x| x == id)).map(|(o, _)| o.clone()));
+        }
+        owners.extend(self.neighbours(&unblocked)?);
+        owners.extend(unblocked.iter().map(|s| s.to_string()));
+        let owners: Vec<&str> = owners.iter().map(String::as_str).collect();
+        self.blocks.write().unwrap_or_else(|p| p.into_inner()).invalidate(&owners, &shown);
+        Ok(())
+    }
+
+    /// Moves the counters by the recorded events, and takes a forgotten
+    /// reader's events away from them.
+    fn after_event_writes(&self, writes: &[Write], applied: &[Applied], forgotten: &[Event]) -> Result<()> {
+        let now = crate::now_ms();
+        for (w, a) in writes.iter().zip(applied) {
+            if let (Write::Events(evs), Applied::Recorded(_)) = (w, a) {
+                let groups = self.groups_of(evs)?;
+                self.counters.write().unwrap_or_else(|p| p.into_inner()).apply(evs, &groups, now, 1);
+            }
+        }
+        let gone = writes.iter().zip(applied).any(|(w, a)| matches!((w, a), (Write::Forget(_), Applied::Forgotten(_))));
+        if gone && !forgotten.is_empty() {
+            let groups = self.groups_of(forgotten)?;
+            self.counters.write().unwrap_or_else(|p| p.into_inner()).apply(forgotten, &groups, now, -1);
+        }
+        Ok(())
+    }
+
+    /// The section and subsection of each stored article the events name.
+    fn groups_of(&self, events: &[Event]) -> Result<FastMap<String, Groups>> {
+        let mut ids: Vec<&str> = events.iter().map(|e| e.article.as_str()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        Ok(ids
+            .iter()
+            .zip(self.store.get_many(&ids)?)
+            .filter_map(|(id, r)| r.map(|r| (id.to_string(), (r.article.section, r.article.tags.into_iter().next()))))
+            .collect())
+    }
+
+    /// Builds the counters from the events of the horizon before `now_ms`.
+    fn load_counters(&self, now_ms: i64) -> Result<()> {
+        let mut counters = Counters::default();
+        let mut chunk: Vec<Event> = Vec::new();
+        let mut pending: Vec<Vec<Event>> = Vec::new();
+        self.store.for_each_event_since(now_ms.saturating_sub(crate::live::HORIZON_MS), |e| {
+            chunk.push(e.clone());
+            if chunk.len() >= COUNTER_CHUNK {
+                pending.push(std::mem::take(&mut chunk));
+            }
+        })?;
+        pending.push(chunk);
+        for evs in &pending {
+            let groups = self.groups_of(evs)?;
+            counters.apply(evs, &groups, now_ms, 1);
+        }
+        *self.counters.write().unwrap_or_else(|p| p.into_inner()) = counters;
+        Ok(())
+    }
+
+    /// Reads the counters (expiring what fell out of their windows first).
+    pub(crate) fn counters(&self, now_ms: i64) -> std::sync::RwLockReadGuard<'_, Counters> {
+        let stale = self.counters.read().unwrap_or_else(|p| p.into_inner()).stale(now_ms);
+        if stale {
+            self.counters.write().unwrap_or_else(|p| p.into_inner()).expire(now_ms);
+        }
+        self.counters.read().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Applies to the index every change the store has that the index has
@@ -294,9 +589,9 @@ impl Engine {
         Ok(changes.len())
     }
 
-    /// Drops what was derived from the old corpus (statistics, features).
+    /// Drops every cached feature and block (after catching up with the
+    /// store, or a bulk load): they may predate what changed.
     fn invalidate(&self) {
-        *self.stats.write().unwrap_or_else(|p| p.into_inner()) = None;
         self.features.clear();
         self.blocks.write().unwrap_or_else(|p| p.into_inner()).clear();
     }
@@ -326,23 +621,10 @@ impl Engine {
         Ok(())
     }
 
-    /// Corpus statistics (document frequencies), computed once per index change.
-    pub fn stats(&self) -> Result<Arc<CorpusStats>> {
-        if let Some(s) = self.stats.read().unwrap_or_else(|p| p.into_inner()).as_ref() {
-            return Ok(s.clone());
-        }
-        let stats = Arc::new(CorpusStats {
-            docs: self.index.num_docs(),
-            term_df: self.index.doc_freqs(Vocab::Terms)?.into_iter().map(|(k, v)| (fnv1a64(k.as_bytes()), v)).collect(),
-            entity_df: self
-                .index
-                .doc_freqs(Vocab::Entities)?
-                .into_iter()
-                .map(|(k, v)| (fnv1a64(k.as_bytes()), v))
-                .collect(),
-        });
-        *self.stats.write().unwrap_or_else(|p| p.into_inner()) = Some(stats.clone());
-        Ok(stats)
+    /// Corpus statistics (document frequencies and the document count), as
+    /// the store keeps them: a snapshot, never recomputed on a read.
+    pub fn stats(&self) -> Arc<CorpusStats> {
+        self.stats.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// Ranking features of stored articles, from the cache or built from
@@ -354,13 +636,14 @@ impl Engine {
             return Ok(out);
         }
         let missing_ids: Vec<&str> = missing.iter().map(|&i| ids[i].as_str()).collect();
+        let epoch = self.features.epoch();
         let vectors = self.store.vectors(&missing_ids)?;
         // The rank input is written in the same transaction as the analysis,
         // so an id without one is not stored (deleted since it was retrieved).
         for ((&i, r), v) in missing.iter().zip(self.store.rank_inputs(&missing_ids)?).zip(vectors) {
             if let Some(r) = r {
                 let f = Arc::new(Features { dense: v, ..Features::of(r, stats) });
-                self.features.put(ids[i].clone(), f.clone());
+                self.features.put(ids[i].clone(), f.clone(), epoch);
                 out[i] = Some(f);
             }
         }
@@ -391,25 +674,58 @@ impl Engine {
         // A stored article's block changes only when the store or the rules
         // do: serve it from the cache until then. Brand-new pages are not
         // cached (their text is the key).
-        let key = query.id.as_ref().map(|id| format!("{id}\u{0}{opts:?}"));
-        if let Some(k) = &key
-            && let Some(hit) = self.blocks.read().unwrap_or_else(|p| p.into_inner()).get(k)
-        {
-            return Ok(hit.clone());
-        }
-        let picks = self.related_uncached(query, opts)?;
-        if let Some(k) = key {
-            let mut cache = self.blocks.write().unwrap_or_else(|p| p.into_inner());
-            if cache.len() >= BLOCK_CACHE_ENTRIES {
-                cache.clear();
+        let Some(owner) = &query.id else { return self.related_uncached(query, opts) };
+        let key = format!("{opts:?}");
+        let epoch = {
+            let cache = self.blocks.read().unwrap_or_else(|p| p.into_inner());
+            if let Some(hit) = cache.get(owner, &key) {
+                return Ok(hit.as_ref().clone());
             }
-            cache.insert(k, picks.clone());
-        }
+            cache.epoch()
+        };
+        let picks = self.related_uncached(query, opts)?;
+        self.blocks.write().unwrap_or_else(|p| p.into_inner()).insert(owner, key, Arc::new(picks.clone()), epoch);
         Ok(picks)
     }
 
+    /// Whether the block of `id` with `opts` is cached.
+    pub fn is_cached(&self, id: &str, opts: &RelatedOptions) -> bool {
+        self.blocks.read().unwrap_or_else(|p| p.into_inner()).get(id, &format!("{opts:?}")).is_some()
+    }
+
+    /// Number of cached blocks.
+    pub fn cached_blocks(&self) -> usize {
+        self.blocks.read().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    /// Computes and caches the blocks of stored articles (with `opts`) that
+    /// are not cached yet, from id `after` on, `limit` at most; returns how
+    /// many it computed and the id to go on from (`None` at the end). A
+    /// server warms every block this way, so that reads find them.
+    pub fn warm(&self, after: Option<&str>, limit: usize, opts: &RelatedOptions) -> Result<(usize, Option<String>)> {
+        let ids = self.store.ids_after(after, limit)?;
+        let mut done = 0;
+        for id in &ids {
+            if self.cached_blocks() >= crate::blocks::BLOCK_CACHE_ENTRIES * 9 / 10 {
+                return Ok((done, None));
+            }
+            if self.is_cached(id, opts) {
+                continue;
+            }
+            match self.query_for_id(id) {
+                Ok(q) => {
+                    self.related(&q, opts)?;
+                    done += 1;
+                }
+                Err(RecommendError::NotFound(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok((done, if ids.len() < limit { None } else { ids.last().cloned() }))
+    }
+
     fn related_uncached(&self, query: &Query, opts: &RelatedOptions) -> Result<Vec<Pick>> {
-        let stats = self.stats()?;
+        let stats = self.stats();
         let rules = self.rules()?;
         let picks = rank::related(self, &stats, query, opts, &rules.blocked)?;
         match &query.id {
@@ -430,20 +746,12 @@ impl Engine {
         Ok(r)
     }
 
-    /// Changes the editorial rules; every block made afterwards follows them.
-    pub fn update_rules(&self, f: impl FnOnce(&mut Rules)) -> Result<Arc<Rules>> {
-        let r = Arc::new(self.store.update_rules(f)?);
-        *self.rules.write().unwrap_or_else(|p| p.into_inner()) = Some(r.clone());
-        self.blocks.write().unwrap_or_else(|p| p.into_inner()).clear();
-        Ok(r)
-    }
-
     /// The pairwise relevance of two articles: the score that ranks related
     /// picks (fusion and feedback, before recency and diversity), averaged
     /// over both directions. Ids, when given, are kept out of each other's
     /// feedback as a query is kept out of its own block.
     pub fn similarity(&self, a: &Query, b: &Query, opts: &RelatedOptions) -> Result<f32> {
-        let stats = self.stats()?;
+        let stats = self.stats();
         let fa = Features { dense: self.query_vector(a)?, ..Features::new(&a.analysis, &stats, true) };
         let fb = Features { dense: self.query_vector(b)?, ..Features::new(&b.analysis, &stats, true) };
         let ab = rank::directed_relevance(self, &stats, &fa, a.id.as_deref(), &fb, opts)?;

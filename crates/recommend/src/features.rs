@@ -81,30 +81,55 @@ impl Features {
     }
 }
 
-/// The cache: id → features, valid for one version of the corpus statistics.
+/// The cache: id → features. An entry is built from the article's stored
+/// ranking input and the statistics of the moment; the engine drops the
+/// entries of written articles, and all of them once the document count has
+/// moved by more than a percent since the last time (so a cached entry's
+/// weights are at most that far from the current statistics).
 #[derive(Default)]
 pub struct FeatureCache {
-    inner: RwLock<HashMap<String, Arc<Features>>>,
+    /// The map and its epoch (bumped by every removal).
+    inner: RwLock<(HashMap<String, Arc<Features>>, u64)>,
 }
 
 impl FeatureCache {
     /// Cached features of `id`.
     pub fn get(&self, id: &str) -> Option<Arc<Features>> {
-        self.inner.read().unwrap_or_else(|p| p.into_inner()).get(id).cloned()
+        self.inner.read().unwrap_or_else(|p| p.into_inner()).0.get(id).cloned()
     }
 
-    /// Caches features.
-    pub fn put(&self, id: String, f: Arc<Features>) {
+    /// The epoch a computation of features starts in.
+    pub fn epoch(&self) -> u64 {
+        self.inner.read().unwrap_or_else(|p| p.into_inner()).1
+    }
+
+    /// Caches features built since `epoch`: nothing if entries were removed
+    /// meanwhile, since these may have been read before that write.
+    pub fn put(&self, id: String, f: Arc<Features>, epoch: u64) {
         let mut m = self.inner.write().unwrap_or_else(|p| p.into_inner());
-        if m.len() >= CACHE_CAP {
-            m.clear();
+        if m.1 != epoch {
+            return;
         }
-        m.insert(id, f);
+        if m.0.len() >= CACHE_CAP {
+            m.0.clear();
+        }
+        m.0.insert(id, f);
     }
 
-    /// Forgets everything (the statistics changed).
+    /// Forgets the features of `ids` (written articles).
+    pub fn remove(&self, ids: &[&str]) {
+        let mut m = self.inner.write().unwrap_or_else(|p| p.into_inner());
+        m.1 += 1;
+        for id in ids {
+            m.0.remove(*id);
+        }
+    }
+
+    /// Forgets everything (the statistics moved).
     pub fn clear(&self) {
-        self.inner.write().unwrap_or_else(|p| p.into_inner()).clear();
+        let mut m = self.inner.write().unwrap_or_else(|p| p.into_inner());
+        m.1 += 1;
+        m.0.clear();
     }
 }
 

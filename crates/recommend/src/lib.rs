@@ -7,15 +7,18 @@
 //! [`Engine::related`] and [`Engine::similarity`]; there is no second scorer.
 #![warn(missing_docs)]
 
+mod blocks;
 mod engine;
 mod features;
+mod live;
 mod options;
 mod personal;
 mod rank;
 mod ranker;
 mod vectors;
 
-pub use engine::{Engine, IngestOutcome, Query};
+pub use engine::{Engine, IngestOutcome, NEIGHBOURS, Query};
+pub use live::HORIZON_MS;
 pub use options::{RelatedOptions, Weights};
 pub use personal::UserOptions;
 pub use ranker::{
@@ -42,6 +45,11 @@ pub enum RecommendError {
     /// No article has that id.
     #[error("no article with id {0:?}")]
     NotFound(String),
+}
+
+/// Now, in milliseconds since the Unix epoch.
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
 #[cfg(test)]

@@ -36,8 +36,6 @@ const FRESH_WEIGHT: f32 = 0.25;
 const FRESH_HALF_LIFE_S: f32 = 86_400.0;
 /// Recent reads a taste pick's why may name.
 const TASTE_NAMED: usize = 20;
-/// Popularity for the ranker counts the events of this window.
-const POPULARITY_WINDOW_MS: i64 = 30 * 86_400_000;
 
 /// Options of a reader's block.
 #[derive(Debug, Clone)]
@@ -165,27 +163,28 @@ impl Engine {
     }
 
     fn trending_except(&self, k: usize, now_ms: i64, window_ms: i64, skip: &dyn Fn(&str) -> bool) -> Result<Vec<Pick>> {
-        let window = window_ms.max(1);
+        // The counters reach back to their horizon; a longer window counts
+        // what they hold.
+        let window = window_ms.clamp(1, crate::live::HORIZON_MS);
         let half_life = window as f32 / 2.0;
-        let mut scores: HashMap<String, (f32, u32, u32)> = HashMap::new();
-        self.store().for_each_event_since(now_ms.saturating_sub(window), |e| {
-            if e.time_ms > now_ms {
-                return;
-            }
-            let age = (now_ms - e.time_ms) as f32;
-            let decay = halved(age, half_life);
-            let s = scores.entry(e.article.clone()).or_default();
-            match e.kind {
-                EventKind::Click => {
-                    s.0 += decay;
-                    s.1 += 1;
+        // id -> (score, clicks, impressions), from the counters' quarter
+        // hours; an event's age is its quarter hour's middle's.
+        let scores: Vec<(String, (f32, u32, u32))> = self
+            .counters(now_ms)
+            .in_window(now_ms, window)
+            .map(|(id, buckets)| {
+                let mut s = (0.0f32, 0u32, 0u32);
+                for b in buckets {
+                    let age = (now_ms - (b.start + crate::live::BUCKET_MS / 2)).max(0) as f32;
+                    let decay = halved(age, half_life);
+                    s.0 += decay * (b.clicks as f32 + IMPRESSION_WEIGHT * b.shown as f32);
+                    s.1 += b.clicks;
+                    s.2 += b.shown;
                 }
-                EventKind::Impression => {
-                    s.0 += IMPRESSION_WEIGHT * decay;
-                    s.2 += 1;
-                }
-            }
-        })?;
+                (id.to_string(), s)
+            })
+            .filter(|(_, s)| s.0 > 0.0)
+            .collect();
         let rules = self.rules()?;
         let mut ranked: Vec<(String, (f32, u32, u32))> =
             scores.into_iter().filter(|(id, _)| !rules.blocked.contains(id) && !skip(id)).collect();
@@ -351,8 +350,8 @@ impl Engine {
                 .take(HISTORY_EVENTS)
                 .collect();
             let ids: Vec<String> = ranked.iter().map(|r| r.1.id.clone()).collect();
-            let pop = self.popularity(opts.now_ms, Some(POPULARITY_WINDOW_MS))?;
-            let scores = self.score_slate(&clicked, &ids, &pop, &model, Some(opts.now_ms))?;
+            let counters = self.counters(opts.now_ms);
+            let scores = self.score_slate(&clicked, &ids, counters.popularity(), &model, Some(opts.now_ms))?;
             for (r, s) in ranked.iter_mut().zip(scores) {
                 r.1.why.signals.push(Signal { name: "ranker".into(), value: s });
                 r.0 = s;

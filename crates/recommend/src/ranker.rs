@@ -104,6 +104,31 @@ impl Popularity {
     pub fn reads(&self, id: &str) -> f32 {
         self.reads.get(id).copied().unwrap_or(0.0)
     }
+    /// Adds `sign` times every count of `other` (-1 takes them away again;
+    /// counts that reach zero are dropped).
+    pub fn add_all(&mut self, other: &Popularity, sign: f32) {
+        fn add(into: &mut FastMap<String, f32>, from: &FastMap<String, f32>, sign: f32) {
+            for (k, v) in from {
+                let e = into.entry(k.clone()).or_default();
+                *e += sign * v;
+                if e.abs() < 1e-4 {
+                    into.remove(k);
+                }
+            }
+        }
+        add(&mut self.clicks, &other.clicks, sign);
+        add(&mut self.shown, &other.shown, sign);
+        add(&mut self.reads, &other.reads, sign);
+        for (k, (c, s)) in &other.groups {
+            let g = self.groups.entry(k.clone()).or_default();
+            g.0 += sign * c;
+            g.1 += sign * s;
+            if g.0.abs() < 1e-4 && g.1.abs() < 1e-4 {
+                self.groups.remove(k);
+            }
+        }
+    }
+
     /// Sum of all clicks.
     pub fn total_clicks(&self) -> f32 {
         self.clicks.values().sum()
@@ -386,7 +411,7 @@ impl Engine {
     }
 
     fn items(&self, ids: &[String]) -> Result<Vec<Option<Item>>, RecommendError> {
-        let stats = self.stats()?;
+        let stats = self.stats();
         let feats = self.features(ids, &stats)?;
         let recs = self.store().get_many(ids)?;
         Ok(feats

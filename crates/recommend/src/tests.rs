@@ -207,10 +207,10 @@ fn editorial_rules_apply_to_every_block() {
     let opts = RelatedOptions { k: 3, ..Default::default() };
     assert!(engine.related(&q, &opts).unwrap().iter().any(|p| p.id == "sheinbaum"));
     engine
-        .update_rules(|r| {
-            r.blocked.insert("sheinbaum".into());
-            r.pins.insert("q".into(), vec!["baseball".into(), "q".into(), "gone".into()]);
-        })
+        .write(&[
+            Write::Block("sheinbaum".into()),
+            Write::SetPins { owner: "q".into(), pins: vec!["baseball".into(), "q".into(), "gone".into()] },
+        ])
         .unwrap();
     let picks = engine.related(&q, &opts).unwrap();
     assert_eq!(picks[0].id, "baseball", "the pin comes first: {picks:?}");
@@ -228,10 +228,10 @@ fn trending_and_reader_blocks_follow_events_and_skip_what_was_read() {
     let dir = tempfile::tempdir().unwrap();
     let engine = Engine::open(dir.path()).unwrap();
     engine.write(&corpus()).unwrap();
-    let now = 1_000_000_000;
+    // The counters reach back 30 days from the clock.
+    let now = crate::now_ms();
     let hour = 3_600_000;
     engine
-        .store()
         .record_events(&[
             ev("ana", "q", Click, now - hour),
             ev("bob", "baseball", Click, now - 2 * hour),
@@ -255,7 +255,7 @@ fn trending_and_reader_blocks_follow_events_and_skip_what_was_read() {
     let new = engine.for_user("nobody", &opts).unwrap();
     assert_eq!(new[0].id, "baseball");
     // Forgotten, ana is a new reader again.
-    engine.store().forget_user("ana").unwrap();
+    engine.forget("ana").unwrap();
     assert_eq!(engine.for_user("ana", &opts).unwrap()[0].id, "baseball");
 }
 
@@ -274,7 +274,7 @@ fn a_trained_ranker_orders_reader_blocks() {
         events.push(ev(user, "baseball", Impression, t + 1000));
         events.push(ev(user, "sheinbaum", Click, t + 2000));
     }
-    engine.store().record_events(&events).unwrap();
+    engine.record_events(&events).unwrap();
     let report = engine.train_ranker(1e-3, 200).unwrap();
     assert_eq!((report.slates, report.model.examples, report.model.positives), (4, 8, 4));
     let model = engine.ranker().unwrap().expect("stored");
@@ -401,7 +401,7 @@ fn a_readers_taste_brings_stories_in_other_words_and_names_the_read_behind_them(
     ));
     engine.write(&writes).unwrap();
     let now = 20_010 * 86_400_000;
-    engine.store().record_events(&[ev("ana", "baseball", Click, now - 1_000)]).unwrap();
+    engine.record_events(&[ev("ana", "baseball", Click, now - 1_000)]).unwrap();
     assert!(engine.store().taste("ana").unwrap().is_some());
     let opts = crate::UserOptions { k: 3, anchor: None, now_ms: now, window_ms: 86_400_000 };
     let picks = engine.for_user("ana", &opts).unwrap();
@@ -415,14 +415,10 @@ fn a_readers_taste_brings_stories_in_other_words_and_names_the_read_behind_them(
         picks[0].why.summary
     );
     // Blocked articles stay out of taste picks too.
-    engine
-        .update_rules(|r| {
-            r.blocked.insert("pitcher".into());
-        })
-        .unwrap();
+    engine.write(&[Write::Block("pitcher".into())]).unwrap();
     assert!(engine.for_user("ana", &opts).unwrap().iter().all(|p| p.id != "pitcher"));
     // Forgotten, nothing of the taste remains to draw on.
-    engine.store().forget_user("ana").unwrap();
+    engine.forget("ana").unwrap();
     assert_eq!(engine.store().taste("ana").unwrap(), None);
 }
 
@@ -437,7 +433,7 @@ fn reader_blocks_offer_new_articles_but_never_read_or_future_ones() {
     writes.push(upsert(article("read", "Parliament votes", "The parliament voted on the budget.", 30_000)));
     engine.write(&writes).unwrap();
     let now = 30_000 * 86_400_000 + 3_600_000;
-    engine.store().record_events(&[ev("ana", "read", Click, now - 1_000)]).unwrap();
+    engine.record_events(&[ev("ana", "read", Click, now - 1_000)]).unwrap();
     let opts = crate::UserOptions { k: 8, anchor: None, now_ms: now, window_ms: 86_400_000 };
     let picks = engine.for_user("ana", &opts).unwrap();
     let today = picks.iter().find(|p| p.id == "today").expect("today's article is offered");
@@ -516,4 +512,132 @@ fn the_ranker_flags_sections_new_to_the_reader_and_weighs_section_signals_by_the
     // A reader with no history has no habits to break: nothing is new.
     let rows = engine.slate_features(&[], &slate, &pop, None).unwrap();
     assert!(rows.iter().all(|r| r[section_new] == 0.0 && r[subsection_new] == 0.0));
+}
+
+/// Every stored article's block, as (id, [(pick, score bits)]).
+fn all_blocks(engine: &Engine) -> Vec<(String, Vec<(String, u32)>)> {
+    let opts = RelatedOptions::default();
+    engine
+        .store()
+        .ids_after(None, 1000)
+        .unwrap()
+        .into_iter()
+        .map(|id| {
+            let picks = engine.related(&engine.query_for_id(&id).unwrap(), &opts).unwrap();
+            (id, picks.into_iter().map(|p| (p.id, p.score.to_bits())).collect())
+        })
+        .collect()
+}
+
+#[test]
+fn two_stores_with_the_same_articles_give_identical_blocks_whatever_their_history() {
+    let (d1, d2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let docs = corpus();
+    {
+        let a = Engine::open(d1.path()).unwrap();
+        a.write(&docs).unwrap();
+    }
+    {
+        // Reverse order, one article at a time, with blocks read in between
+        // (so that caches fill), a delete and re-insert, an update undone,
+        // and an article written and deleted again.
+        let b = Engine::open(d2.path()).unwrap();
+        for w in docs.iter().rev() {
+            b.write(std::slice::from_ref(w)).unwrap();
+            all_blocks(&b);
+        }
+        b.write(&[Write::Delete("tariffs".into())]).unwrap();
+        b.write(&[upsert(article("sheinbaum", "Sheinbaum", "Something else entirely about baseball.", 20_005))])
+            .unwrap();
+        b.write(&[upsert(article("extra", "Cartels and tariffs", "Cartels, tariffs and Sheinbaum.", 20_006))]).unwrap();
+        all_blocks(&b);
+        b.write(&[Write::Delete("extra".into())]).unwrap();
+        b.write(&docs[3..5]).unwrap();
+    }
+    let (a, b) = (Engine::open(d1.path()).unwrap(), Engine::open(d2.path()).unwrap());
+    assert_eq!(a.stats().docs, 6);
+    assert_eq!(a.stats().term_df, b.stats().term_df);
+    assert_eq!(a.stats().entity_df, b.stats().entity_df);
+    assert_eq!(all_blocks(&a), all_blocks(&b), "the same articles, the same blocks, to the bit");
+}
+
+#[test]
+fn a_write_drops_only_the_blocks_it_can_change_and_a_follow_up_enters_its_storys_block() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::open(dir.path()).unwrap();
+    engine.write(&corpus()).unwrap();
+    let opts = RelatedOptions::default();
+    let ids = ["q", "copy", "copy2", "tariffs", "sheinbaum", "baseball"];
+    for id in ids {
+        engine.related(&engine.query_for_id(id).unwrap(), &opts).unwrap();
+    }
+    assert!(ids.iter().all(|id| engine.is_cached(id, &opts)));
+    // A follow-up of the tariffs story: its block is cached again at once
+    // on the next read, and shows the follow-up.
+    engine
+        .write(&[upsert(article(
+            "tariffs-2",
+            "Tariffs on Mexican products take effect",
+            "The tariffs on Mexican products took effect. Sheinbaum answered with tariffs of her own.",
+            20_011,
+        ))])
+        .unwrap();
+    assert!(!engine.is_cached("tariffs", &opts), "the follow-up's neighbour lost its block");
+    assert!(engine.is_cached("baseball", &opts), "an unrelated block is kept");
+    let t = engine.related(&engine.query_for_id("tariffs").unwrap(), &opts).unwrap();
+    assert!(t.iter().any(|p| p.id == "tariffs-2"), "{t:?}");
+    // A changed article leaves every block that showed it.
+    let showing: Vec<&str> = ids
+        .iter()
+        .copied()
+        .filter(|id| {
+            engine.related(&engine.query_for_id(id).unwrap(), &opts).unwrap().iter().any(|p| p.id == "sheinbaum")
+        })
+        .collect();
+    assert!(!showing.is_empty());
+    engine.write(&[Write::Delete("sheinbaum".into())]).unwrap();
+    for id in &showing {
+        assert!(!engine.is_cached(id, &opts), "{id} showed the deleted article");
+        let picks = engine.related(&engine.query_for_id(id).unwrap(), &opts).unwrap();
+        assert!(picks.iter().all(|p| p.id != "sheinbaum"), "{picks:?}");
+    }
+    assert!(engine.is_cached("baseball", &opts));
+    // A block rule drops the blocks that show the article, and no other.
+    engine.related(&engine.query_for_id("q").unwrap(), &opts).unwrap();
+    engine.write(&[Write::Block("tariffs-2".into())]).unwrap();
+    assert!(engine.is_cached("baseball", &opts));
+    let t = engine.related(&engine.query_for_id("tariffs").unwrap(), &opts).unwrap();
+    assert!(t.iter().all(|p| p.id != "tariffs-2"), "{t:?}");
+    // Unblocked, it comes back.
+    engine.write(&[Write::Unblock("tariffs-2".into())]).unwrap();
+    let t = engine.related(&engine.query_for_id("tariffs").unwrap(), &opts).unwrap();
+    assert!(t.iter().any(|p| p.id == "tariffs-2"), "{t:?}");
+}
+
+#[test]
+fn replayed_events_change_no_profile_taste_or_trending_count() {
+    use readnext_core::EventKind::Click;
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::open(dir.path()).unwrap();
+    engine.write(&corpus()).unwrap();
+    let now = crate::now_ms();
+    let events = Write::Events(vec![ev("ana", "tariffs", Click, now - 1000), ev("bob", "tariffs", Click, now - 500)]);
+    let first = engine.store().applied_position().unwrap() + 1;
+    engine.write_at(first, std::slice::from_ref(&events)).unwrap();
+    let trending = |e: &Engine| e.trending(3, now, 3_600_000).unwrap()[0].why.signals.clone();
+    let (profile, before) = (engine.store().profile("ana").unwrap(), trending(&engine));
+    assert_eq!(before[1].value, 2.0, "two clicks: {before:?}");
+    // The log delivers the same write again.
+    let again = engine.write_at(first, std::slice::from_ref(&events)).unwrap();
+    assert_eq!(again.applied, [readnext_store::Applied::Replayed]);
+    assert_eq!(engine.store().profile("ana").unwrap(), profile);
+    assert_eq!(trending(&engine), before);
+    assert_eq!(engine.store().event_count().unwrap(), 2);
+    // Reopened, the counters are rebuilt from the store: still two.
+    drop(engine);
+    let engine = Engine::open(dir.path()).unwrap();
+    assert_eq!(trending(&engine), before);
+    // Forgetting a reader takes their click out of trending at once.
+    engine.forget("ana").unwrap();
+    assert_eq!(trending(&engine)[1].value, 1.0);
 }

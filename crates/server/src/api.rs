@@ -12,7 +12,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
-use readnext_core::{Article, Rules, format_datetime, parse_date, stable_id};
+use readnext_core::{Article, Event, Rules, format_datetime, parse_date, stable_id};
 use readnext_index::Filter;
 use readnext_ingest::{JsonArticle, host, parse_event};
 use readnext_recommend::{RelatedOptions, UserOptions};
@@ -216,6 +216,8 @@ fn status_name(a: Applied) -> &'static str {
         Applied::Unchanged => "unchanged",
         Applied::Deleted => "deleted",
         Applied::Missing => "missing",
+        Applied::Replayed => "replayed",
+        Applied::Recorded(_) | Applied::Forgotten(_) | Applied::Vectors(_) | Applied::Changed => "applied",
     }
 }
 
@@ -372,9 +374,12 @@ async fn post_events(State(s): State<Shared>, b: Result<Bytes, BytesRejection>) 
     let mut events = Vec::new();
     let mut rejected = Vec::new();
     for (i, v) in items.iter().enumerate() {
-        match parse_event(v, now) {
+        match parse_event(v, now).map_err(|e| ("invalid", e.to_string())).and_then(|e| check_event_time(e, now)) {
             Ok(e) => events.push(e),
-            Err(e) => rejected.push(json!({"index": i, "error": {"code": "invalid_field", "message": e.to_string()}})),
+            Err((reason, message)) => {
+                s.metrics.reject_event(reason);
+                rejected.push(json!({"index": i, "error": {"code": "invalid_field", "message": message}}));
+            }
         }
     }
     if events.is_empty() && !rejected.is_empty() {
@@ -382,8 +387,25 @@ async fn post_events(State(s): State<Shared>, b: Result<Bytes, BytesRejection>) 
         return Err(ApiError::bad_request(format!("no valid event (first problem: {first})")));
     }
     let engine = s.engine.clone();
-    let accepted = blocking(move || engine.store().record_events(&events).map_err(ApiError::internal)).await?;
+    let accepted = blocking(move || Ok(engine.record_events(&events)?)).await?;
     Ok((StatusCode::ACCEPTED, Json(json!({"accepted": accepted, "rejected": rejected}))).into_response())
+}
+
+/// How far ahead of the server's clock an event may be dated (clock skew
+/// between a reader's browser or a CMS and the server).
+pub const MAX_EVENT_SKEW_MS: i64 = 5 * 60_000;
+
+/// An event dated in the future (beyond [`MAX_EVENT_SKEW_MS`]) or before the
+/// counters' horizon ([`readnext_recommend::HORIZON_MS`], 30 days) is
+/// refused: it would count in no window, or distort trending for good.
+fn check_event_time(e: Event, now: i64) -> Result<Event, (&'static str, String)> {
+    if e.time_ms > now.saturating_add(MAX_EVENT_SKEW_MS) {
+        return Err(("future", "time: more than 5 minutes after the server's clock".to_string()));
+    }
+    if e.time_ms < now.saturating_sub(readnext_recommend::HORIZON_MS) {
+        return Err(("too_old", "time: older than the 30-day horizon of the counters".to_string()));
+    }
+    Ok(e)
 }
 
 /// `24h`, `7d`, `90m`, `3600s` or plain seconds.
@@ -450,7 +472,7 @@ async fn user_recommendations(
 async fn forget_user(State(s): State<Shared>, Path(user): Path<String>) -> Result<Json<Value>, ApiError> {
     let engine = s.engine.clone();
     blocking(move || {
-        let n = engine.store().forget_user(&user).map_err(ApiError::internal)?;
+        let n = engine.forget(&user)?;
         Ok(Json(json!({"user": user, "events_removed": n})))
     })
     .await
@@ -466,10 +488,14 @@ async fn get_rules(State(s): State<Shared>) -> Result<Json<Value>, ApiError> {
     blocking(move || rules_json(&*engine.rules()?)).await
 }
 
-/// Applies `f` to the rules and answers the new rules.
-async fn edit_rules(s: &Shared, f: impl FnOnce(&mut Rules) + Send + 'static) -> Result<Json<Value>, ApiError> {
+/// Applies a rule write and answers the new rules.
+async fn edit_rules(s: &Shared, w: Write) -> Result<Json<Value>, ApiError> {
     let engine = s.engine.clone();
-    blocking(move || rules_json(&*engine.update_rules(f)?)).await
+    blocking(move || {
+        engine.write(&[w])?;
+        rules_json(&*engine.rules()?)
+    })
+    .await
 }
 
 async fn put_pins(
@@ -484,28 +510,15 @@ async fn put_pins(
     if blocking(move || engine.store().get(&o).map_err(ApiError::internal)).await?.is_none() {
         return Err(ApiError::not_found(format!("no article with id {owner:?}")));
     }
-    edit_rules(&s, move |r| {
-        if pins.is_empty() {
-            r.pins.remove(&owner);
-        } else {
-            r.pins.insert(owner, pins);
-        }
-    })
-    .await
+    edit_rules(&s, Write::SetPins { owner, pins }).await
 }
 
 async fn block(State(s): State<Shared>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
-    edit_rules(&s, move |r| {
-        r.blocked.insert(id);
-    })
-    .await
+    edit_rules(&s, Write::Block(id)).await
 }
 
 async fn unblock(State(s): State<Shared>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
-    edit_rules(&s, move |r| {
-        r.blocked.remove(&id);
-    })
-    .await
+    edit_rules(&s, Write::Unblock(id)).await
 }
 
 #[cfg(test)]

@@ -125,16 +125,65 @@ pub async fn serve(engine: Arc<Engine>, config: Config) -> Result<(), ServerErro
     if config.api_keys.is_empty() {
         tracing::warn!("no API keys configured: every route is open (set READNEXT_API_KEYS)");
     }
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let warmer = {
+        let (engine, stop) = (engine.clone(), stop.clone());
+        std::thread::spawn(move || warm(&engine, &stop))
+    };
     let app = router(engine, config);
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|source| ServerError::Io { addr, source })?;
     let local = listener.local_addr().map_err(|source| ServerError::Io { addr, source })?;
     tracing::info!(%local, "listening");
     // Scripts wait for this line (the port may have been 0).
     println!("readnext listening on http://{local}");
-    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+    let served = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown())
         .await
-        .map_err(|source| ServerError::Io { addr, source })
+        .map_err(|source| ServerError::Io { addr, source });
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let _ = warmer.join();
+    served
+}
+
+/// Blocks the warmer computes per step (it checks for the stop flag between
+/// steps).
+const WARM_STEP: usize = 64;
+
+/// Keeps the default block (`?k=8`, no filter) of every stored article
+/// cached, so that reads find it computed: a pass over every id computes
+/// the blocks that are missing (never cached, or dropped by a write), then
+/// the next pass starts two seconds later. Runs until `stop`.
+fn warm(engine: &Engine, stop: &std::sync::atomic::AtomicBool) {
+    let opts = readnext_recommend::RelatedOptions { k: 8, ..Default::default() };
+    let mut after: Option<String> = None;
+    let started = std::time::Instant::now();
+    let mut first_pass = true;
+    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+        match engine.warm(after.as_deref(), WARM_STEP, &opts) {
+            Ok((_, Some(next))) => after = Some(next),
+            Ok((_, None)) => {
+                if first_pass {
+                    tracing::info!(
+                        blocks = engine.cached_blocks(),
+                        secs = started.elapsed().as_secs_f64(),
+                        "blocks warmed"
+                    );
+                    first_pass = false;
+                }
+                after = None;
+                for _ in 0..20 {
+                    if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        return;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+            }
+            Err(e) => {
+                tracing::warn!("warming blocks: {e}");
+                std::thread::sleep(std::time::Duration::from_secs(1));
+            }
+        }
+    }
 }
 
 async fn shutdown() {

@@ -22,6 +22,8 @@ pub struct Metrics {
     requests: Mutex<BTreeMap<(String, String, u16), u64>>,
     /// (method, route) -> latency histogram
     latency: Mutex<BTreeMap<(String, String), Histogram>>,
+    /// reason -> events refused by the API
+    rejected_events: Mutex<BTreeMap<&'static str, u64>>,
 }
 
 fn label(s: &str) -> String {
@@ -48,9 +50,20 @@ impl Metrics {
         h.sum += secs;
     }
 
+    /// Counts an event the API refused, by reason (`future`, `too_old`,
+    /// `invalid`).
+    pub fn reject_event(&self, reason: &'static str) {
+        *self.rejected_events.lock().unwrap_or_else(|p| p.into_inner()).entry(reason).or_default() += 1;
+    }
+
     /// The exposition text, with `gauges` (name, help, value) appended.
     pub fn render(&self, gauges: &[(&str, &str, f64)]) -> String {
         let mut out = String::new();
+        out.push_str("# HELP readnext_events_rejected_total Events refused by POST /v1/events, by reason.\n");
+        out.push_str("# TYPE readnext_events_rejected_total counter\n");
+        for (reason, n) in self.rejected_events.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            let _ = writeln!(out, "readnext_events_rejected_total{{reason=\"{reason}\"}} {n}");
+        }
         out.push_str("# HELP readnext_http_requests_total HTTP requests by method, route and status.\n");
         out.push_str("# TYPE readnext_http_requests_total counter\n");
         for ((m, r, s), n) in self.requests.lock().unwrap_or_else(|p| p.into_inner()).iter() {

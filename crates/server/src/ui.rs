@@ -12,6 +12,7 @@ use axum::routing::get;
 use readnext_core::{Article, format_date};
 use readnext_recommend::RelatedOptions;
 use readnext_render::escape;
+use readnext_store::Write;
 
 use crate::auth::UI_COOKIE;
 use crate::error::ApiError;
@@ -212,32 +213,22 @@ async fn rules(State(s): State<Shared>, Form(f): Form<HashMap<String, String>>) 
                 if engine.store().get(&id).map_err(ApiError::internal)?.is_none() {
                     return Err(ApiError::field("id", format!("no article with id {id:?}")));
                 }
-                engine.update_rules(|r| {
-                    let pins = r.pins.entry(owner).or_default();
-                    if !pins.contains(&id) {
-                        pins.push(id);
-                    }
-                })?;
+                let mut pins = engine.rules()?.pins_of(&owner).to_vec();
+                if !pins.contains(&id) {
+                    pins.push(id);
+                }
+                engine.write(&[Write::SetPins { owner, pins }])?;
             }
             ("unpin", Some(owner)) => {
-                engine.update_rules(|r| {
-                    if let Some(p) = r.pins.get_mut(&owner) {
-                        p.retain(|x| x != &id);
-                        if p.is_empty() {
-                            r.pins.remove(&owner);
-                        }
-                    }
-                })?;
+                let mut pins = engine.rules()?.pins_of(&owner).to_vec();
+                pins.retain(|x| x != &id);
+                engine.write(&[Write::SetPins { owner, pins }])?;
             }
             ("block", _) => {
-                engine.update_rules(|r| {
-                    r.blocked.insert(id);
-                })?;
+                engine.write(&[Write::Block(id)])?;
             }
             ("unblock", _) => {
-                engine.update_rules(|r| {
-                    r.blocked.remove(&id);
-                })?;
+                engine.write(&[Write::Unblock(id)])?;
             }
             (other, _) => {
                 return Err(ApiError::field("action", format!("{other:?}: expected pin, unpin, block or unblock")));

@@ -7,7 +7,7 @@
 use readnext_core::{Analysis, Article, Event, EventKind, Profile, Rules, add_to_taste};
 use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 
-use super::{Result, Store, decode, encode, vector_bytes, vector_from_bytes};
+use super::{Result, Store, Tx, Write, db_err, decode, encode, vector_bytes, vector_from_bytes};
 
 /// (time in ms, sequence) -> event
 pub(crate) const EVENTS: TableDefinition<(i64, u64), &[u8]> = TableDefinition::new("events");
@@ -23,7 +23,6 @@ pub(crate) const PROFILES: TableDefinition<&str, &[u8]> = TableDefinition::new("
 pub(crate) const TASTES: TableDefinition<&str, &[u8]> = TableDefinition::new("tastes");
 /// Fitted models by name (the reader ranker), serialised by their owner.
 pub(crate) const MODELS: TableDefinition<&str, &[u8]> = TableDefinition::new("models");
-const EVENT_SEQ: &str = "next_event_seq";
 const RULES_KEY: &str = "rules";
 
 fn kind_byte(k: EventKind) -> u8 {
@@ -57,70 +56,111 @@ fn loaded<'m, 'k, T>(
     })
 }
 
-impl Store {
-    /// Records reading events in one transaction. Returns how many were stored.
-    pub fn record_events(&self, events: &[Event]) -> Result<usize> {
-        let txn = self.db.begin_write().map_err(|e| self.err(e))?;
-        {
-            let mut all = txn.open_table(EVENTS).map_err(|e| self.err(e))?;
-            let mut by_user = txn.open_table(USER_EVENTS).map_err(|e| self.err(e))?;
-            let mut meta = txn.open_table(super::META).map_err(|e| self.err(e))?;
-            let mut profiles = txn.open_table(PROFILES).map_err(|e| self.err(e))?;
-            let mut tastes = txn.open_table(TASTES).map_err(|e| self.err(e))?;
-            let articles = txn.open_table(super::ARTICLES).map_err(|e| self.err(e))?;
-            let analyses = txn.open_table(super::ANALYSES).map_err(|e| self.err(e))?;
-            let vectors = txn.open_table(super::VECTORS).map_err(|e| self.err(e))?;
-            let mut touched_tastes: std::collections::BTreeMap<&str, Vec<f32>> = Default::default();
-            let mut next = meta.get(EVENT_SEQ).map_err(|e| self.err(e))?.map_or(1, |v| v.value());
-            // Profiles change only with clicks on stored articles.
-            let mut touched: std::collections::BTreeMap<&str, Profile> = Default::default();
-            for ev in events.iter().filter(|e| e.kind == EventKind::Click) {
-                let Some(a) = articles.get(ev.article.as_str()).map_err(|e| self.err(e))? else { continue };
-                let article: Article = decode(&ev.article, a.value())?;
-                let entities: Vec<String> = match analyses.get(ev.article.as_str()).map_err(|e| self.err(e))? {
-                    Some(v) => {
-                        let an: Analysis = decode(&ev.article, v.value())?;
-                        an.entities.iter().map(|e| e.key.clone()).collect()
-                    }
-                    None => vec![],
-                };
-                let p = loaded(&mut touched, &ev.user, || {
-                    match profiles.get(ev.user.as_str()).map_err(|e| self.err(e))? {
-                        Some(v) => decode(&ev.user, v.value()),
-                        None => Ok(Profile::default()),
-                    }
-                })?;
-                let ents: Vec<&str> = entities.iter().map(String::as_str).collect();
-                p.add_read(article.section.as_deref(), article.tags.first().map(String::as_str), &ents, ev.time_ms);
-                let Some(v) = vectors.get(ev.article.as_str()).map_err(|e| self.err(e))? else { continue };
-                let v = vector_from_bytes(&ev.article, v.value())?;
-                let t = loaded(&mut touched_tastes, &ev.user, || {
-                    match tastes.get(ev.user.as_str()).map_err(|e| self.err(e))? {
-                        Some(t) => vector_from_bytes(&ev.user, t.value()),
-                        None => Ok(vec![]),
-                    }
-                })?;
-                add_to_taste(t, &v);
-            }
-            for (user, t) in &touched_tastes {
-                tastes.insert(*user, vector_bytes(t).as_slice()).map_err(|e| self.err(e))?;
-            }
-            for (user, p) in &touched {
-                let bytes = encode(p, user)?;
-                profiles.insert(*user, bytes.as_slice()).map_err(|e| self.err(e))?;
-            }
-            for ev in events {
-                let bytes = encode(ev, &ev.article)?;
-                all.insert((ev.time_ms, next), bytes.as_slice()).map_err(|e| self.err(e))?;
-                by_user
-                    .insert((ev.user.as_str(), ev.time_ms, next), (kind_byte(ev.kind), ev.article.as_str()))
-                    .map_err(|e| self.err(e))?;
-                next += 1;
-            }
-            meta.insert(EVENT_SEQ, next).map_err(|e| self.err(e))?;
+impl Tx<'_> {
+    /// Records reading events written at log position `pos`: each is keyed
+    /// by `(time, pos * MAX_EVENTS_PER_WRITE + index)`, and clicks on stored
+    /// articles move their reader's profile and taste. Returns how many
+    /// were stored.
+    pub(crate) fn record_events(&mut self, events: &[Event], pos: u64) -> Result<usize> {
+        let path = self.path;
+        let mut all = self.txn.open_table(EVENTS).map_err(|e| db_err(path, e))?;
+        let mut by_user = self.txn.open_table(USER_EVENTS).map_err(|e| db_err(path, e))?;
+        let mut profiles = self.txn.open_table(PROFILES).map_err(|e| db_err(path, e))?;
+        let mut tastes = self.txn.open_table(TASTES).map_err(|e| db_err(path, e))?;
+        let base = pos.saturating_mul(super::MAX_EVENTS_PER_WRITE as u64);
+        let mut touched_tastes: std::collections::BTreeMap<&str, Vec<f32>> = Default::default();
+        // Profiles change only with clicks on stored articles.
+        let mut touched: std::collections::BTreeMap<&str, Profile> = Default::default();
+        for ev in events.iter().filter(|e| e.kind == EventKind::Click) {
+            let Some(a) = self.articles.get(ev.article.as_str()).map_err(|e| db_err(path, e))? else { continue };
+            let article: Article = decode(&ev.article, a.value())?;
+            let entities: Vec<String> = match self.analyses.get(ev.article.as_str()).map_err(|e| db_err(path, e))? {
+                Some(v) => {
+                    let an: Analysis = decode(&ev.article, v.value())?;
+                    an.entities.iter().map(|e| e.key.clone()).collect()
+                }
+                None => vec![],
+            };
+            let p = loaded(&mut touched, &ev.user, || {
+                match profiles.get(ev.user.as_str()).map_err(|e| db_err(path, e))? {
+                    Some(v) => decode(&ev.user, v.value()),
+                    None => Ok(Profile::default()),
+                }
+            })?;
+            let ents: Vec<&str> = entities.iter().map(String::as_str).collect();
+            p.add_read(article.section.as_deref(), article.tags.first().map(String::as_str), &ents, ev.time_ms);
+            let Some(v) = self.vectors.get(ev.article.as_str()).map_err(|e| db_err(path, e))? else { continue };
+            let v = vector_from_bytes(&ev.article, v.value())?;
+            let t = loaded(&mut touched_tastes, &ev.user, || {
+                match tastes.get(ev.user.as_str()).map_err(|e| db_err(path, e))? {
+                    Some(t) => vector_from_bytes(&ev.user, t.value()),
+                    None => Ok(vec![]),
+                }
+            })?;
+            add_to_taste(t, &v);
         }
-        txn.commit().map_err(|e| self.err(e))?;
+        for (user, t) in &touched_tastes {
+            tastes.insert(*user, vector_bytes(t).as_slice()).map_err(|e| db_err(path, e))?;
+        }
+        for (user, p) in &touched {
+            let bytes = encode(p, user)?;
+            profiles.insert(*user, bytes.as_slice()).map_err(|e| db_err(path, e))?;
+        }
+        for (i, ev) in events.iter().enumerate() {
+            let key = base + i as u64;
+            let bytes = encode(ev, &ev.article)?;
+            all.insert((ev.time_ms, key), bytes.as_slice()).map_err(|e| db_err(path, e))?;
+            by_user
+                .insert((ev.user.as_str(), ev.time_ms, key), (kind_byte(ev.kind), ev.article.as_str()))
+                .map_err(|e| db_err(path, e))?;
+        }
         Ok(events.len())
+    }
+
+    /// Erases a reader's events (in both tables), profile and taste.
+    /// Returns how many events were removed.
+    pub(crate) fn forget(&mut self, user: &str) -> Result<usize> {
+        let path = self.path;
+        let mut all = self.txn.open_table(EVENTS).map_err(|e| db_err(path, e))?;
+        let mut by_user = self.txn.open_table(USER_EVENTS).map_err(|e| db_err(path, e))?;
+        let mut keys = Vec::new();
+        for item in by_user.range((user, i64::MIN, 0)..=(user, i64::MAX, u64::MAX)).map_err(|e| db_err(path, e))? {
+            let (k, _) = item.map_err(|e| db_err(path, e))?;
+            let (_, t, seq) = k.value();
+            keys.push((t, seq));
+        }
+        for (t, seq) in &keys {
+            all.remove((*t, *seq)).map_err(|e| db_err(path, e))?;
+            by_user.remove((user, *t, *seq)).map_err(|e| db_err(path, e))?;
+        }
+        self.txn.open_table(PROFILES).map_err(|e| db_err(path, e))?.remove(user).map_err(|e| db_err(path, e))?;
+        self.txn.open_table(TASTES).map_err(|e| db_err(path, e))?.remove(user).map_err(|e| db_err(path, e))?;
+        Ok(keys.len())
+    }
+
+    /// Edits the one rules row.
+    pub(crate) fn edit_rules(&mut self, f: impl FnOnce(&mut Rules)) -> Result<super::Applied> {
+        let path = self.path;
+        let mut t = self.txn.open_table(RULES).map_err(|e| db_err(path, e))?;
+        let mut r: Rules = match t.get(RULES_KEY).map_err(|e| db_err(path, e))? {
+            Some(v) => decode("rules", v.value())?,
+            None => Rules::default(),
+        };
+        f(&mut r);
+        let bytes = encode(&r, "rules")?;
+        t.insert(RULES_KEY, bytes.as_slice()).map_err(|e| db_err(path, e))?;
+        Ok(super::Applied::Changed)
+    }
+}
+
+impl Store {
+    /// Records reading events ([`Write::Events`] at the next position).
+    /// Returns how many were stored.
+    pub fn record_events(&self, events: &[Event]) -> Result<usize> {
+        match self.apply(&Write::Events(events.to_vec()))? {
+            super::Applied::Recorded(n) => Ok(n),
+            _ => Ok(0),
+        }
     }
 
     /// A reader's most recent events, newest first (at most `limit`).
@@ -137,6 +177,22 @@ impl Store {
             let (kind, article) = v.value();
             let kind = if kind == 1 { EventKind::Click } else { EventKind::Impression };
             out.push(HistoryItem { article: article.to_string(), kind, time_ms });
+        }
+        Ok(out)
+    }
+
+    /// Every event of a reader, oldest first.
+    pub fn user_events(&self, user: &str) -> Result<Vec<Event>> {
+        let txn = self.db.begin_read().map_err(|e| self.err(e))?;
+        let by_user = txn.open_table(USER_EVENTS).map_err(|e| self.err(e))?;
+        let all = txn.open_table(EVENTS).map_err(|e| self.err(e))?;
+        let mut out = Vec::new();
+        for item in by_user.range((user, i64::MIN, 0)..=(user, i64::MAX, u64::MAX)).map_err(|e| self.err(e))? {
+            let (k, _) = item.map_err(|e| self.err(e))?;
+            let (_, t, seq) = k.value();
+            if let Some(v) = all.get((t, seq)).map_err(|e| self.err(e))? {
+                out.push(decode(&format!("event {:?}", (t, seq)), v.value())?);
+            }
         }
         Ok(out)
     }
@@ -163,30 +219,13 @@ impl Store {
     }
 
     /// Erases everything recorded about a reader: their events (in both
-    /// tables), their profile and their taste. Returns how many events were
-    /// removed.
+    /// tables), their profile and their taste ([`Write::Forget`]). Returns
+    /// how many events were removed.
     pub fn forget_user(&self, user: &str) -> Result<usize> {
-        let txn = self.db.begin_write().map_err(|e| self.err(e))?;
-        let removed;
-        {
-            let mut all = txn.open_table(EVENTS).map_err(|e| self.err(e))?;
-            let mut by_user = txn.open_table(USER_EVENTS).map_err(|e| self.err(e))?;
-            let mut keys = Vec::new();
-            for item in by_user.range((user, i64::MIN, 0)..=(user, i64::MAX, u64::MAX)).map_err(|e| self.err(e))? {
-                let (k, _) = item.map_err(|e| self.err(e))?;
-                let (_, t, seq) = k.value();
-                keys.push((t, seq));
-            }
-            for (t, seq) in &keys {
-                all.remove((*t, *seq)).map_err(|e| self.err(e))?;
-                by_user.remove((user, *t, *seq)).map_err(|e| self.err(e))?;
-            }
-            removed = keys.len();
-            txn.open_table(PROFILES).map_err(|e| self.err(e))?.remove(user).map_err(|e| self.err(e))?;
-            txn.open_table(TASTES).map_err(|e| self.err(e))?.remove(user).map_err(|e| self.err(e))?;
+        match self.apply(&Write::Forget(user.to_string()))? {
+            super::Applied::Forgotten(n) => Ok(n),
+            _ => Ok(0),
         }
-        txn.commit().map_err(|e| self.err(e))?;
-        Ok(removed)
     }
 
     /// Calls `f` on every event at or after `since_ms`, oldest first.
@@ -208,15 +247,10 @@ impl Store {
         txn.open_table(EVENTS).map_err(|e| self.err(e))?.len().map_err(|e| self.err(e))
     }
 
-    /// Stores a model's bytes under `name`, replacing the previous one.
+    /// Stores a model's bytes under `name`, replacing the previous one
+    /// ([`Write::Model`]).
     pub fn put_model(&self, name: &str, bytes: &[u8]) -> Result<()> {
-        let txn = self.db.begin_write().map_err(|e| self.err(e))?;
-        {
-            let mut t = txn.open_table(MODELS).map_err(|e| self.err(e))?;
-            t.insert(name, bytes).map_err(|e| self.err(e))?;
-        }
-        txn.commit().map_err(|e| self.err(e))?;
-        Ok(())
+        self.apply(&Write::Model { name: name.to_string(), bytes: bytes.to_vec() }).map(|_| ())
     }
 
     /// The bytes of the model `name`, if one was stored.
@@ -234,24 +268,5 @@ impl Store {
             Some(v) => decode("rules", v.value()),
             None => Ok(Rules::default()),
         }
-    }
-
-    /// Changes the editorial rules in one transaction: `f` edits them.
-    pub fn update_rules(&self, f: impl FnOnce(&mut Rules)) -> Result<Rules> {
-        let txn = self.db.begin_write().map_err(|e| self.err(e))?;
-        let rules;
-        {
-            let mut t = txn.open_table(RULES).map_err(|e| self.err(e))?;
-            let mut r: Rules = match t.get(RULES_KEY).map_err(|e| self.err(e))? {
-                Some(v) => decode("rules", v.value())?,
-                None => Rules::default(),
-            };
-            f(&mut r);
-            let bytes = encode(&r, "rules")?;
-            t.insert(RULES_KEY, bytes.as_slice()).map_err(|e| self.err(e))?;
-            rules = r;
-        }
-        txn.commit().map_err(|e| self.err(e))?;
-        Ok(rules)
     }
 }

@@ -20,7 +20,7 @@ pub use events::HistoryItem;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use readnext_core::{Analysis, Article, RankInput};
+use readnext_core::{Analysis, Article, Event, RankInput};
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 use serde::{Deserialize, Serialize};
 
@@ -89,14 +89,46 @@ pub struct Record {
     pub vector: Option<Vec<f32>>,
 }
 
-/// One write. The unit that a replicated log would carry.
+/// One state change: the unit that a replicated log carries. Every change
+/// to the store is one of these, applied by [`Store::apply_at`] in one
+/// transaction, idempotently.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Write {
     /// Insert or replace an article.
     Upsert(Box<Record>),
     /// Remove an article.
     Delete(String),
+    /// Record reading events (at most [`MAX_EVENTS_PER_WRITE`]); they are
+    /// keyed by the write's position, so a replayed write counts nothing
+    /// twice.
+    Events(Vec<Event>),
+    /// Set the pins of one block owner, in order (empty removes them).
+    SetPins {
+        /// The article whose block it is.
+        owner: String,
+        /// The pinned ids.
+        pins: Vec<String>,
+    },
+    /// Keep an article out of every block.
+    Block(String),
+    /// Let a blocked article back in.
+    Unblock(String),
+    /// Erase everything recorded about a reader.
+    Forget(String),
+    /// Store a fitted model's bytes under a name, replacing the previous one.
+    Model {
+        /// The model's name.
+        name: String,
+        /// Its serialised form (the owner's format).
+        bytes: Vec<u8>,
+    },
+    /// Store vectors of stored articles (ids not stored are skipped).
+    Vectors(Vec<(String, Vec<f32>)>),
 }
+
+/// Events one [`Write::Events`] may carry: an event's key is the write's
+/// position times this, plus its index.
+pub const MAX_EVENTS_PER_WRITE: usize = 1 << 20;
 
 /// What a write did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,6 +143,16 @@ pub enum Applied {
     Deleted,
     /// A delete named an article that is not stored: nothing changed.
     Missing,
+    /// Events were recorded (how many).
+    Recorded(usize),
+    /// A reader was forgotten (how many of their events were removed).
+    Forgotten(usize),
+    /// Vectors were stored (how many; ids not stored are skipped).
+    Vectors(usize),
+    /// The rules or a model changed.
+    Changed,
+    /// The write's position was already applied: nothing changed.
+    Replayed,
 }
 
 /// One entry of the change log: the latest change of an id.
@@ -172,8 +214,11 @@ impl Store {
             txn.open_table(events::MODELS).map_err(|e| store.err(e))?;
             txn.open_table(events::PROFILES).map_err(|e| store.err(e))?;
             txn.open_table(events::TASTES).map_err(|e| store.err(e))?;
+            txn.open_table(TERM_DF).map_err(|e| store.err(e))?;
+            txn.open_table(ENTITY_DF).map_err(|e| store.err(e))?;
         }
         txn.commit().map_err(|e| store.err(e))?;
+        store.build_doc_freqs()?;
         Ok(store)
     }
 
@@ -193,82 +238,123 @@ impl Store {
         db_err(&self.path, e)
     }
 
-    /// Applies one write in its own transaction.
+    /// Applies one write in its own transaction, at the next position.
     pub fn apply(&self, write: &Write) -> Result<Applied> {
-        Ok(self.apply_batch(std::slice::from_ref(write))?.remove(0))
+        self.apply_batch(std::slice::from_ref(write))?.pop().ok_or_else(|| StoreError::Invalid("no write".into()))
     }
 
-    /// Applies writes in one transaction: all are durable when this returns
-    /// `Ok`, none is visible if it returns an error or the process dies first.
+    /// Applies writes in one transaction, at the positions after the last
+    /// applied one: all are durable when this returns `Ok`, none is visible
+    /// if it returns an error or the process dies first.
     pub fn apply_batch(&self, writes: &[Write]) -> Result<Vec<Applied>> {
+        self.apply_at(None, writes)
+    }
+
+    /// The one write function. Applies `writes` in one transaction, the
+    /// `i`-th at position `first + i` of the write log (a replicated log's
+    /// sequence), or, with `first` = `None`, at the positions after the last
+    /// applied one (a single node, where the store numbers its writes).
+    /// A write at a position already applied is [`Applied::Replayed`] and
+    /// changes nothing, so that a log may deliver it twice. The last
+    /// position is recorded in the same transaction
+    /// ([`Store::applied_position`]).
+    pub fn apply_at(&self, first: Option<u64>, writes: &[Write]) -> Result<Vec<Applied>> {
         for w in writes {
-            if let Write::Upsert(r) = w
-                && r.article.id.is_empty()
-            {
-                return Err(StoreError::Invalid("an article without an id".into()));
+            match w {
+                Write::Upsert(r) if r.article.id.is_empty() => {
+                    return Err(StoreError::Invalid("an article without an id".into()));
+                }
+                Write::Events(evs) if evs.len() > MAX_EVENTS_PER_WRITE => {
+                    return Err(StoreError::Invalid(format!(
+                        "{} events in one write, at most {MAX_EVENTS_PER_WRITE}",
+                        evs.len()
+                    )));
+                }
+                _ => {}
             }
         }
         let txn = self.db.begin_write().map_err(|e| self.err(e))?;
         let mut out = Vec::with_capacity(writes.len());
         {
-            let mut articles = txn.open_table(ARTICLES).map_err(|e| self.err(e))?;
-            let mut analyses = txn.open_table(ANALYSES).map_err(|e| self.err(e))?;
-            let mut rank = txn.open_table(RANK).map_err(|e| self.err(e))?;
-            let mut vectors = txn.open_table(VECTORS).map_err(|e| self.err(e))?;
-            let mut log = ChangeLog::open(&txn).map_err(|e| self.err(e))?;
-            for w in writes {
-                let (id, applied) = match w {
-                    Write::Upsert(r) => {
-                        let article = encode(&r.article, &r.article.id)?;
-                        let analysis = encode(&r.analysis, &r.article.id)?;
-                        let id = r.article.id.as_str();
-                        let old_article = articles.insert(id, article.as_slice()).map_err(|e| self.err(e))?;
-                        let same_article = old_article.is_some_and(|o| o.value() == article.as_slice());
-                        let old_analysis = analyses.insert(id, analysis.as_slice()).map_err(|e| self.err(e))?;
-                        let existed = old_analysis.is_some();
-                        let same_analysis = old_analysis.is_some_and(|o| o.value() == analysis.as_slice());
-                        let mut applied = match (existed, same_article && same_analysis) {
-                            (false, _) => Applied::Inserted,
-                            (true, true) => Applied::Unchanged,
-                            (true, false) => Applied::Updated,
-                        };
-                        match &r.vector {
-                            Some(v) => {
-                                let bytes = vector_bytes(v);
-                                let old = vectors.insert(id, bytes.as_slice()).map_err(|e| self.err(e))?;
-                                if applied == Applied::Unchanged && old.is_none_or(|o| o.value() != bytes.as_slice()) {
-                                    // A new vector is a change the derived indexes must see.
-                                    applied = Applied::Updated;
-                                }
-                            }
-                            None if applied != Applied::Unchanged => {
-                                vectors.remove(id).map_err(|e| self.err(e))?;
-                            }
-                            None => {}
-                        }
-                        if applied != Applied::Unchanged {
-                            let ri = encode(&r.analysis.rank_input(), id)?;
-                            rank.insert(id, ri.as_slice()).map_err(|e| self.err(e))?;
-                        }
-                        (id, applied)
-                    }
-                    Write::Delete(id) => {
-                        analyses.remove(id.as_str()).map_err(|e| self.err(e))?;
-                        rank.remove(id.as_str()).map_err(|e| self.err(e))?;
-                        vectors.remove(id.as_str()).map_err(|e| self.err(e))?;
-                        let old = articles.remove(id.as_str()).map_err(|e| self.err(e))?;
-                        (id.as_str(), if old.is_some() { Applied::Deleted } else { Applied::Missing })
-                    }
-                };
-                if matches!(applied, Applied::Inserted | Applied::Updated | Applied::Deleted) {
-                    log.record(id).map_err(|e| self.err(e))?;
+            let mut tx = Tx::open(&txn, &self.path)?;
+            let last = tx.log.meta.get(WRITE_POS).map_err(|e| self.err(e))?.map_or(0, |v| v.value());
+            let mut pos = last;
+            for (i, w) in writes.iter().enumerate() {
+                let at = first.unwrap_or(last + 1) + i as u64;
+                if at <= pos {
+                    out.push(Applied::Replayed);
+                    continue;
                 }
-                out.push(applied);
+                out.push(tx.apply(w, at)?);
+                pos = at;
             }
-            log.close().map_err(|e| self.err(e))?;
+            tx.log.meta.insert(WRITE_POS, pos).map_err(|e| self.err(e))?;
+            tx.close()?;
         }
         txn.commit().map_err(|e| self.err(e))?;
         Ok(out)
+    }
+
+    /// The position of the last applied write (0 before any).
+    pub fn applied_position(&self) -> Result<u64> {
+        let txn = self.db.begin_read().map_err(|e| self.err(e))?;
+        let meta = txn.open_table(META).map_err(|e| self.err(e))?;
+        Ok(meta.get(WRITE_POS).map_err(|e| self.err(e))?.map_or(0, |v| v.value()))
+    }
+
+    /// The corpus statistics, as kept on write: the number of articles and
+    /// the document frequency of every term and entity hash, in hash order.
+    pub fn corpus_counts(&self) -> Result<CorpusCounts> {
+        let txn = self.db.begin_read().map_err(|e| self.err(e))?;
+        let docs = txn.open_table(ARTICLES).map_err(|e| self.err(e))?.len().map_err(|e| self.err(e))?;
+        let read = |def: TableDefinition<u64, u32>| -> Result<Vec<(u64, u32)>> {
+            let t = txn.open_table(def).map_err(|e| self.err(e))?;
+            let mut out = Vec::with_capacity(t.len().map_err(|e| self.err(e))? as usize);
+            for item in t.iter().map_err(|e| self.err(e))? {
+                let (k, v) = item.map_err(|e| self.err(e))?;
+                out.push((k.value(), v.value()));
+            }
+            Ok(out)
+        };
+        Ok(CorpusCounts { docs, terms: read(TERM_DF)?, entities: read(ENTITY_DF)? })
+    }
+
+    /// The document frequencies of some term and entity hashes (0 for an
+    /// unknown one), and the number of articles, from one snapshot.
+    pub fn doc_freqs(&self, terms: &[u64], entities: &[u64]) -> Result<(u64, Vec<u32>, Vec<u32>)> {
+        let txn = self.db.begin_read().map_err(|e| self.err(e))?;
+        let docs = txn.open_table(ARTICLES).map_err(|e| self.err(e))?.len().map_err(|e| self.err(e))?;
+        let read = |def: TableDefinition<u64, u32>, keys: &[u64]| -> Result<Vec<u32>> {
+            let t = txn.open_table(def).map_err(|e| self.err(e))?;
+            keys.iter().map(|k| Ok(t.get(*k).map_err(|e| self.err(e))?.map_or(0, |v| v.value()))).collect()
+        };
+        Ok((docs, read(TERM_DF, terms)?, read(ENTITY_DF, entities)?))
+    }
+
+    /// Builds the document-frequency tables from the ranking inputs: once,
+    /// for a store written before they were kept on write.
+    fn build_doc_freqs(&self) -> Result<()> {
+        let txn = self.db.begin_write().map_err(|e| self.err(e))?;
+        {
+            let mut meta = txn.open_table(META).map_err(|e| self.err(e))?;
+            if meta.get(STATS_VERSION_KEY).map_err(|e| self.err(e))?.is_some_and(|v| v.value() == STATS_VERSION) {
+                return Ok(());
+            }
+            let rank = txn.open_table(RANK).map_err(|e| self.err(e))?;
+            let mut delta = DfDelta::default();
+            for item in rank.iter().map_err(|e| self.err(e))? {
+                let (k, v) = item.map_err(|e| self.err(e))?;
+                delta.add(&decode_rank_input(k.value(), v.value())?, 1);
+            }
+            let mut terms = txn.open_table(TERM_DF).map_err(|e| self.err(e))?;
+            let mut ents = txn.open_table(ENTITY_DF).map_err(|e| self.err(e))?;
+            terms.retain(|_, _| false).map_err(|e| self.err(e))?;
+            ents.retain(|_, _| false).map_err(|e| self.err(e))?;
+            delta.apply(&mut terms, &mut ents).map_err(|e| self.err(e))?;
+            meta.insert(STATS_VERSION_KEY, STATS_VERSION).map_err(|e| self.err(e))?;
+        }
+        txn.commit().map_err(|e| self.err(e))?;
+        Ok(())
     }
 
     /// The stored record of `id`.
@@ -361,27 +447,13 @@ impl Store {
     }
 
     /// Stores vectors of stored articles (ids that are not stored are
-    /// skipped) and logs each as a change, in one transaction. Returns how
+    /// skipped) and logs each as a change: [`Write::Vectors`]. Returns how
     /// many were stored.
     pub fn put_vectors(&self, items: &[(String, Vec<f32>)]) -> Result<usize> {
-        let txn = self.db.begin_write().map_err(|e| self.err(e))?;
-        let mut stored = 0;
-        {
-            let articles = txn.open_table(ARTICLES).map_err(|e| self.err(e))?;
-            let mut vectors = txn.open_table(VECTORS).map_err(|e| self.err(e))?;
-            let mut log = ChangeLog::open(&txn).map_err(|e| self.err(e))?;
-            for (id, v) in items {
-                if articles.get(id.as_str()).map_err(|e| self.err(e))?.is_none() {
-                    continue;
-                }
-                vectors.insert(id.as_str(), vector_bytes(v).as_slice()).map_err(|e| self.err(e))?;
-                log.record(id).map_err(|e| self.err(e))?;
-                stored += 1;
-            }
-            log.close().map_err(|e| self.err(e))?;
+        match self.apply(&Write::Vectors(items.to_vec()))? {
+            Applied::Vectors(n) => Ok(n),
+            _ => Ok(0),
         }
-        txn.commit().map_err(|e| self.err(e))?;
-        Ok(stored)
     }
 
     /// Up to `limit` stored ids after `after` (all from the start when
@@ -463,6 +535,205 @@ impl Store {
     }
 }
 
+/// Document frequencies of term and entity hashes.
+const TERM_DF: TableDefinition<u64, u32> = TableDefinition::new("term_df");
+const ENTITY_DF: TableDefinition<u64, u32> = TableDefinition::new("entity_df");
+/// Meta key: the position of the last applied write.
+const WRITE_POS: &str = "write_pos";
+/// Meta key: the version of the document-frequency tables (absent in a store
+/// written before they were kept on write: they are then built on open).
+const STATS_VERSION_KEY: &str = "stats_version";
+const STATS_VERSION: u64 = 1;
+
+/// The corpus statistics the store keeps on write.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CorpusCounts {
+    /// Number of articles.
+    pub docs: u64,
+    /// (term hash, document frequency), in hash order.
+    pub terms: Vec<(u64, u32)>,
+    /// (entity match-key hash, document frequency), in hash order.
+    pub entities: Vec<(u64, u32)>,
+}
+
+/// Changes of document frequencies within one transaction, summed before
+/// they are written (a batch of articles shares most of its terms).
+#[derive(Default)]
+struct DfDelta {
+    terms: BTreeMap<u64, i64>,
+    entities: BTreeMap<u64, i64>,
+}
+
+impl DfDelta {
+    fn add(&mut self, r: &RankInput, sign: i64) {
+        for (h, _) in &r.terms {
+            *self.terms.entry(*h).or_default() += sign;
+        }
+        for (h, _) in &r.entities {
+            *self.entities.entry(*h).or_default() += sign;
+        }
+    }
+
+    fn apply(
+        &self,
+        terms: &mut redb::Table<'_, u64, u32>,
+        entities: &mut redb::Table<'_, u64, u32>,
+    ) -> std::result::Result<(), redb::Error> {
+        fn move_by(
+            table: &mut redb::Table<'_, u64, u32>,
+            delta: &BTreeMap<u64, i64>,
+        ) -> std::result::Result<(), redb::Error> {
+            for (&h, &d) in delta.iter().filter(|(_, d)| **d != 0) {
+                let old = table.get(h)?.map_or(0, |v| v.value() as i64);
+                let new = (old + d).max(0);
+                if new == 0 {
+                    table.remove(h)?;
+                } else {
+                    table.insert(h, u32::try_from(new).unwrap_or(u32::MAX))?;
+                }
+            }
+            Ok(())
+        }
+        move_by(terms, &self.terms)?;
+        move_by(entities, &self.entities)
+    }
+}
+
+/// The tables one write transaction works on.
+pub(crate) struct Tx<'t> {
+    pub(crate) txn: &'t redb::WriteTransaction,
+    pub(crate) path: &'t Path,
+    pub(crate) articles: redb::Table<'t, &'static str, &'static [u8]>,
+    pub(crate) analyses: redb::Table<'t, &'static str, &'static [u8]>,
+    rank: redb::Table<'t, &'static str, &'static [u8]>,
+    pub(crate) vectors: redb::Table<'t, &'static str, &'static [u8]>,
+    log: ChangeLog<'t>,
+    df: DfDelta,
+}
+
+impl<'t> Tx<'t> {
+    fn open(txn: &'t redb::WriteTransaction, path: &'t Path) -> Result<Tx<'t>> {
+        let e = |e: redb::TableError| db_err(path, e);
+        Ok(Tx {
+            txn,
+            path,
+            articles: txn.open_table(ARTICLES).map_err(e)?,
+            analyses: txn.open_table(ANALYSES).map_err(e)?,
+            rank: txn.open_table(RANK).map_err(e)?,
+            vectors: txn.open_table(VECTORS).map_err(e)?,
+            log: ChangeLog::open(txn).map_err(|e| db_err(path, e))?,
+            df: DfDelta::default(),
+        })
+    }
+
+    /// Applies one write at log position `pos`.
+    fn apply(&mut self, w: &Write, pos: u64) -> Result<Applied> {
+        let path = self.path;
+        match w {
+            Write::Upsert(r) => self.upsert(r),
+            Write::Delete(id) => self.delete(id),
+            Write::Events(evs) => self.record_events(evs, pos).map(Applied::Recorded),
+            Write::SetPins { owner, pins } => self.edit_rules(|r| {
+                if pins.is_empty() {
+                    r.pins.remove(owner);
+                } else {
+                    r.pins.insert(owner.clone(), pins.clone());
+                }
+            }),
+            Write::Block(id) => self.edit_rules(|r| {
+                r.blocked.insert(id.clone());
+            }),
+            Write::Unblock(id) => self.edit_rules(|r| {
+                r.blocked.remove(id);
+            }),
+            Write::Forget(user) => self.forget(user).map(Applied::Forgotten),
+            Write::Model { name, bytes } => {
+                let mut t = self.txn.open_table(events::MODELS).map_err(|e| db_err(path, e))?;
+                t.insert(name.as_str(), bytes.as_slice()).map_err(|e| db_err(path, e))?;
+                Ok(Applied::Changed)
+            }
+            Write::Vectors(items) => {
+                let mut stored = 0;
+                for (id, v) in items {
+                    if self.articles.get(id.as_str()).map_err(|e| db_err(path, e))?.is_none() {
+                        continue;
+                    }
+                    self.vectors.insert(id.as_str(), vector_bytes(v).as_slice()).map_err(|e| db_err(path, e))?;
+                    self.log.record(id).map_err(|e| db_err(path, e))?;
+                    stored += 1;
+                }
+                Ok(Applied::Vectors(stored))
+            }
+        }
+    }
+
+    fn upsert(&mut self, r: &Record) -> Result<Applied> {
+        let path = self.path;
+        let article = encode(&r.article, &r.article.id)?;
+        let analysis = encode(&r.analysis, &r.article.id)?;
+        let id = r.article.id.as_str();
+        let old_article = self.articles.insert(id, article.as_slice()).map_err(|e| db_err(path, e))?;
+        let same_article = old_article.is_some_and(|o| o.value() == article.as_slice());
+        let old_analysis = self.analyses.insert(id, analysis.as_slice()).map_err(|e| db_err(path, e))?;
+        let existed = old_analysis.is_some();
+        let same_analysis = old_analysis.is_some_and(|o| o.value() == analysis.as_slice());
+        let mut applied = match (existed, same_article && same_analysis) {
+            (false, _) => Applied::Inserted,
+            (true, true) => Applied::Unchanged,
+            (true, false) => Applied::Updated,
+        };
+        match &r.vector {
+            Some(v) => {
+                let bytes = vector_bytes(v);
+                let old = self.vectors.insert(id, bytes.as_slice()).map_err(|e| db_err(path, e))?;
+                if applied == Applied::Unchanged && old.is_none_or(|o| o.value() != bytes.as_slice()) {
+                    // A new vector is a change the derived indexes must see.
+                    applied = Applied::Updated;
+                }
+            }
+            None if applied != Applied::Unchanged => {
+                self.vectors.remove(id).map_err(|e| db_err(path, e))?;
+            }
+            None => {}
+        }
+        if applied != Applied::Unchanged {
+            let ri = r.analysis.rank_input();
+            let bytes = encode(&ri, id)?;
+            if let Some(old) = self.rank.insert(id, bytes.as_slice()).map_err(|e| db_err(path, e))? {
+                self.df.add(&decode_rank_input(id, old.value())?, -1);
+            }
+            self.df.add(&ri, 1);
+            self.log.record(id).map_err(|e| db_err(path, e))?;
+        }
+        Ok(applied)
+    }
+
+    fn delete(&mut self, id: &str) -> Result<Applied> {
+        let path = self.path;
+        self.analyses.remove(id).map_err(|e| db_err(path, e))?;
+        if let Some(old) = self.rank.remove(id).map_err(|e| db_err(path, e))? {
+            self.df.add(&decode_rank_input(id, old.value())?, -1);
+        }
+        self.vectors.remove(id).map_err(|e| db_err(path, e))?;
+        let old = self.articles.remove(id).map_err(|e| db_err(path, e))?;
+        if old.is_none() {
+            return Ok(Applied::Missing);
+        }
+        self.log.record(id).map_err(|e| db_err(path, e))?;
+        Ok(Applied::Deleted)
+    }
+
+    /// Writes the summed document-frequency changes and the change log's
+    /// next sequence number.
+    fn close(self) -> Result<()> {
+        let path = self.path;
+        let mut terms = self.txn.open_table(TERM_DF).map_err(|e| db_err(path, e))?;
+        let mut ents = self.txn.open_table(ENTITY_DF).map_err(|e| db_err(path, e))?;
+        self.df.apply(&mut terms, &mut ents).map_err(|e| db_err(path, e))?;
+        self.log.close().map_err(|e| db_err(path, e))
+    }
+}
+
 fn db_err(path: &Path, e: impl Into<redb::Error>) -> StoreError {
     StoreError::Db { path: path.to_path_buf(), source: Box::new(e.into()) }
 }
@@ -473,7 +744,7 @@ fn db_err(path: &Path, e: impl Into<redb::Error>) -> StoreError {
 struct ChangeLog<'t> {
     changes: redb::Table<'t, u64, &'static str>,
     id_seq: redb::Table<'t, &'static str, u64>,
-    meta: redb::Table<'t, &'static str, u64>,
+    pub(crate) meta: redb::Table<'t, &'static str, u64>,
     next: u64,
 }
 

@@ -105,10 +105,7 @@ fn rules_persist_across_reopen() {
     {
         let store = Store::open(dir.path()).unwrap();
         store
-            .update_rules(|r| {
-                r.blocked.insert("spam".into());
-                r.pins.entry("q".into()).or_default().push("p".into());
-            })
+            .apply_batch(&[Write::Block("spam".into()), Write::SetPins { owner: "q".into(), pins: vec!["p".into()] }])
             .unwrap();
     }
     let store = Store::open(dir.path()).unwrap();
@@ -226,4 +223,71 @@ fn ranking_inputs_of_older_stores_still_decode_with_an_unknown_language() {
     new.lang = "es".into();
     assert_eq!(decode_rank_input("b", &encode(&new, "b").unwrap()).unwrap(), new);
     assert!(decode_rank_input("c", &[FORMAT_VERSION, 0xff]).is_err());
+}
+
+fn analysed(id: &str, terms: &[&str], entities: &[&str]) -> Write {
+    let mut r = record(id, id);
+    r.analysis.terms =
+        terms.iter().map(|t| readnext_core::Term { stem: t.to_string(), surface: t.to_string(), tf: 1 }).collect();
+    r.analysis.entities = entities
+        .iter()
+        .map(|e| readnext_core::Entity {
+            key: e.to_lowercase(),
+            name: e.to_string(),
+            kind: readnext_core::EntityKind::Place,
+            count: 1,
+        })
+        .collect();
+    Write::Upsert(Box::new(r))
+}
+
+#[test]
+fn document_frequencies_follow_writes_whatever_their_order() {
+    let (d1, d2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (a, b) = (Store::open(d1.path()).unwrap(), Store::open(d2.path()).unwrap());
+    let docs = [
+        analysed("x", &["tariff", "mexico"], &["Mexico"]),
+        analysed("y", &["tariff", "canada"], &["Canada"]),
+        analysed("z", &["cartel"], &["Mexico"]),
+    ];
+    a.apply_batch(&docs).unwrap();
+    // The other store: another order, a delete and a re-insert, an update
+    // that is undone, and a batch that writes one article twice.
+    b.apply(&docs[2]).unwrap();
+    b.apply(&analysed("y", &["other"], &[])).unwrap();
+    b.apply(&Write::Delete("z".into())).unwrap();
+    b.apply_batch(&[docs[1].clone(), docs[0].clone(), docs[2].clone()]).unwrap();
+    b.apply(&analysed("gone", &["tariff"], &["Mexico"])).unwrap();
+    b.apply(&Write::Delete("gone".into())).unwrap();
+    let (ca, cb) = (a.corpus_counts().unwrap(), b.corpus_counts().unwrap());
+    assert_eq!(ca, cb);
+    assert_eq!(ca.docs, 3);
+    let h = readnext_core::fnv1a64;
+    let (docs, terms, ents) = a.doc_freqs(&[h(b"tariff"), h(b"other")], &[h(b"mexico")]).unwrap();
+    assert_eq!((docs, terms, ents), (3, vec![2, 0], vec![2]));
+}
+
+#[test]
+fn a_write_at_a_position_already_applied_changes_nothing() {
+    use readnext_core::EventKind::Click;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    store.apply(&upsert("a", "A")).unwrap();
+    let start = store.applied_position().unwrap();
+    assert_eq!(start, 1);
+    let events = Write::Events(vec![event("ana", "a", Click, 2_000), event("bob", "a", Click, 2_000)]);
+    assert_eq!(store.apply_at(Some(10), std::slice::from_ref(&events)).unwrap(), [Applied::Recorded(2)]);
+    let profile = store.profile("ana").unwrap();
+    // Delivered again (and an older position too): nothing moves.
+    assert_eq!(store.apply_at(Some(10), std::slice::from_ref(&events)).unwrap(), [Applied::Replayed]);
+    assert_eq!(store.apply_at(Some(3), &[upsert("b", "B")]).unwrap(), [Applied::Replayed]);
+    assert_eq!(store.event_count().unwrap(), 2);
+    assert_eq!(store.profile("ana").unwrap(), profile);
+    assert_eq!(profile.reads, 1);
+    assert!(store.get("b").unwrap().is_none());
+    assert_eq!(store.applied_position().unwrap(), 10);
+    // Without a log, the store numbers writes after the last one.
+    store.apply(&Write::Block("x".into())).unwrap();
+    assert_eq!(store.applied_position().unwrap(), 11);
+    assert!(store.rules().unwrap().blocked.contains("x"));
 }
