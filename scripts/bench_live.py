@@ -44,6 +44,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 HOST = "127.0.0.1"  # never anything else
+# Socket timeout of every request of ours (writes can take seconds to be
+# acked under read load; a timed-out request is counted as
+# "conn:TimeoutError").
+REQUEST_TIMEOUT = float(os.environ.get("REQUEST_TIMEOUT", "").strip() or 30)
+# Longest a freshness trial may spend before its PUT or burst is acked
+# (finding an article, the acks themselves); the polling has FRESH_TIMEOUT.
+TRIAL_SETUP_BUDGET = float(os.environ.get("TRIAL_SETUP_BUDGET", "").strip() or 60)
 
 
 def env_int(name: str, default: int) -> int:
@@ -83,9 +90,9 @@ class Client:
     """One keep-alive HTTP/1.1 connection to the server, reopened after a
     failure. Not thread-safe: one per thread."""
 
-    def __init__(self, port: int, timeout: float = 10.0):
+    def __init__(self, port: int, timeout: float | None = None):
         self.port = port
-        self.timeout = timeout
+        self.timeout = REQUEST_TIMEOUT if timeout is None else timeout
         self.conn: http.client.HTTPConnection | None = None
 
     def request(self, method: str, path: str, body: object = None) -> tuple[int | str, bytes, float]:
@@ -300,7 +307,7 @@ def open_loop(
     q: queue.Queue = queue.Queue()
 
     def work() -> None:
-        client = Client(port)
+        client = Client(port, timeout=REQUEST_TIMEOUT)
         while True:
             job = q.get()
             if job is None:
@@ -334,7 +341,8 @@ def open_loop(
     for _ in pool:
         q.put(None)
     for t in pool:
-        t.join(15)
+        # A request in flight ends within REQUEST_TIMEOUT.
+        t.join(REQUEST_TIMEOUT + 5)
 
 
 def put_writer(port: int, articles: list[tuple[str, dict]], rate: float, stop: threading.Event, w: Writer,
@@ -366,9 +374,14 @@ def click_writer(port: int, ids: list[str], rate: float, batch: int, stop: threa
 
 
 def writer_figures(w: Writer, t0: float, t1: float) -> dict:
-    """The requests due in [t0, t1): rates, ack latencies, statuses, drops."""
+    """A writer over [t0, t1): the throughput is what was acked in the
+    window; the latencies, statuses and drops are those of the requests
+    due in it (counted once the writers stopped, so that the slow ones
+    acked after the window count too)."""
     ss, dropped = w.window(t0, t1)
-    ok = [s for s in ss if isinstance(s.status, int) and 200 <= s.status < 300]
+    with w.lock:
+        acked = [s for s in w.samples if t0 <= s.sent + s.secs < t1]
+    good = lambda s: isinstance(s.status, int) and 200 <= s.status < 300
     statuses: dict[str, int] = {}
     for s in ss:
         statuses[str(s.status)] = statuses.get(str(s.status), 0) + 1
@@ -376,11 +389,12 @@ def writer_figures(w: Writer, t0: float, t1: float) -> dict:
     waits = [(s.sent - s.due) * 1000 for s in ss]
     span = max(t1 - t0, 1e-9)
     return {
-        "requests": len(ss),
-        "ok": len(ok),
+        "due": len(ss) + dropped,
+        "sent": len(ss),
+        "ok": sum(1 for s in ss if good(s)),
         "dropped": dropped,
-        "items_per_s": sum(s.items for s in ok) / span,
-        "requests_per_s": len(ss) / span,
+        # Articles (or accepted events) a second whose ack came in the window.
+        "acked_items_per_s": sum(s.items for s in acked if good(s)) / span,
         "p50_ms": percentile(lat, 50),
         "p99_ms": percentile(lat, 99),
         "max_ms": max(lat) if lat else None,
@@ -559,7 +573,10 @@ def followup_trial(
     # stored): the copy test is symmetric, so if S is among F's picks, F
     # is no copy of S and can be among S's. Such S are skipped and counted.
     s, f, copies = None, None, 0
+    deadline = now() + TRIAL_SETUP_BUDGET
     for _ in range(40):
+        if now() > deadline:
+            break
         sid = rng.choice(ids)
         if sid in used:
             continue
@@ -575,7 +592,8 @@ def followup_trial(
             break
         copies += 1
     if s is None:
-        return {"error": f"no usable article in 40 tries ({copies} would have been collapsed as copies)"}
+        return {"error": f"no usable article in 40 tries or {TRIAL_SETUP_BUDGET:g} s "
+                         f"({copies} would have been collapsed as copies)"}
     sid = s["id"]
     used.add(sid)
     related = f"/v1/articles/{quote_id(sid)}/related?k=8"
@@ -607,7 +625,10 @@ def trending_trial(
     tid = candidates[0]
     used.add(tid)
     acks = []
+    deadline = now() + TRIAL_SETUP_BUDGET
     for start in range(0, clicks, batch):
+        if now() > deadline:
+            return {"article": tid, "error": f"the burst was not acked in {TRIAL_SETUP_BUDGET:g} s"}
         events = [{"user": f"{users}-{j}", "article": tid, "type": "click"} for j in range(start, min(clicks, start + batch))]
         status, ack, secs = client.json("POST", "/v1/events", events)
         if status != 202:
@@ -661,12 +682,15 @@ def fmt_lag(s: dict, timeout: float) -> str:
 def trial_text(t: dict, timeout: float) -> str:
     if "error" in t:
         return f"failed ({t['error']})"
+    ack = t["put_ack_ms"] if "put_ack_ms" in t else sum(t["post_ack_ms"])
     if t.get("lag_ms") is None:
-        return f"timed out ({timeout:g} s, {t['polls']} polls)"
-    return f"{fmt(t['lag_ms'])} ms ({t['polls']} polls)"
+        return f"timed out ({timeout:g} s, {t['polls']} polls; ack took {fmt(ack, 0)} ms)"
+    return f"{fmt(t['lag_ms'])} ms ({t['polls']} polls; ack took {fmt(ack, 0)} ms)"
 
 
 def print_table(phases: list[dict]) -> None:
+    # PUT/s and clicks/s: acked in the phase; the ack latencies: of the
+    # requests due in it.
     head = ["phase", "reads/s", "p50 ms", "p99 ms", "p999 ms", "read errors", "PUT/s", "PUT p50/p99 ms",
             "clicks/s", "event p50/p99 ms", "write errors", "VmHWM MiB"]
     rows = []
@@ -684,9 +708,9 @@ def print_table(phases: list[dict]) -> None:
         rows.append([
             p["name"], fmt(r["reads_per_s"], 0), fmt(r["p50_ms"], 2), fmt(r["p99_ms"], 2), fmt(r["p999_ms"], 2),
             fmt_errors(r["errors"]),
-            fmt(put["items_per_s"], 1) if put else "-",
+            fmt(put["acked_items_per_s"], 1) if put else "-",
             f"{fmt(put['p50_ms'])}/{fmt(put['p99_ms'])}" if put else "-",
-            fmt(ev["items_per_s"], 0) if ev else "-",
+            fmt(ev["acked_items_per_s"], 0) if ev else "-",
             f"{fmt(ev['p50_ms'])}/{fmt(ev['p99_ms'])}" if ev else "-",
             fmt_errors(werr) if (put or ev) else "-",
             fmt(hwm / 1024 if hwm else None, 0),
@@ -781,10 +805,6 @@ def main() -> int:
         t1 = now()
         check_server()
         p2 = {"name": "2 reads+writes", "reads": r2, "memory": server_memory(args.pid), "metrics": metrics(client)}
-        if put_rate > 0:
-            p2["put"] = writer_figures(puts, t0, t1)
-        if click_rate > 0:
-            p2["events"] = writer_figures(events, t0, t1)
         phases.append(p2)
 
         # Freshness, right after the measured window, with the writes (and
@@ -793,7 +813,9 @@ def main() -> int:
         follow, trend = [], []
         if trials:
             print(f"== freshness: {trials} trials each (timeout {fresh_timeout:g} s, polls every {poll_every * 1000:g} ms)")
-            bound = int(trials * 2 * (fresh_timeout + 5) + 10)
+            # wrk needs a duration: the longest the trials can take; it is
+            # stopped as soon as they are done.
+            bound = int(trials * 2 * (TRIAL_SETUP_BUDGET + REQUEST_TIMEOUT + fresh_timeout) + 10)
             bg = reads.background(bound, seed + 250) if fresh_reads else None
             used: set[str] = set()
             try:
@@ -819,7 +841,13 @@ def main() -> int:
     finally:
         stop.set()
         for w in workers:
-            w.join(15)
+            w.join(REQUEST_TIMEOUT + 10)
+    # Phase 2's writes are the requests due in its window, counted once the
+    # writers stopped, so that the slow ones still in flight at its end count.
+    if put_rate > 0:
+        p2["put"] = writer_figures(puts, t0, t1)
+    if click_rate > 0:
+        p2["events"] = writer_figures(events, t0, t1)
     t2 = now()
     # The writers' figures over the whole time they ran, lag trials included.
     writes_total = {"put": writer_figures(puts, t0, t2), "events": writer_figures(events, t0, t2),
@@ -840,6 +868,9 @@ def main() -> int:
     print()
     print("== summary")
     print_table(phases)
+    print(f"(PUT/s, clicks/s: acked during the phase, against targets of {put_rate:g} and {click_rate:g}; "
+          f"ack p50/p99: of the requests due in it; dropped: due while all {put_conns} PUT or "
+          f"{event_conns} event connections of ours, and as many queued requests, waited for acks)")
     print()
     for p in phases:
         m = p["metrics"]
@@ -847,7 +878,9 @@ def main() -> int:
               f"VmRSS {fmt((p['memory']['VmRSS'] or 0) / 1024, 0)} MiB, "
               f"{m.get('readnext_articles', 0):,.0f} articles, {m.get('readnext_events', 0):,.0f} events, "
               f"index lag {m.get('readnext_index_lag', 0):,.0f}")
-    print(f"after the freshness trials: VmHWM {fmt((mem_after_lags['VmHWM'] or 0) / 1024, 0)} MiB")
+        if p is phases[1]:
+            print(f"after the freshness trials: VmHWM {fmt((mem_after_lags['VmHWM'] or 0) / 1024, 0)} MiB, "
+                  f"VmRSS {fmt((mem_after_lags['VmRSS'] or 0) / 1024, 0)} MiB")
     wp, we = writes_total["put"], writes_total["events"]
     print(f"writes while they ran ({writes_total['seconds']:.0f} s): {wp['ok']:,} PUTs acked "
           f"({wp['dropped']:,} dropped), {sum(s.items for s in events.samples if s.status == 202):,} clicks accepted "

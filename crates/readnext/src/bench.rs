@@ -144,6 +144,7 @@ pub fn run(args: BenchArgs, model: &crate::ModelArgs) -> anyhow::Result<ExitCode
     if totals.failed_files > 0 {
         outln!("  {} files failed to ingest", totals.failed_files);
     }
+    store_bytes_per_article(&engine, stored)?;
 
     if !args.no_baseline {
         baseline(&files, &ids)?;
@@ -409,5 +410,17 @@ fn scaled(data: &PathBuf, n: usize, queries: usize) -> anyhow::Result<()> {
         mib(engine.store().stats()?.store_bytes),
         mib(engine.index().size_bytes())
     );
+    Ok(())
+}
+
+/// Prints the store's bytes per article, in all and per table (the
+/// document-frequency tables are the ones the statistics added).
+fn store_bytes_per_article(engine: &Engine, stored: usize) -> anyhow::Result<()> {
+    let n = stored.max(1) as f64;
+    let file = engine.store().stats()?.store_bytes as f64;
+    let tables = engine.store().table_bytes()?;
+    let parts: Vec<String> =
+        tables.iter().filter(|(_, b)| *b > 0).map(|(name, b)| format!("{name} {:.0}", *b as f64 / n)).collect();
+    outln!("  store: {:.0} bytes per article (file); tables, bytes per article: {}", file / n, parts.join(", "));
     Ok(())
 }

@@ -101,6 +101,43 @@ pub struct Engine {
     /// Article and rule writes one at a time: the statistics are read
     /// before and after each, and the indexes take the writes in order.
     writer: Mutex<()>,
+    /// Blocks computed at once on a read: one per core. Ranking is CPU
+    /// work, so more at once only slows each and starves the cached reads
+    /// and the writes that share the cores.
+    computing: Permits,
+    /// Whether the server's warmer finished its first pass.
+    warm: std::sync::atomic::AtomicBool,
+}
+
+/// A counting semaphore.
+struct Permits {
+    free: Mutex<usize>,
+    freed: std::sync::Condvar,
+}
+
+impl Permits {
+    fn new(n: usize) -> Permits {
+        Permits { free: Mutex::new(n.max(1)), freed: std::sync::Condvar::new() }
+    }
+
+    fn run<T>(&self, f: impl FnOnce() -> T) -> T {
+        {
+            let mut free = self.free.lock().unwrap_or_else(|p| p.into_inner());
+            while *free == 0 {
+                free = self.freed.wait(free).unwrap_or_else(|p| p.into_inner());
+            }
+            *free -= 1;
+        }
+        struct Release<'a>(&'a Permits);
+        impl Drop for Release<'_> {
+            fn drop(&mut self) {
+                *self.0.free.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+                self.0.freed.notify_one();
+            }
+        }
+        let _release = Release(self);
+        f()
+    }
 }
 
 impl Engine {
@@ -122,6 +159,8 @@ impl Engine {
             blocks: RwLock::new(BlockCache::default()),
             counters: RwLock::new(Counters::default()),
             writer: Mutex::new(()),
+            computing: Permits::new(std::thread::available_parallelism().map_or(2, |n| n.get())),
+            warm: std::sync::atomic::AtomicBool::new(false),
         };
         engine.load_stats()?;
         engine.sync_index()?;
@@ -674,16 +713,23 @@ impl Engine {
         // A stored article's block changes only when the store or the rules
         // do: serve it from the cache until then. Brand-new pages are not
         // cached (their text is the key).
-        let Some(owner) = &query.id else { return self.related_uncached(query, opts) };
+        let Some(owner) = &query.id else { return self.computing.run(|| self.related_uncached(query, opts)) };
         let key = format!("{opts:?}");
-        let epoch = {
-            let cache = self.blocks.read().unwrap_or_else(|p| p.into_inner());
-            if let Some(hit) = cache.get(owner, &key) {
-                return Ok(hit.as_ref().clone());
-            }
-            cache.epoch()
-        };
-        let picks = self.related_uncached(query, opts)?;
+        if let Some(hit) = self.blocks.read().unwrap_or_else(|p| p.into_inner()).get(owner, &key) {
+            return Ok(hit.as_ref().clone());
+        }
+        let (picks, epoch) = self.computing.run(|| {
+            // Another request may have computed it while this one waited.
+            let epoch = {
+                let cache = self.blocks.read().unwrap_or_else(|p| p.into_inner());
+                if let Some(hit) = cache.get(owner, &key) {
+                    return Ok::<_, RecommendError>((hit.as_ref().clone(), None));
+                }
+                cache.epoch()
+            };
+            Ok((self.related_uncached(query, opts)?, Some(epoch)))
+        })?;
+        let Some(epoch) = epoch else { return Ok(picks) };
         self.blocks.write().unwrap_or_else(|p| p.into_inner()).insert(owner, key, Arc::new(picks.clone()), epoch);
         Ok(picks)
     }
@@ -691,6 +737,16 @@ impl Engine {
     /// Whether the block of `id` with `opts` is cached.
     pub fn is_cached(&self, id: &str, opts: &RelatedOptions) -> bool {
         self.blocks.read().unwrap_or_else(|p| p.into_inner()).get(id, &format!("{opts:?}")).is_some()
+    }
+
+    /// Marks the blocks warm (the server's warmer finished a pass).
+    pub fn set_warm(&self) {
+        self.warm.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether the server's warmer finished its first pass over the store.
+    pub fn is_warm(&self) -> bool {
+        self.warm.load(Ordering::Relaxed)
     }
 
     /// Number of cached blocks.

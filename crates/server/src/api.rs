@@ -100,7 +100,9 @@ async fn readyz(State(s): State<Shared>) -> Response {
     })
     .await;
     match r {
-        Ok((articles, 0)) => Json(json!({"ready": true, "articles": articles})).into_response(),
+        Ok((articles, 0)) => {
+            Json(json!({"ready": true, "articles": articles, "warm": s.engine.is_warm()})).into_response()
+        }
         Ok((articles, lag)) => {
             (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"ready": false, "articles": articles, "index_lag": lag})))
                 .into_response()

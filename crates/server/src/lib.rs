@@ -163,6 +163,7 @@ fn warm(engine: &Engine, stop: &std::sync::atomic::AtomicBool) {
             Ok((_, Some(next))) => after = Some(next),
             Ok((_, None)) => {
                 if first_pass {
+                    engine.set_warm();
                     tracing::info!(
                         blocks = engine.cached_blocks(),
                         secs = started.elapsed().as_secs_f64(),

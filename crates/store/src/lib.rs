@@ -519,6 +519,34 @@ impl Store {
         Ok(meta.get("next_seq").map_err(|e| self.err(e))?.map_or(1, |v| v.value()) - 1)
     }
 
+    /// Bytes each table takes in the file (stored, metadata and fragmented
+    /// pages), by table name: what `readnext bench` prints per article.
+    pub fn table_bytes(&self) -> Result<Vec<(&'static str, u64)>> {
+        fn size<K: redb::Key + 'static, V: redb::Value + 'static>(
+            txn: &redb::ReadTransaction,
+            def: TableDefinition<K, V>,
+        ) -> std::result::Result<u64, redb::Error> {
+            let s = txn.open_table(def)?.stats()?;
+            Ok(s.stored_bytes() + s.metadata_bytes() + s.fragmented_bytes())
+        }
+        let txn = self.db.begin_read().map_err(|e| self.err(e))?;
+        let e = |e| self.err(e);
+        Ok(vec![
+            ("articles", size(&txn, ARTICLES).map_err(e)?),
+            ("analyses", size(&txn, ANALYSES).map_err(e)?),
+            ("rank_inputs", size(&txn, RANK).map_err(e)?),
+            ("vectors", size(&txn, VECTORS).map_err(e)?),
+            ("changes", size(&txn, CHANGES).map_err(e)?),
+            ("id_seq", size(&txn, ID_SEQ).map_err(e)?),
+            ("term_df", size(&txn, TERM_DF).map_err(e)?),
+            ("entity_df", size(&txn, ENTITY_DF).map_err(e)?),
+            ("events", size(&txn, events::EVENTS).map_err(e)?),
+            ("user_events", size(&txn, events::USER_EVENTS).map_err(e)?),
+            ("profiles", size(&txn, events::PROFILES).map_err(e)?),
+            ("tastes", size(&txn, events::TASTES).map_err(e)?),
+        ])
+    }
+
     /// Counts by language and source, and the file size.
     pub fn stats(&self) -> Result<Stats> {
         let mut s = Stats::default();
