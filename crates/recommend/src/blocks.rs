@@ -9,19 +9,36 @@
 //!   ([`BlockCache::insert`] checks the epoch it started in), so a block
 //!   never misses an invalidation that happened while it was computed;
 //! - `shown_in[x]` holds every owner whose cached block shows `x` (it may
-//!   hold more: an extra invalidation is harmless).
+//!   hold more: an extra invalidation is harmless);
+//! - a *dropped* block is gone (it showed an article that changed or went,
+//!   or a rule changed it); a *stale* block (a new article may now enter
+//!   it) is still served, and its owner waits in `queue` until
+//!   [`BlockCache::refresh`] replaces it with a block computed after the
+//!   write that made it stale (a `marks` count per owner says whether a
+//!   later write made it stale again meanwhile).
 
 use std::sync::Arc;
 
+use std::collections::VecDeque;
+
 use readnext_core::{FastMap, Pick};
+
+use crate::options::RelatedOptions;
 
 /// Blocks kept before the cache evicts a tenth of them.
 pub(crate) const BLOCK_CACHE_ENTRIES: usize = 200_000;
 
+/// One cached block: its options key, the options, the block.
+type Entry = (String, RelatedOptions, Arc<Vec<Pick>>);
+
 #[derive(Default)]
 pub(crate) struct BlockCache {
-    /// owner -> (options key, block)
-    by_owner: FastMap<String, Vec<(String, Arc<Vec<Pick>>)>>,
+    /// owner -> its blocks, one per options
+    by_owner: FastMap<String, Vec<Entry>>,
+    /// stale owner -> how often it was made stale
+    stale: FastMap<String, u64>,
+    /// stale owners, in the order they were made stale (with repeats)
+    queue: VecDeque<String>,
     /// shown id -> owners whose blocks show it
     shown_in: FastMap<String, Vec<String>>,
     entries: usize,
@@ -30,9 +47,70 @@ pub(crate) struct BlockCache {
 }
 
 impl BlockCache {
-    /// The cached block of `owner` with options `key`.
-    pub(crate) fn get(&self, owner: &str, key: &str) -> Option<Arc<Vec<Pick>>> {
-        self.by_owner.get(owner)?.iter().find(|(k, _)| k == key).map(|(_, b)| b.clone())
+    /// The cached block of `owner` with options `key`, and whether it is
+    /// stale.
+    pub(crate) fn get(&self, owner: &str, key: &str) -> Option<(Arc<Vec<Pick>>, bool)> {
+        let b = self.by_owner.get(owner)?.iter().find(|(k, _, _)| k == key).map(|(_, _, b)| b.clone())?;
+        Some((b, self.stale.contains_key(owner)))
+    }
+
+    /// Marks the blocks of `owners` stale: still served, queued to be
+    /// refreshed.
+    pub(crate) fn mark_stale(&mut self, owners: &[&str]) {
+        for o in owners {
+            if self.by_owner.contains_key(*o) {
+                *self.stale.entry(o.to_string()).or_default() += 1;
+                self.queue.push_back(o.to_string());
+            }
+        }
+    }
+
+    /// The next stale owner, with its marks and the options of its blocks.
+    pub(crate) fn next_stale(&mut self) -> Option<(String, u64, Vec<RelatedOptions>)> {
+        while let Some(o) = self.queue.pop_front() {
+            if let (Some(m), Some(blocks)) = (self.stale.get(&o), self.by_owner.get(&o)) {
+                return Some((o.clone(), *m, blocks.iter().map(|(_, opts, _)| opts.clone()).collect()));
+            }
+        }
+        None
+    }
+
+    /// `owner`'s marks and options when it is stale (a read that recomputed
+    /// its block refreshes it).
+    pub(crate) fn next_stale_of(&self, owner: &str) -> Option<(String, u64, Vec<RelatedOptions>)> {
+        let m = self.stale.get(owner)?;
+        let blocks = self.by_owner.get(owner)?;
+        Some((owner.to_string(), *m, blocks.iter().map(|(_, opts, _)| opts.clone()).collect()))
+    }
+
+    /// How many owners wait to be refreshed.
+    pub(crate) fn stale_owners(&self) -> usize {
+        self.stale.len()
+    }
+
+    /// Replaces the blocks of a stale `owner` with `fresh` ones, computed
+    /// since `epoch` when it had `marks` marks. A drop since then discards
+    /// them (the owner is queued again if still stale); a mark since then
+    /// keeps the owner stale and queued.
+    pub(crate) fn refresh(&mut self, owner: &str, fresh: Vec<Entry>, marks: u64, epoch: u64) {
+        if epoch != self.epoch {
+            if self.stale.contains_key(owner) {
+                self.queue.push_back(owner.to_string());
+            }
+            return;
+        }
+        let still = self.stale.get(owner).copied();
+        self.drop_owner(owner);
+        for (key, opts, block) in fresh {
+            self.insert(owner, key, opts, block, epoch);
+        }
+        match still {
+            Some(m) if m != marks => {
+                self.stale.insert(owner.to_string(), m);
+                self.queue.push_back(owner.to_string());
+            }
+            _ => {}
+        }
     }
 
     /// The epoch a computation starts in.
@@ -42,7 +120,7 @@ impl BlockCache {
 
     /// Stores a block computed since `epoch`; nothing when an invalidation
     /// happened meanwhile (the block may predate it).
-    pub(crate) fn insert(&mut self, owner: &str, key: String, block: Arc<Vec<Pick>>, epoch: u64) {
+    pub(crate) fn insert(&mut self, owner: &str, key: String, opts: RelatedOptions, block: Arc<Vec<Pick>>, epoch: u64) {
         if epoch != self.epoch {
             return;
         }
@@ -56,10 +134,10 @@ impl BlockCache {
             }
         }
         let slot = self.by_owner.entry(owner.to_string()).or_default();
-        match slot.iter_mut().find(|(k, _)| *k == key) {
-            Some(e) => e.1 = block,
+        match slot.iter_mut().find(|(k, _, _)| *k == key) {
+            Some(e) => e.2 = block,
             None => {
-                slot.push((key, block));
+                slot.push((key, opts, block));
                 self.entries += 1;
             }
         }
@@ -74,9 +152,10 @@ impl BlockCache {
     }
 
     fn drop_owner(&mut self, owner: &str) -> bool {
+        self.stale.remove(owner);
         let Some(blocks) = self.by_owner.remove(owner) else { return false };
         self.entries -= blocks.len();
-        for (_, b) in &blocks {
+        for (_, _, b) in &blocks {
             for p in b.iter() {
                 if let Some(owners) = self.shown_in.get_mut(&p.id) {
                     owners.retain(|o| o != owner);
@@ -111,6 +190,8 @@ impl BlockCache {
         self.epoch += 1;
         self.by_owner.clear();
         self.shown_in.clear();
+        self.stale.clear();
+        self.queue.clear();
         self.entries = 0;
     }
 
@@ -144,9 +225,10 @@ mod tests {
     fn invalidation_drops_the_owner_and_the_blocks_that_show_an_article_only() {
         let mut c = BlockCache::default();
         let e = c.epoch();
-        c.insert("a", "k".into(), block(&["x", "y"]), e);
-        c.insert("b", "k".into(), block(&["y", "z"]), e);
-        c.insert("c", "k".into(), block(&["z"]), e);
+        let o = RelatedOptions::default;
+        c.insert("a", "k".into(), o(), block(&["x", "y"]), e);
+        c.insert("b", "k".into(), o(), block(&["y", "z"]), e);
+        c.insert("c", "k".into(), o(), block(&["z"]), e);
         assert_eq!(c.len(), 3);
         // x changed: only a showed it.
         assert_eq!(c.invalidate(&[], &["x"]), 1);
@@ -157,7 +239,28 @@ mod tests {
         // A block computed before an invalidation is not kept.
         let before = c.epoch();
         c.invalidate(&["nobody"], &[]);
-        c.insert("a", "k".into(), block(&["x"]), before);
+        c.insert("a", "k".into(), o(), block(&["x"]), before);
         assert!(c.get("a", "k").is_none());
+    }
+
+    #[test]
+    fn stale_blocks_are_served_until_refreshed_and_a_later_mark_keeps_them_stale() {
+        let mut c = BlockCache::default();
+        let o = RelatedOptions::default;
+        c.insert("a", "k".into(), o(), block(&["x"]), c.epoch());
+        c.mark_stale(&["a", "not-cached"]);
+        assert_eq!(c.get("a", "k").map(|(b, stale)| (b[0].id.clone(), stale)), Some(("x".into(), true)));
+        let (owner, marks, opts) = c.next_stale().unwrap();
+        assert_eq!((owner.as_str(), opts.len()), ("a", 1));
+        assert!(c.next_stale().is_none(), "an uncached owner is not queued");
+        // Made stale again while it was being refreshed: still stale after.
+        let epoch = c.epoch();
+        c.mark_stale(&["a"]);
+        c.refresh("a", vec![("k".into(), o(), block(&["y"]))], marks, epoch);
+        assert_eq!(c.get("a", "k").map(|(b, stale)| (b[0].id.clone(), stale)), Some(("y".into(), true)));
+        let (_, marks, _) = c.next_stale().unwrap();
+        c.refresh("a", vec![("k".into(), o(), block(&["z"]))], marks, c.epoch());
+        assert_eq!(c.get("a", "k").map(|(b, stale)| (b[0].id.clone(), stale)), Some(("z".into(), false)));
+        assert_eq!(c.stale_owners(), 0);
     }
 }

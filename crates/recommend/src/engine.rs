@@ -107,6 +107,9 @@ pub struct Engine {
     computing: Permits,
     /// Whether the server's warmer finished its first pass.
     warm: std::sync::atomic::AtomicBool,
+    /// Whether something calls [`Engine::refresh_stale`] (then reads serve
+    /// stale blocks instead of recomputing them).
+    refresher: std::sync::atomic::AtomicBool,
 }
 
 /// A counting semaphore.
@@ -161,6 +164,7 @@ impl Engine {
             writer: Mutex::new(()),
             computing: Permits::new(std::thread::available_parallelism().map_or(2, |n| n.get())),
             warm: std::sync::atomic::AtomicBool::new(false),
+            refresher: std::sync::atomic::AtomicBool::new(false),
         };
         engine.load_stats()?;
         engine.sync_index()?;
@@ -355,7 +359,11 @@ impl Engine {
             .zip(&applied)
             .any(|(w, a)| matches!((w, a), (Write::Vectors(_), Applied::Vectors(n)) if *n > 0));
         let dense_current = self.dense.applied_seq() == before;
-        if !vectors && self.index.applied_seq()? == before && dense_current {
+        if article_ids.is_empty() && !vectors {
+            // Events, rules, models and forgetting change no index. (Nor
+            // may they catch the index up: an article write running beside
+            // them, without the writer lock, is indexing right now.)
+        } else if !vectors && self.index.applied_seq()? == before && dense_current {
             // The index is current: index the records in hand instead of
             // reading them back from the store.
             let mut batch = IndexBatch::default();
@@ -473,7 +481,7 @@ impl Engine {
         }
         let near = self.neighbours(&upserted)?;
         let near: Vec<&str> = near.iter().map(String::as_str).collect();
-        self.blocks.write().unwrap_or_else(|p| p.into_inner()).invalidate(&near, &[]);
+        self.blocks.write().unwrap_or_else(|p| p.into_inner()).mark_stale(&near);
         Ok(())
     }
 
@@ -521,10 +529,13 @@ impl Engine {
         for id in &unblocked {
             owners.extend(rules.pins.iter().filter(|(_, p)| p.iter().any(|x| x == id)).map(|(o, _)| o.clone()));
         }
-        owners.extend(self.neighbours(&unblocked)?);
         owners.extend(unblocked.iter().map(|s| s.to_string()));
         let owners: Vec<&str> = owners.iter().map(String::as_str).collect();
-        self.blocks.write().unwrap_or_else(|p| p.into_inner()).invalidate(&owners, &shown);
+        let near = self.neighbours(&unblocked)?;
+        let near: Vec<&str> = near.iter().map(String::as_str).collect();
+        let mut cache = self.blocks.write().unwrap_or_else(|p| p.into_inner());
+        cache.invalidate(&owners, &shown);
+        cache.mark_stale(&near);
         Ok(())
     }
 
@@ -715,14 +726,18 @@ impl Engine {
         // cached (their text is the key).
         let Some(owner) = &query.id else { return self.computing.run(|| self.related_uncached(query, opts)) };
         let key = format!("{opts:?}");
-        if let Some(hit) = self.blocks.read().unwrap_or_else(|p| p.into_inner()).get(owner, &key) {
+        // A stale block is served while a refresher is running (it will be
+        // replaced shortly); without one, it is recomputed here.
+        let refresher = self.refresher.load(Ordering::Relaxed);
+        let usable = |hit: Option<(Arc<Vec<Pick>>, bool)>| hit.filter(|(_, stale)| refresher || !stale);
+        if let Some((hit, _)) = usable(self.blocks.read().unwrap_or_else(|p| p.into_inner()).get(owner, &key)) {
             return Ok(hit.as_ref().clone());
         }
         let (picks, epoch) = self.computing.run(|| {
             // Another request may have computed it while this one waited.
             let epoch = {
                 let cache = self.blocks.read().unwrap_or_else(|p| p.into_inner());
-                if let Some(hit) = cache.get(owner, &key) {
+                if let Some((hit, _)) = usable(cache.get(owner, &key)) {
                     return Ok::<_, RecommendError>((hit.as_ref().clone(), None));
                 }
                 cache.epoch()
@@ -730,13 +745,59 @@ impl Engine {
             Ok((self.related_uncached(query, opts)?, Some(epoch)))
         })?;
         let Some(epoch) = epoch else { return Ok(picks) };
-        self.blocks.write().unwrap_or_else(|p| p.into_inner()).insert(owner, key, Arc::new(picks.clone()), epoch);
+        let mut cache = self.blocks.write().unwrap_or_else(|p| p.into_inner());
+        match cache.get(owner, &key) {
+            // A stale block recomputed here: it is this owner's refresh.
+            Some((_, true)) => {
+                if let Some((o, marks, _)) = cache.next_stale_of(owner) {
+                    cache.refresh(&o, vec![(key, opts.clone(), Arc::new(picks.clone()))], marks, epoch);
+                }
+            }
+            _ => cache.insert(owner, key, opts.clone(), Arc::new(picks.clone()), epoch),
+        }
         Ok(picks)
     }
 
-    /// Whether the block of `id` with `opts` is cached.
+    /// Recomputes up to `max` stale blocks (those a new article may now
+    /// enter), oldest first; returns how many owners it refreshed. The
+    /// server's warmer calls this before anything else, and while it runs,
+    /// reads are served the stale blocks instead of computing them.
+    pub fn refresh_stale(&self, max: usize) -> Result<usize> {
+        self.refresher.store(true, Ordering::Relaxed);
+        let mut done = 0;
+        while done < max {
+            let (next, epoch) = {
+                let mut cache = self.blocks.write().unwrap_or_else(|p| p.into_inner());
+                (cache.next_stale(), cache.epoch())
+            };
+            let Some((owner, marks, options)) = next else { break };
+            let query = match self.query_for_id(&owner) {
+                Ok(q) => q,
+                Err(RecommendError::NotFound(_)) => {
+                    self.blocks.write().unwrap_or_else(|p| p.into_inner()).invalidate(&[&owner], &[]);
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            let mut fresh = Vec::with_capacity(options.len());
+            for opts in options {
+                let picks = self.computing.run(|| self.related_uncached(&query, &opts))?;
+                fresh.push((format!("{opts:?}"), opts, Arc::new(picks)));
+            }
+            self.blocks.write().unwrap_or_else(|p| p.into_inner()).refresh(&owner, fresh, marks, epoch);
+            done += 1;
+        }
+        Ok(done)
+    }
+
+    /// How many owners' blocks are stale (waiting for [`Engine::refresh_stale`]).
+    pub fn stale_blocks(&self) -> usize {
+        self.blocks.read().unwrap_or_else(|p| p.into_inner()).stale_owners()
+    }
+
+    /// Whether the block of `id` with `opts` is cached and not stale.
     pub fn is_cached(&self, id: &str, opts: &RelatedOptions) -> bool {
-        self.blocks.read().unwrap_or_else(|p| p.into_inner()).get(id, &format!("{opts:?}")).is_some()
+        self.blocks.read().unwrap_or_else(|p| p.into_inner()).get(id, &format!("{opts:?}")).is_some_and(|(_, s)| !s)
     }
 
     /// Marks the blocks warm (the server's warmer finished a pass).

@@ -129,6 +129,8 @@ async fn metrics(State(s): State<Shared>) -> Result<Response, ApiError> {
         ("readnext_store_bytes", "Size of the store file.", bytes as f64),
         ("readnext_index_bytes", "Size of the BM25 index.", s.engine.index().size_bytes() as f64),
         ("readnext_index_lag", "Store changes the index has not applied.", lag as f64),
+        ("readnext_cached_blocks", "Blocks cached (the warmer keeps every default block computed).", s.engine.cached_blocks() as f64),
+        ("readnext_stale_blocks", "Articles whose cached blocks wait to be refreshed after a write.", s.engine.stale_blocks() as f64),
         ("readnext_uptime_seconds", "Seconds since the server started.", s.started.elapsed().as_secs_f64()),
     ]);
     Ok(typed("text/plain; version=0.0.4", text))

@@ -145,20 +145,33 @@ pub async fn serve(engine: Arc<Engine>, config: Config) -> Result<(), ServerErro
     served
 }
 
-/// Blocks the warmer computes per step (it checks for the stop flag between
-/// steps).
-const WARM_STEP: usize = 64;
+/// Blocks the warmer computes per step (it checks for stale blocks and the
+/// stop flag between steps).
+const WARM_STEP: usize = 32;
 
-/// Keeps the default block (`?k=8`, no filter) of every stored article
-/// cached, so that reads find it computed: a pass over every id computes
-/// the blocks that are missing (never cached, or dropped by a write), then
-/// the next pass starts two seconds later. Runs until `stop`.
+/// Keeps blocks computed, so that reads find them: first the stale ones
+/// (a write made a new article a candidate for them; reads are served the
+/// stale block until this replaces it, within the freshness that
+/// `readnext bench live` measures), then every stored article's default
+/// block (`?k=8`, no filter) that is missing (never cached, or dropped by a
+/// write), a pass over every id every two seconds. Runs until `stop`.
 fn warm(engine: &Engine, stop: &std::sync::atomic::AtomicBool) {
+    use std::sync::atomic::Ordering::Relaxed;
     let opts = readnext_recommend::RelatedOptions { k: 8, ..Default::default() };
     let mut after: Option<String> = None;
-    let started = std::time::Instant::now();
+    let started = Instant::now();
     let mut first_pass = true;
-    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+    let mut next_pass = Instant::now();
+    while !stop.load(Relaxed) {
+        match engine.refresh_stale(WARM_STEP) {
+            Ok(n) if n > 0 => continue,
+            Ok(_) => {}
+            Err(e) => tracing::warn!("refreshing stale blocks: {e}"),
+        }
+        if Instant::now() < next_pass {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+            continue;
+        }
         match engine.warm(after.as_deref(), WARM_STEP, &opts) {
             Ok((_, Some(next))) => after = Some(next),
             Ok((_, None)) => {
@@ -172,16 +185,11 @@ fn warm(engine: &Engine, stop: &std::sync::atomic::AtomicBool) {
                     first_pass = false;
                 }
                 after = None;
-                for _ in 0..20 {
-                    if stop.load(std::sync::atomic::Ordering::Relaxed) {
-                        return;
-                    }
-                    std::thread::sleep(std::time::Duration::from_millis(100));
-                }
+                next_pass = Instant::now() + std::time::Duration::from_secs(2);
             }
             Err(e) => {
                 tracing::warn!("warming blocks: {e}");
-                std::thread::sleep(std::time::Duration::from_secs(1));
+                next_pass = Instant::now() + std::time::Duration::from_secs(1);
             }
         }
     }
