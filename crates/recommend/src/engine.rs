@@ -22,7 +22,21 @@ type Result<T> = std::result::Result<T, RecommendError>;
 
 /// A written article's neighbours whose blocks it may enter: its own block
 /// at this depth. Their cached blocks are dropped when it is written.
-pub const NEIGHBOURS: usize = 24;
+pub const NEIGHBOURS: usize = 12;
+
+/// Deferred BM25 commits happen at most this often (ms).
+pub const COMMIT_INTERVAL_MS: u64 = 200;
+
+/// How a write reaches the BM25 index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Committed before the write returns.
+    Commit,
+    /// Committed by the next [`Engine::commit_pending`].
+    Deferred,
+    /// Committed by [`Engine::finish`]; every cached block is dropped.
+    Bulk,
+}
 
 /// Past this many article upserts in one write, dropping every cached
 /// block is cheaper than ranking each article for its neighbours.
@@ -110,6 +124,12 @@ pub struct Engine {
     /// Whether something calls [`Engine::refresh_stale`] (then reads serve
     /// stale blocks instead of recomputing them).
     refresher: std::sync::atomic::AtomicBool,
+    /// Upserted ids whose neighbours' blocks are still to be marked stale
+    /// (at the BM25 commit that makes them searchable).
+    pending: Mutex<Vec<String>>,
+    /// Whether deferred writes wait for a BM25 commit.
+    dirty: std::sync::atomic::AtomicBool,
+    last_commit: Mutex<std::time::Instant>,
 }
 
 /// A counting semaphore.
@@ -131,6 +151,23 @@ impl Permits {
             }
             *free -= 1;
         }
+        self.ran(f)
+    }
+
+    /// Runs `f` if a permit is free right now.
+    fn try_run<T>(&self, f: impl FnOnce() -> T) -> Option<T> {
+        {
+            let mut free = self.free.lock().unwrap_or_else(|p| p.into_inner());
+            if *free == 0 {
+                return None;
+            }
+            *free -= 1;
+        }
+        Some(self.ran(f))
+    }
+
+    /// Runs `f` holding a permit taken by the caller, and gives it back.
+    fn ran<T>(&self, f: impl FnOnce() -> T) -> T {
         struct Release<'a>(&'a Permits);
         impl Drop for Release<'_> {
             fn drop(&mut self) {
@@ -165,6 +202,9 @@ impl Engine {
             computing: Permits::new(std::thread::available_parallelism().map_or(2, |n| n.get())),
             warm: std::sync::atomic::AtomicBool::new(false),
             refresher: std::sync::atomic::AtomicBool::new(false),
+            pending: Mutex::new(Vec::new()),
+            dirty: std::sync::atomic::AtomicBool::new(false),
+            last_commit: Mutex::new(std::time::Instant::now()),
         };
         engine.load_stats()?;
         engine.sync_index()?;
@@ -287,14 +327,62 @@ impl Engine {
     /// Everything is durable once this returns, whatever happens to the
     /// indexes afterwards.
     pub fn write(&self, writes: &[Write]) -> Result<IngestOutcome> {
-        self.write_with(None, writes, true)
+        self.write_with(None, writes, Mode::Commit)
+    }
+
+    /// [`Engine::write`] with the BM25 commit deferred to the next
+    /// [`Engine::commit_pending`] (the server's warmer calls it every
+    /// [`COMMIT_INTERVAL_MS`]): the writes are durable in the store, in the
+    /// HNSW index, and their own blocks and those that showed them are
+    /// dropped when this returns; BM25 retrieval finds them, and the blocks
+    /// they may enter are marked stale, at that commit. This is what keeps an
+    /// acknowledgement to one transaction, as Elasticsearch's refresh
+    /// interval does.
+    pub fn write_deferred(&self, writes: &[Write]) -> Result<IngestOutcome> {
+        self.write_with(None, writes, Mode::Deferred)
+    }
+
+    /// Commits the BM25 index if deferred writes are waiting and the last
+    /// commit is at least [`COMMIT_INTERVAL_MS`] old, then marks stale the
+    /// blocks their articles may enter. Returns how many articles it
+    /// committed.
+    pub fn commit_pending(&self) -> Result<usize> {
+        if !self.dirty.load(Ordering::Relaxed) {
+            return Ok(0);
+        }
+        let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        {
+            let last = self.last_commit.lock().unwrap_or_else(|p| p.into_inner());
+            if last.elapsed() < std::time::Duration::from_millis(COMMIT_INTERVAL_MS) {
+                return Ok(0);
+            }
+        }
+        self.index.commit()?;
+        self.dirty.store(false, Ordering::Relaxed);
+        *self.last_commit.lock().unwrap_or_else(|p| p.into_inner()) = std::time::Instant::now();
+        let ids = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|p| p.into_inner()));
+        self.mark_neighbours_stale(&ids)?;
+        Ok(ids.len())
+    }
+
+    /// Marks stale the blocks of the neighbours of `ids` (upserted and now
+    /// searchable), when any block is cached.
+    fn mark_neighbours_stale(&self, ids: &[String]) -> Result<()> {
+        if ids.is_empty() || self.blocks.read().unwrap_or_else(|p| p.into_inner()).len() == 0 {
+            return Ok(());
+        }
+        let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let near = self.neighbours(&refs)?;
+        let near: Vec<&str> = near.iter().map(String::as_str).filter(|n| !refs.contains(n)).collect();
+        self.blocks.write().unwrap_or_else(|p| p.into_inner()).mark_stale(&near);
+        Ok(())
     }
 
     /// [`Engine::write`] at positions of a replicated log: `writes[i]` is at
     /// `first + i`, and a position already applied changes nothing
     /// ([`Applied::Replayed`]).
     pub fn write_at(&self, first: u64, writes: &[Write]) -> Result<IngestOutcome> {
-        self.write_with(Some(first), writes, true)
+        self.write_with(Some(first), writes, Mode::Commit)
     }
 
     /// [`Engine::write`] for bulk loads: the index is updated but commits only
@@ -303,7 +391,7 @@ impl Engine {
     /// dropped. The store is durable as usual; a crash before the commit is
     /// repaired by the next [`Engine::open`].
     pub fn write_bulk(&self, writes: &[Write]) -> Result<IngestOutcome> {
-        self.write_with(None, writes, false)
+        self.write_with(None, writes, Mode::Bulk)
     }
 
     /// Records reading events ([`Write::Events`]); returns how many.
@@ -324,7 +412,8 @@ impl Engine {
         })
     }
 
-    fn write_with(&self, first: Option<u64>, writes: &[Write], commit: bool) -> Result<IngestOutcome> {
+    fn write_with(&self, first: Option<u64>, writes: &[Write], mode: Mode) -> Result<IngestOutcome> {
+        let commit = mode == Mode::Commit;
         let serial = writes.iter().any(|w| !matches!(w, Write::Events(_) | Write::Forget(_)));
         // Event writes do not wait for article writes: the store orders them,
         // and they touch neither the statistics nor the indexes.
@@ -382,7 +471,7 @@ impl Engine {
         } else {
             self.sync(commit)?;
         }
-        self.after_article_writes(writes, &applied, commit)?;
+        self.after_article_writes(writes, &applied, mode)?;
         self.after_rule_writes(writes, &applied)?;
         self.after_event_writes(writes, &applied, &forgotten)?;
         Ok(IngestOutcome { applied })
@@ -451,14 +540,14 @@ impl Engine {
     /// each upserted article may now enter (its own block at depth
     /// [`NEIGHBOURS`], ranked once now that the index holds it). A bulk write,
     /// or one of more than [`NEIGHBOUR_BATCH`] upserts, drops every block.
-    fn after_article_writes(&self, writes: &[Write], applied: &[Applied], commit: bool) -> Result<()> {
+    fn after_article_writes(&self, writes: &[Write], applied: &[Applied], mode: Mode) -> Result<()> {
         let mut changed: Vec<&str> = Vec::new();
-        let mut upserted: Vec<&str> = Vec::new();
+        let mut upserted: Vec<String> = Vec::new();
         for (w, a) in writes.iter().zip(applied) {
             match (w, a) {
                 (Write::Upsert(r), Applied::Inserted | Applied::Updated) => {
                     changed.push(&r.article.id);
-                    upserted.push(&r.article.id);
+                    upserted.push(r.article.id.clone());
                 }
                 (Write::Delete(id), Applied::Deleted) => changed.push(id),
                 (Write::Vectors(items), Applied::Vectors(n)) if *n > 0 => {
@@ -471,18 +560,22 @@ impl Engine {
             return Ok(());
         }
         self.features.remove(&changed);
-        if !commit || upserted.len() > NEIGHBOUR_BATCH {
+        if mode == Mode::Bulk || upserted.len() > NEIGHBOUR_BATCH {
             self.blocks.write().unwrap_or_else(|p| p.into_inner()).clear();
             return Ok(());
         }
         self.blocks.write().unwrap_or_else(|p| p.into_inner()).invalidate(&changed, &changed);
-        if self.blocks.read().unwrap_or_else(|p| p.into_inner()).len() == 0 {
+        let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        pending.extend(upserted);
+        if mode == Mode::Deferred {
+            self.dirty.store(true, Ordering::Relaxed);
             return Ok(());
         }
-        let near = self.neighbours(&upserted)?;
-        let near: Vec<&str> = near.iter().map(String::as_str).collect();
-        self.blocks.write().unwrap_or_else(|p| p.into_inner()).mark_stale(&near);
-        Ok(())
+        // Committed now, together with any deferred writes before it.
+        let ids = std::mem::take(&mut *pending);
+        drop(pending);
+        self.dirty.store(false, Ordering::Relaxed);
+        self.mark_neighbours_stale(&ids)
     }
 
     /// The articles whose blocks `ids` may enter: each one's own block at
@@ -665,6 +758,8 @@ impl Engine {
     /// What was derived while bulk writes were uncommitted (statistics,
     /// cached blocks) is dropped: it did not see them.
     pub fn finish(&self) -> Result<()> {
+        self.pending.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        self.dirty.store(false, Ordering::Relaxed);
         self.index.finish()?;
         self.dense.save()?;
         self.invalidate();
@@ -726,24 +821,32 @@ impl Engine {
         // cached (their text is the key).
         let Some(owner) = &query.id else { return self.computing.run(|| self.related_uncached(query, opts)) };
         let key = format!("{opts:?}");
-        // A stale block is served while a refresher is running (it will be
-        // replaced shortly); without one, it is recomputed here.
+        // A stale block is recomputed here when a core is free; when none
+        // is and a refresher runs, it is served as it is (the refresher
+        // replaces it shortly).
         let refresher = self.refresher.load(Ordering::Relaxed);
-        let usable = |hit: Option<(Arc<Vec<Pick>>, bool)>| hit.filter(|(_, stale)| refresher || !stale);
-        if let Some((hit, _)) = usable(self.blocks.read().unwrap_or_else(|p| p.into_inner()).get(owner, &key)) {
-            return Ok(hit.as_ref().clone());
+        let hit = self.blocks.read().unwrap_or_else(|p| p.into_inner()).get(owner, &key);
+        if let Some((block, false)) = &hit {
+            return Ok(block.as_ref().clone());
         }
-        let (picks, epoch) = self.computing.run(|| {
+        let compute = || {
             // Another request may have computed it while this one waited.
             let epoch = {
                 let cache = self.blocks.read().unwrap_or_else(|p| p.into_inner());
-                if let Some((hit, _)) = usable(cache.get(owner, &key)) {
+                if let Some((hit, false)) = cache.get(owner, &key) {
                     return Ok::<_, RecommendError>((hit.as_ref().clone(), None));
                 }
                 cache.epoch()
             };
             Ok((self.related_uncached(query, opts)?, Some(epoch)))
-        })?;
+        };
+        let (picks, epoch) = match hit {
+            Some((stale, true)) if refresher => match self.computing.try_run(compute) {
+                Some(r) => r?,
+                None => return Ok(stale.as_ref().clone()),
+            },
+            _ => self.computing.run(compute)?,
+        };
         let Some(epoch) = epoch else { return Ok(picks) };
         let mut cache = self.blocks.write().unwrap_or_else(|p| p.into_inner());
         match cache.get(owner, &key) {

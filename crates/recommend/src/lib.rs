@@ -17,7 +17,7 @@ mod rank;
 mod ranker;
 mod vectors;
 
-pub use engine::{Engine, IngestOutcome, NEIGHBOURS, Query};
+pub use engine::{COMMIT_INTERVAL_MS, Engine, IngestOutcome, NEIGHBOURS, Query};
 pub use live::HORIZON_MS;
 pub use options::{RelatedOptions, Weights};
 pub use personal::UserOptions;

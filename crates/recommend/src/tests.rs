@@ -641,3 +641,34 @@ fn replayed_events_change_no_profile_taste_or_trending_count() {
     engine.forget("ana").unwrap();
     assert_eq!(trending(&engine)[1].value, 1.0);
 }
+
+#[test]
+fn a_deferred_write_reaches_its_neighbours_blocks_at_the_next_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::open(dir.path()).unwrap();
+    engine.write(&corpus()).unwrap();
+    let opts = RelatedOptions::default();
+    let tariffs = engine.query_for_id("tariffs").unwrap();
+    engine.related(&tariffs, &opts).unwrap();
+    engine
+        .write_deferred(&[upsert(article(
+            "tariffs-2",
+            "Tariffs on Mexican products take effect",
+            "The tariffs on Mexican products took effect. Sheinbaum answered with tariffs of her own.",
+            20_011,
+        ))])
+        .unwrap();
+    // Durable and readable at once; not yet searchable by its words.
+    assert!(engine.store().get("tariffs-2").unwrap().is_some());
+    assert!(engine.is_cached("tariffs", &opts));
+    std::thread::sleep(std::time::Duration::from_millis(crate::COMMIT_INTERVAL_MS + 50));
+    assert_eq!(engine.commit_pending().unwrap(), 1);
+    assert_eq!(engine.commit_pending().unwrap(), 0, "nothing left to commit");
+    assert!(!engine.is_cached("tariffs", &opts), "its neighbour's block is stale");
+    assert_eq!(engine.stale_blocks(), 1);
+    // With a refresher, the stale block is recomputed in the background.
+    assert_eq!(engine.refresh_stale(10).unwrap(), 1);
+    assert!(engine.is_cached("tariffs", &opts));
+    let t = engine.related(&tariffs, &opts).unwrap();
+    assert!(t.iter().any(|p| p.id == "tariffs-2"), "{t:?}");
+}

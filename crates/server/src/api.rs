@@ -129,8 +129,16 @@ async fn metrics(State(s): State<Shared>) -> Result<Response, ApiError> {
         ("readnext_store_bytes", "Size of the store file.", bytes as f64),
         ("readnext_index_bytes", "Size of the BM25 index.", s.engine.index().size_bytes() as f64),
         ("readnext_index_lag", "Store changes the index has not applied.", lag as f64),
-        ("readnext_cached_blocks", "Blocks cached (the warmer keeps every default block computed).", s.engine.cached_blocks() as f64),
-        ("readnext_stale_blocks", "Articles whose cached blocks wait to be refreshed after a write.", s.engine.stale_blocks() as f64),
+        (
+            "readnext_cached_blocks",
+            "Blocks cached (the warmer keeps every default block computed).",
+            s.engine.cached_blocks() as f64,
+        ),
+        (
+            "readnext_stale_blocks",
+            "Articles whose cached blocks wait to be refreshed after a write.",
+            s.engine.stale_blocks() as f64,
+        ),
         ("readnext_uptime_seconds", "Seconds since the server started.", s.started.elapsed().as_secs_f64()),
     ]);
     Ok(typed("text/plain; version=0.0.4", text))
@@ -237,7 +245,7 @@ async fn put_article(
         let mut rec = record_of(v, Some(&id))?;
         engine.embed_records(std::slice::from_mut(&mut rec), &|_| {})?;
         let id = rec.article.id.clone();
-        let applied = engine.write(&[Write::Upsert(Box::new(rec))])?.applied;
+        let applied = engine.write_deferred(&[Write::Upsert(Box::new(rec))])?.applied;
         let a = applied.first().copied().unwrap_or(Applied::Unchanged);
         let code = if a == Applied::Inserted { StatusCode::CREATED } else { StatusCode::OK };
         Ok((code, Json(json!({"id": id, "status": status_name(a)}))).into_response())
@@ -277,7 +285,7 @@ async fn post_articles(State(s): State<Shared>, b: Result<Bytes, BytesRejection>
         let mut records: Vec<Record> = writes;
         engine.embed_records(&mut records, &|_| {})?;
         let writes: Vec<Write> = records.into_iter().map(|r| Write::Upsert(Box::new(r))).collect();
-        let applied = engine.write(&writes)?.applied;
+        let applied = engine.write_deferred(&writes)?.applied;
         for (slot, a) in slots.into_iter().zip(applied) {
             results[slot]["status"] = json!(status_name(a));
         }
@@ -290,7 +298,7 @@ async fn post_articles(State(s): State<Shared>, b: Result<Bytes, BytesRejection>
 async fn delete_article(State(s): State<Shared>, Path(id): Path<String>) -> Result<Response, ApiError> {
     let engine = s.engine.clone();
     blocking(move || {
-        let applied = engine.write(&[Write::Delete(id.clone())])?.applied;
+        let applied = engine.write_deferred(&[Write::Delete(id.clone())])?.applied;
         match applied.first() {
             Some(Applied::Deleted) => Ok(StatusCode::NO_CONTENT.into_response()),
             _ => Err(ApiError::not_found(format!("no article with id {id:?}"))),

@@ -149,7 +149,9 @@ pub async fn serve(engine: Arc<Engine>, config: Config) -> Result<(), ServerErro
 /// stop flag between steps).
 const WARM_STEP: usize = 32;
 
-/// Keeps blocks computed, so that reads find them: first the stale ones
+/// Commits deferred article writes to the BM25 index (every
+/// `COMMIT_INTERVAL_MS` at most), and keeps blocks computed, so that reads
+/// find them: first the stale ones
 /// (a write made a new article a candidate for them; reads are served the
 /// stale block until this replaces it, within the freshness that
 /// `readnext bench live` measures), then every stored article's default
@@ -163,6 +165,9 @@ fn warm(engine: &Engine, stop: &std::sync::atomic::AtomicBool) {
     let mut first_pass = true;
     let mut next_pass = Instant::now();
     while !stop.load(Relaxed) {
+        if let Err(e) = engine.commit_pending() {
+            tracing::warn!("committing the index: {e}");
+        }
         match engine.refresh_stale(WARM_STEP) {
             Ok(n) if n > 0 => continue,
             Ok(_) => {}
