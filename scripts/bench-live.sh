@@ -21,6 +21,9 @@
 #   READNEXT_DATA  corpus root (default ../shared/data); the BBC set under
 #                  $READNEXT_DATA/bbc is what phase 2 PUTs
 #   LEXICAL=1      ingest and serve with --lexical (no embedding model)
+#   READ_RATE      pace the reads to about this many a second (each wrk
+#                  connection waits CONNECTIONS*1000/READ_RATE ms before each
+#                  request); unset or 0: as fast as the server answers
 #   PHASE_SECONDS (30), PUT_RATE (5), CLICK_RATE (500), CONNECTIONS (64),
 #   FRESH_TRIALS (5), FRESH_TIMEOUT (10 s of polling), FRESH_READS (1: keep
 #   the reads going during the lag trials), PUT_CONNS and EVENT_CONNS (8

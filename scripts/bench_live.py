@@ -430,6 +430,14 @@ end
 function request()
   return wrk.format("GET", "/v1/articles/" .. ids[math.random(#ids)] .. "/related?k=8")
 end
+-- READ_RATE: each connection waits this many ms before each request, so
+-- that the connections together ask about READ_RATE reads a second (wrk
+-- times a request from its send, so the wait is not in the latency);
+-- 0 asks as fast as the server answers.
+local wait_ms = %(delay)s
+if wait_ms > 0 then
+  function delay() return wait_ms end
+end
 -- Every response by status code, so 5xx (and 4xx) are reported by code;
 -- socket errors and timeouts come from summary.errors.
 function response(status, headers, body)
@@ -768,10 +776,14 @@ def main() -> int:
     ids_file = args.work / "ids.txt"
     ids_file.write_text("".join(quote_id(i) + "\n" for i in ids))
     lua = args.work / "related.lua"
-    lua.write_text(WRK_LUA % {"ids": json.dumps(str(ids_file))})
+    read_rate = float(os.environ.get("READ_RATE", "0") or 0)
+    wait_ms = int(round(connections * 1000 / read_rate)) if read_rate > 0 else 0
+    lua.write_text(WRK_LUA % {"ids": json.dumps(str(ids_file)), "delay": wait_ms})
     reads = Reads(args.wrk, args.port, lua, connections, wrk_threads, os.environ.get("WRK_TIMEOUT", "10s"))
     print(f"== {len(ids):,} stored articles; {len(articles):,} BBC articles to PUT; "
-          f"{phase_s} s a phase, {connections} connections, {wrk_threads} wrk threads")
+          f"{phase_s} s a phase, {connections} connections, {wrk_threads} wrk threads"
+          + (f", reads paced to about {read_rate:g}/s ({wait_ms} ms between a connection's requests)"
+             if wait_ms else ", reads as fast as answered"))
 
     def check_server():
         if not alive(args.pid):

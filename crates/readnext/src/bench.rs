@@ -421,6 +421,12 @@ fn store_bytes_per_article(engine: &Engine, stored: usize) -> anyhow::Result<()>
     let tables = engine.store().table_bytes()?;
     let parts: Vec<String> =
         tables.iter().filter(|(_, b)| *b > 0).map(|(name, b)| format!("{name} {:.0}", *b as f64 / n)).collect();
-    outln!("  store: {:.0} bytes per article (file); tables, bytes per article: {}", file / n, parts.join(", "));
+    let used: u64 = tables.iter().map(|(_, b)| b).sum();
+    outln!(
+        "  store: {:.0} bytes per article in its tables ({:.0} in the file, before compaction); per table: {}",
+        used as f64 / n,
+        file / n,
+        parts.join(", ")
+    );
     Ok(())
 }

@@ -130,6 +130,9 @@ pub struct Engine {
     /// Whether deferred writes wait for a BM25 commit.
     dirty: std::sync::atomic::AtomicBool,
     last_commit: Mutex<std::time::Instant>,
+    /// Whether bulk writes moved the store's statistics past the snapshot
+    /// (read back in [`Engine::finish`]).
+    stats_behind: std::sync::atomic::AtomicBool,
 }
 
 /// A counting semaphore.
@@ -205,6 +208,7 @@ impl Engine {
             pending: Mutex::new(Vec::new()),
             dirty: std::sync::atomic::AtomicBool::new(false),
             last_commit: Mutex::new(std::time::Instant::now()),
+            stats_behind: std::sync::atomic::AtomicBool::new(false),
         };
         engine.load_stats()?;
         engine.sync_index()?;
@@ -426,7 +430,8 @@ impl Engine {
                 _ => None,
             })
             .collect();
-        let old_inputs = if article_ids.is_empty() { vec![] } else { self.store.rank_inputs(&article_ids)? };
+        let old_inputs =
+            if article_ids.is_empty() || mode == Mode::Bulk { vec![] } else { self.store.rank_inputs(&article_ids)? };
         let forgotten: Vec<Event> = writes
             .iter()
             .filter_map(|w| match w {
@@ -440,7 +445,12 @@ impl Engine {
             .collect();
         let before = self.store.last_seq()?;
         let applied = self.store.apply_at(first, writes)?;
-        if !article_ids.is_empty() {
+        if mode == Mode::Bulk {
+            // A bulk load reads the statistics back once, in `finish`.
+            self.stats_behind.store(true, Ordering::Relaxed);
+        } else if self.stats_behind.swap(false, Ordering::Relaxed) {
+            self.load_stats()?;
+        } else if !article_ids.is_empty() {
             self.update_stats(&old_inputs, writes, &applied)?;
         }
         let vectors = writes
@@ -758,6 +768,9 @@ impl Engine {
     /// What was derived while bulk writes were uncommitted (statistics,
     /// cached blocks) is dropped: it did not see them.
     pub fn finish(&self) -> Result<()> {
+        if self.stats_behind.swap(false, Ordering::Relaxed) {
+            self.load_stats()?;
+        }
         self.pending.lock().unwrap_or_else(|p| p.into_inner()).clear();
         self.dirty.store(false, Ordering::Relaxed);
         self.index.finish()?;

@@ -514,6 +514,16 @@ fn the_ranker_flags_sections_new_to_the_reader_and_weighs_section_signals_by_the
     assert!(rows.iter().all(|r| r[section_new] == 0.0 && r[subsection_new] == 0.0));
 }
 
+/// A follow-up of the corpus's tariffs story.
+fn follow_up() -> Write {
+    upsert(article(
+        "tariffs-2",
+        "Tariffs on Mexican products take effect",
+        "The tariffs on Mexican products took effect. Sheinbaum answered with tariffs of her own.",
+        20_011,
+    ))
+}
+
 /// Every stored article's block, as (id, [(pick, score bits)]).
 fn all_blocks(engine: &Engine) -> Vec<(String, Vec<(String, u32)>)> {
     let opts = RelatedOptions::default();
@@ -574,14 +584,7 @@ fn a_write_drops_only_the_blocks_it_can_change_and_a_follow_up_enters_its_storys
     assert!(ids.iter().all(|id| engine.is_cached(id, &opts)));
     // A follow-up of the tariffs story: its block is cached again at once
     // on the next read, and shows the follow-up.
-    engine
-        .write(&[upsert(article(
-            "tariffs-2",
-            "Tariffs on Mexican products take effect",
-            "The tariffs on Mexican products took effect. Sheinbaum answered with tariffs of her own.",
-            20_011,
-        ))])
-        .unwrap();
+    engine.write(&[follow_up()]).unwrap();
     assert!(!engine.is_cached("tariffs", &opts), "the follow-up's neighbour lost its block");
     assert!(engine.is_cached("baseball", &opts), "an unrelated block is kept");
     let t = engine.related(&engine.query_for_id("tariffs").unwrap(), &opts).unwrap();
@@ -650,14 +653,7 @@ fn a_deferred_write_reaches_its_neighbours_blocks_at_the_next_commit() {
     let opts = RelatedOptions::default();
     let tariffs = engine.query_for_id("tariffs").unwrap();
     engine.related(&tariffs, &opts).unwrap();
-    engine
-        .write_deferred(&[upsert(article(
-            "tariffs-2",
-            "Tariffs on Mexican products take effect",
-            "The tariffs on Mexican products took effect. Sheinbaum answered with tariffs of her own.",
-            20_011,
-        ))])
-        .unwrap();
+    engine.write_deferred(&[follow_up()]).unwrap();
     // Durable and readable at once; not yet searchable by its words.
     assert!(engine.store().get("tariffs-2").unwrap().is_some());
     assert!(engine.is_cached("tariffs", &opts));

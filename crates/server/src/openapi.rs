@@ -61,7 +61,8 @@ pub(crate) fn document() -> Value {
                 "Event": {"type": "object", "required": ["user", "article", "type"], "properties": {
                     "user": {"type": "string"}, "article": {"type": "string"},
                     "type": {"type": "string", "enum": ["impression", "click"]},
-                    "time": {"oneOf": [{"type": "string"}, {"type": "integer"}]},
+                    "time": {"description": "RFC 3339 or ms since the epoch (default now); at most 5 minutes ahead of the server's clock and at most 30 days behind it, or the event is rejected",
+                        "oneOf": [{"type": "string"}, {"type": "integer"}]},
                     "position": {"type": "integer", "minimum": 0}, "slate": {"type": "array", "items": {"type": "string"}}}},
                 "Events": {"type": "array", "items": {"$ref": "#/components/schemas/Event"}},
                 "Ids": {"type": "array", "items": {"type": "string"}},
@@ -75,7 +76,7 @@ pub(crate) fn document() -> Value {
             },
             "/v1/articles/{id}": {
                 "get": op("An article", Some("read"), &[id], None, "200"),
-                "put": op("Add or replace an article", Some("write"), &[id], Some("Article"), "200"),
+                "put": op("Add or replace an article. Answered once it is durable, with its vector (embedded before the answer) in dense retrieval; found by its words, and in the blocks it enters, within the next index commit (at most 200 ms later)", Some("write"), &[id], Some("Article"), "200"),
                 "delete": op("Delete an article", Some("write"), &[id], None, "204"),
             },
             "/v1/articles/{id}/related": {"get": op("The related block (JSON)", None, &filters, None, "200")},
@@ -93,7 +94,7 @@ pub(crate) fn document() -> Value {
                 "delete": op("Unblock an article", Some("admin"), &[id], None, "200"),
             },
             "/healthz": {"get": op("Liveness", None, &[], None, "200")},
-            "/readyz": {"get": op("Readiness (store readable, index current)", None, &[], None, "200")},
+            "/readyz": {"get": op("Readiness (store readable, index current); `warm` once every default block is computed", None, &[], None, "200")},
             "/metrics": {"get": op("Prometheus metrics", Some("read"), &[], None, "200")},
             "/widget.js": {"get": op("The embeddable widget", None, &[], None, "200")},
         },

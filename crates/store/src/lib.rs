@@ -588,8 +588,8 @@ pub struct CorpusCounts {
 /// they are written (a batch of articles shares most of its terms).
 #[derive(Default)]
 struct DfDelta {
-    terms: BTreeMap<u64, i64>,
-    entities: BTreeMap<u64, i64>,
+    terms: readnext_core::FastMap<u64, i64>,
+    entities: readnext_core::FastMap<u64, i64>,
 }
 
 impl DfDelta {
@@ -609,9 +609,12 @@ impl DfDelta {
     ) -> std::result::Result<(), redb::Error> {
         fn move_by(
             table: &mut redb::Table<'_, u64, u32>,
-            delta: &BTreeMap<u64, i64>,
+            delta: &readnext_core::FastMap<u64, i64>,
         ) -> std::result::Result<(), redb::Error> {
-            for (&h, &d) in delta.iter().filter(|(_, d)| **d != 0) {
+            // In key order: neighbouring keys share B-tree pages.
+            let mut moved: Vec<(u64, i64)> = delta.iter().filter(|(_, d)| **d != 0).map(|(h, d)| (*h, *d)).collect();
+            moved.sort_unstable();
+            for (h, d) in moved {
                 let old = table.get(h)?.map_or(0, |v| v.value() as i64);
                 let new = (old + d).max(0);
                 if new == 0 {
