@@ -667,8 +667,8 @@ impl Engine {
         ids.dedup();
         Ok(ids
             .iter()
-            .zip(self.store.get_many(&ids)?)
-            .filter_map(|(id, r)| r.map(|r| (id.to_string(), (r.article.section, r.article.tags.into_iter().next()))))
+            .zip(self.store.read_inputs(&ids)?)
+            .filter_map(|(id, r)| r.map(|r| (id.to_string(), (r.section, r.subsection))))
             .collect())
     }
 

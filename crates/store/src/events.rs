@@ -72,23 +72,15 @@ impl Tx<'_> {
         // Profiles change only with clicks on stored articles.
         let mut touched: std::collections::BTreeMap<&str, Profile> = Default::default();
         for ev in events.iter().filter(|e| e.kind == EventKind::Click) {
-            let Some(a) = self.articles.get(ev.article.as_str()).map_err(|e| db_err(path, e))? else { continue };
-            let article: Article = decode(&ev.article, a.value())?;
-            let entities: Vec<String> = match self.analyses.get(ev.article.as_str()).map_err(|e| db_err(path, e))? {
-                Some(v) => {
-                    let an: Analysis = decode(&ev.article, v.value())?;
-                    an.entities.iter().map(|e| e.key.clone()).collect()
-                }
-                None => vec![],
-            };
+            let Some(input) = self.read_input(&ev.article)? else { continue };
             let p = loaded(&mut touched, &ev.user, || {
                 match profiles.get(ev.user.as_str()).map_err(|e| db_err(path, e))? {
                     Some(v) => decode(&ev.user, v.value()),
                     None => Ok(Profile::default()),
                 }
             })?;
-            let ents: Vec<&str> = entities.iter().map(String::as_str).collect();
-            p.add_read(article.section.as_deref(), article.tags.first().map(String::as_str), &ents, ev.time_ms);
+            let ents: Vec<&str> = input.entities.iter().map(String::as_str).collect();
+            p.add_read(input.section.as_deref(), input.subsection.as_deref(), &ents, ev.time_ms);
             let Some(v) = self.vectors.get(ev.article.as_str()).map_err(|e| db_err(path, e))? else { continue };
             let v = vector_from_bytes(&ev.article, v.value())?;
             let t = loaded(&mut touched_tastes, &ev.user, || {
@@ -115,6 +107,26 @@ impl Tx<'_> {
                 .map_err(|e| db_err(path, e))?;
         }
         Ok(events.len())
+    }
+
+    /// What a click on `id` adds to a profile (`None` when not stored): the
+    /// kept reading input, or, for an article stored before those were
+    /// kept, what its record gives.
+    fn read_input(&self, id: &str) -> Result<Option<super::ReadInput>> {
+        let path = self.path;
+        if let Some(v) = self.read_inputs_get(id)? {
+            return Ok(Some(v));
+        }
+        let Some(a) = self.articles.get(id).map_err(|e| db_err(path, e))? else { return Ok(None) };
+        let article: Article = decode(id, a.value())?;
+        let entities: Vec<String> = match self.analyses.get(id).map_err(|e| db_err(path, e))? {
+            Some(v) => {
+                let an: Analysis = decode(id, v.value())?;
+                an.entities.iter().map(|e| e.key.clone()).collect()
+            }
+            None => vec![],
+        };
+        Ok(Some(super::ReadInput { section: article.section, subsection: article.tags.into_iter().next(), entities }))
     }
 
     /// Erases a reader's events (in both tables), profile and taste.

@@ -216,6 +216,7 @@ impl Store {
             txn.open_table(events::TASTES).map_err(|e| store.err(e))?;
             txn.open_table(TERM_DF).map_err(|e| store.err(e))?;
             txn.open_table(ENTITY_DF).map_err(|e| store.err(e))?;
+            txn.open_table(READ_INPUTS).map_err(|e| store.err(e))?;
         }
         txn.commit().map_err(|e| store.err(e))?;
         store.build_doc_freqs()?;
@@ -519,6 +520,20 @@ impl Store {
         Ok(meta.get("next_seq").map_err(|e| self.err(e))?.map_or(1, |v| v.value()) - 1)
     }
 
+    /// The reading inputs of several ids (`None` for an id not stored), in
+    /// one snapshot, in order. An article stored by a build before they were
+    /// kept has its input derived from its record.
+    pub fn read_inputs<S: AsRef<str>>(&self, ids: &[S]) -> Result<Vec<Option<ReadInput>>> {
+        let kept = self.read_many_with(READ_INPUTS, ids, |id, b| decode::<ReadInput>(id, b))?;
+        let missing: Vec<&str> =
+            ids.iter().zip(&kept).filter(|(_, k)| k.is_none()).map(|(id, _)| id.as_ref()).collect();
+        if missing.is_empty() {
+            return Ok(kept);
+        }
+        let mut derived = self.get_many(&missing)?.into_iter().map(|r| r.map(|r| ReadInput::of(&r)));
+        Ok(kept.into_iter().map(|k| k.or_else(|| derived.next().flatten())).collect())
+    }
+
     /// Bytes each table takes in the file (stored, metadata and fragmented
     /// pages), by table name: what `readnext bench` prints per article.
     pub fn table_bytes(&self) -> Result<Vec<(&'static str, u64)>> {
@@ -540,6 +555,7 @@ impl Store {
             ("id_seq", size(&txn, ID_SEQ).map_err(e)?),
             ("term_df", size(&txn, TERM_DF).map_err(e)?),
             ("entity_df", size(&txn, ENTITY_DF).map_err(e)?),
+            ("read_inputs", size(&txn, READ_INPUTS).map_err(e)?),
             ("events", size(&txn, events::EVENTS).map_err(e)?),
             ("user_events", size(&txn, events::USER_EVENTS).map_err(e)?),
             ("profiles", size(&txn, events::PROFILES).map_err(e)?),
@@ -560,6 +576,32 @@ impl Store {
         s.store_bytes = std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0);
         s.last_seq = self.last_seq()?;
         Ok(s)
+    }
+}
+
+/// What a click on an article adds to its reader's profile and to the
+/// popularity groups (section, subsection, entity keys), kept apart so that
+/// recording events never decodes article bodies or analyses.
+const READ_INPUTS: TableDefinition<&str, &[u8]> = TableDefinition::new("read_inputs");
+
+/// The part of an article that reading events need.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadInput {
+    /// Section.
+    pub section: Option<String>,
+    /// Subsection (the first tag).
+    pub subsection: Option<String>,
+    /// Entity keys.
+    pub entities: Vec<String>,
+}
+
+impl ReadInput {
+    fn of(r: &Record) -> ReadInput {
+        ReadInput {
+            section: r.article.section.clone(),
+            subsection: r.article.tags.first().cloned(),
+            entities: r.analysis.entities.iter().map(|e| e.key.clone()).collect(),
+        }
     }
 }
 
@@ -637,6 +679,7 @@ pub(crate) struct Tx<'t> {
     pub(crate) articles: redb::Table<'t, &'static str, &'static [u8]>,
     pub(crate) analyses: redb::Table<'t, &'static str, &'static [u8]>,
     rank: redb::Table<'t, &'static str, &'static [u8]>,
+    read_inputs: redb::Table<'t, &'static str, &'static [u8]>,
     pub(crate) vectors: redb::Table<'t, &'static str, &'static [u8]>,
     log: ChangeLog<'t>,
     df: DfDelta,
@@ -651,6 +694,7 @@ impl<'t> Tx<'t> {
             articles: txn.open_table(ARTICLES).map_err(e)?,
             analyses: txn.open_table(ANALYSES).map_err(e)?,
             rank: txn.open_table(RANK).map_err(e)?,
+            read_inputs: txn.open_table(READ_INPUTS).map_err(e)?,
             vectors: txn.open_table(VECTORS).map_err(e)?,
             log: ChangeLog::open(txn).map_err(|e| db_err(path, e))?,
             df: DfDelta::default(),
@@ -698,6 +742,14 @@ impl<'t> Tx<'t> {
         }
     }
 
+    /// The kept reading input of `id`, if there is one.
+    pub(crate) fn read_inputs_get(&self, id: &str) -> Result<Option<ReadInput>> {
+        match self.read_inputs.get(id).map_err(|e| db_err(self.path, e))? {
+            Some(v) => decode(id, v.value()).map(Some),
+            None => Ok(None),
+        }
+    }
+
     fn upsert(&mut self, r: &Record) -> Result<Applied> {
         let path = self.path;
         let article = encode(&r.article, &r.article.id)?;
@@ -734,6 +786,8 @@ impl<'t> Tx<'t> {
                 self.df.add(&decode_rank_input(id, old.value())?, -1);
             }
             self.df.add(&ri, 1);
+            let read = encode(&ReadInput::of(r), id)?;
+            self.read_inputs.insert(id, read.as_slice()).map_err(|e| db_err(path, e))?;
             self.log.record(id).map_err(|e| db_err(path, e))?;
         }
         Ok(applied)
@@ -746,6 +800,7 @@ impl<'t> Tx<'t> {
             self.df.add(&decode_rank_input(id, old.value())?, -1);
         }
         self.vectors.remove(id).map_err(|e| db_err(path, e))?;
+        self.read_inputs.remove(id).map_err(|e| db_err(path, e))?;
         let old = self.articles.remove(id).map_err(|e| db_err(path, e))?;
         if old.is_none() {
             return Ok(Applied::Missing);

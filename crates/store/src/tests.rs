@@ -259,6 +259,10 @@ fn document_frequencies_follow_writes_whatever_their_order() {
     b.apply_batch(&[docs[1].clone(), docs[0].clone(), docs[2].clone()]).unwrap();
     b.apply(&analysed("gone", &["tariff"], &["Mexico"])).unwrap();
     b.apply(&Write::Delete("gone".into())).unwrap();
+    // What events need of an article is kept with it, and goes with it.
+    let inputs = b.read_inputs(&["x", "gone", "z"]).unwrap();
+    assert_eq!(inputs[0].as_ref().map(|i| i.entities.clone()), Some(vec!["mexico".to_string()]));
+    assert!(inputs[1].is_none() && inputs[2].is_some());
     let (ca, cb) = (a.corpus_counts().unwrap(), b.corpus_counts().unwrap());
     assert_eq!(ca, cb);
     assert_eq!(ca.docs, 3);
