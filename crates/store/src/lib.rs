@@ -524,7 +524,7 @@ impl Store {
     /// one snapshot, in order. An article stored by a build before they were
     /// kept has its input derived from its record.
     pub fn read_inputs<S: AsRef<str>>(&self, ids: &[S]) -> Result<Vec<Option<ReadInput>>> {
-        let kept = self.read_many_with(READ_INPUTS, ids, |id, b| decode::<ReadInput>(id, b))?;
+        let kept = self.read_many_with(READ_INPUTS, ids, decode::<ReadInput>)?;
         let missing: Vec<&str> =
             ids.iter().zip(&kept).filter(|(_, k)| k.is_none()).map(|(id, _)| id.as_ref()).collect();
         if missing.is_empty() {
