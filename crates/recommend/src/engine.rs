@@ -570,6 +570,10 @@ impl Engine {
             return Ok(());
         }
         self.features.remove(&changed);
+        if mode == Mode::Deferred {
+            // However large, a deferred write waits for the next commit.
+            self.dirty.store(true, Ordering::Relaxed);
+        }
         if mode == Mode::Bulk || upserted.len() > NEIGHBOUR_BATCH {
             self.blocks.write().unwrap_or_else(|p| p.into_inner()).clear();
             return Ok(());
@@ -578,7 +582,6 @@ impl Engine {
         let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
         pending.extend(upserted);
         if mode == Mode::Deferred {
-            self.dirty.store(true, Ordering::Relaxed);
             return Ok(());
         }
         // Committed now, together with any deferred writes before it.

@@ -668,3 +668,18 @@ fn a_deferred_write_reaches_its_neighbours_blocks_at_the_next_commit() {
     let t = engine.related(&tariffs, &opts).unwrap();
     assert!(t.iter().any(|p| p.id == "tariffs-2"), "{t:?}");
 }
+
+#[test]
+fn a_deferred_batch_too_large_for_neighbours_is_still_committed() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::open(dir.path()).unwrap();
+    engine.write(&corpus()).unwrap();
+    let many: Vec<Write> = (0..70)
+        .map(|i| upsert(article(&format!("n{i}"), &format!("Note {i}"), &format!("Harbour note number {i}."), 20_100)))
+        .collect();
+    engine.write_deferred(&many).unwrap();
+    assert!(engine.index().committed_seq().unwrap() < engine.store().last_seq().unwrap());
+    std::thread::sleep(std::time::Duration::from_millis(crate::COMMIT_INTERVAL_MS + 50));
+    engine.commit_pending().unwrap();
+    assert_eq!(engine.index().committed_seq().unwrap(), engine.store().last_seq().unwrap());
+}
