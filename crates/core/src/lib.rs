@@ -10,6 +10,7 @@ mod article;
 mod embedding;
 mod event;
 mod hash;
+mod permits;
 mod pick;
 mod time;
 
@@ -17,6 +18,7 @@ pub use article::{Analysis, Article, Entity, EntityKind, Keyphrase, RankInput, T
 pub use embedding::{TASTE_DECAY, add_to_taste, dot, normalize};
 pub use event::{Event, EventKind, Profile, Rules};
 pub use hash::{FastMap, FastSet, FnvHasher, fnv1a64, stable_id};
+pub use permits::{Permit, Permits};
 pub use pick::{Pick, Signal, Why};
 pub use time::{civil_from_days, days_from_civil, format_date, format_datetime, parse_date};
 

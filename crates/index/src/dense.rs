@@ -13,9 +13,9 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Condvar, Mutex, RwLock};
+use std::sync::RwLock;
 
-use readnext_core::fnv1a64;
+use readnext_core::{Permits, fnv1a64};
 use serde::{Deserialize, Serialize};
 use usearch::{Index, IndexOptions, MetricKind, ScalarKind};
 
@@ -82,7 +82,8 @@ pub struct DenseIndex {
     dir: PathBuf,
     dim: usize,
     state: RwLock<State>,
-    contexts: Contexts,
+    /// One slot per reserved search context (see [`contexts`]).
+    contexts: Permits,
 }
 
 fn new_graph(dim: usize) -> Result<Index, String> {
@@ -102,7 +103,9 @@ fn new_graph(dim: usize) -> Result<Index, String> {
 
 /// Search contexts the graph reserves. usearch fails a search outright when
 /// every context is taken, so [`DenseIndex::search`] queues for one of
-/// these (see [`Contexts`]) instead of ever meeting that failure.
+/// these instead of ever meeting that failure: however many requests run at
+/// once (the server's blocking pool has hundreds of threads), usearch never
+/// runs out.
 fn contexts() -> usize {
     std::thread::available_parallelism().map_or(4, |n| n.get()) * 4
 }
@@ -110,38 +113,6 @@ fn contexts() -> usize {
 /// Room for `capacity` vectors, and [`contexts`] search contexts.
 fn reserve(graph: &Index, capacity: usize) -> Result<(), String> {
     graph.reserve_capacity_and_threads(capacity, contexts()).map_err(|e| e.to_string())
-}
-
-/// A counting semaphore over the graph's search contexts: a search waits
-/// for a free one, so that however many requests run at once (the server's
-/// blocking pool has hundreds of threads), usearch never runs out.
-struct Contexts {
-    free: Mutex<usize>,
-    freed: Condvar,
-}
-
-impl Contexts {
-    fn new(n: usize) -> Contexts {
-        Contexts { free: Mutex::new(n), freed: Condvar::new() }
-    }
-
-    fn acquire(&self) -> ContextGuard<'_> {
-        let mut free = self.free.lock().unwrap_or_else(|p| p.into_inner());
-        while *free == 0 {
-            free = self.freed.wait(free).unwrap_or_else(|p| p.into_inner());
-        }
-        *free -= 1;
-        ContextGuard(self)
-    }
-}
-
-struct ContextGuard<'a>(&'a Contexts);
-
-impl Drop for ContextGuard<'_> {
-    fn drop(&mut self) {
-        *self.0.free.lock().unwrap_or_else(|p| p.into_inner()) += 1;
-        self.0.freed.notify_one();
-    }
 }
 
 impl DenseIndex {
@@ -160,7 +131,7 @@ impl DenseIndex {
                 saved_seq: 0,
             },
         };
-        Ok(DenseIndex { dir: dir.to_path_buf(), dim, state: RwLock::new(state), contexts: Contexts::new(contexts()) })
+        Ok(DenseIndex { dir: dir.to_path_buf(), dim, state: RwLock::new(state), contexts: Permits::new(contexts()) })
     }
 
     fn load(dir: &Path, dim: usize) -> Result<Option<State>, String> {

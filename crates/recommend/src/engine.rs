@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use readnext_analysis::analyze;
-use readnext_core::{Analysis, Article, Event, FastMap, Pick, RankInput, Rules};
+use readnext_core::{Analysis, Article, Event, FastMap, Permits, Pick, RankInput, Rules};
 use readnext_embed::{DIM, Encoder, article_text};
 use readnext_index::{BmIndex, DenseDoc, DenseIndex, IndexDoc};
 use readnext_store::{Applied, Record, Store, Write};
@@ -133,54 +133,6 @@ pub struct Engine {
     /// Whether bulk writes moved the store's statistics past the snapshot
     /// (read back in [`Engine::finish`]).
     stats_behind: std::sync::atomic::AtomicBool,
-}
-
-/// A counting semaphore.
-struct Permits {
-    free: Mutex<usize>,
-    freed: std::sync::Condvar,
-}
-
-impl Permits {
-    fn new(n: usize) -> Permits {
-        Permits { free: Mutex::new(n.max(1)), freed: std::sync::Condvar::new() }
-    }
-
-    fn run<T>(&self, f: impl FnOnce() -> T) -> T {
-        {
-            let mut free = self.free.lock().unwrap_or_else(|p| p.into_inner());
-            while *free == 0 {
-                free = self.freed.wait(free).unwrap_or_else(|p| p.into_inner());
-            }
-            *free -= 1;
-        }
-        self.ran(f)
-    }
-
-    /// Runs `f` if a permit is free right now.
-    fn try_run<T>(&self, f: impl FnOnce() -> T) -> Option<T> {
-        {
-            let mut free = self.free.lock().unwrap_or_else(|p| p.into_inner());
-            if *free == 0 {
-                return None;
-            }
-            *free -= 1;
-        }
-        Some(self.ran(f))
-    }
-
-    /// Runs `f` holding a permit taken by the caller, and gives it back.
-    fn ran<T>(&self, f: impl FnOnce() -> T) -> T {
-        struct Release<'a>(&'a Permits);
-        impl Drop for Release<'_> {
-            fn drop(&mut self) {
-                *self.0.free.lock().unwrap_or_else(|p| p.into_inner()) += 1;
-                self.0.freed.notify_one();
-            }
-        }
-        let _release = Release(self);
-        f()
-    }
 }
 
 impl Engine {
@@ -835,7 +787,10 @@ impl Engine {
         // A stored article's block changes only when the store or the rules
         // do: serve it from the cache until then. Brand-new pages are not
         // cached (their text is the key).
-        let Some(owner) = &query.id else { return self.computing.run(|| self.related_uncached(query, opts)) };
+        let Some(owner) = &query.id else {
+            let _computing = self.computing.acquire();
+            return self.related_uncached(query, opts);
+        };
         let key = format!("{opts:?}");
         // A stale block is recomputed here when a core is free; when none
         // is and a refresher runs, it is served as it is (the refresher
@@ -857,11 +812,14 @@ impl Engine {
             Ok((self.related_uncached(query, opts)?, Some(epoch)))
         };
         let (picks, epoch) = match hit {
-            Some((stale, true)) if refresher => match self.computing.try_run(compute) {
-                Some(r) => r?,
+            Some((stale, true)) if refresher => match self.computing.try_acquire() {
+                Some(_computing) => compute()?,
                 None => return Ok(stale.as_ref().clone()),
             },
-            _ => self.computing.run(compute)?,
+            _ => {
+                let _computing = self.computing.acquire();
+                compute()?
+            }
         };
         let Some(epoch) = epoch else { return Ok(picks) };
         let mut cache = self.blocks.write().unwrap_or_else(|p| p.into_inner());
@@ -900,7 +858,10 @@ impl Engine {
             };
             let mut fresh = Vec::with_capacity(options.len());
             for opts in options {
-                let picks = self.computing.run(|| self.related_uncached(&query, &opts))?;
+                let picks = {
+                    let _computing = self.computing.acquire();
+                    self.related_uncached(&query, &opts)?
+                };
                 fresh.push((format!("{opts:?}"), opts, Arc::new(picks)));
             }
             self.blocks.write().unwrap_or_else(|p| p.into_inner()).refresh(&owner, fresh, marks, epoch);
