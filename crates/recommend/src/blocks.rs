@@ -24,12 +24,25 @@ use std::collections::VecDeque;
 use readnext_core::{FastMap, Pick};
 
 use crate::options::RelatedOptions;
+use crate::rank::Gate;
 
 /// Blocks kept before the cache evicts a tenth of them.
 pub(crate) const BLOCK_CACHE_ENTRIES: usize = 200_000;
 
-/// One cached block: its options key, the options, the block.
-type Entry = (String, RelatedOptions, Arc<Vec<Pick>>);
+/// One cached block.
+pub(crate) struct Entry {
+    /// The options' key.
+    pub(crate) key: String,
+    /// The options it was computed with.
+    pub(crate) opts: RelatedOptions,
+    /// The block.
+    pub(crate) block: Arc<Vec<Pick>>,
+    /// What a new article must beat to enter it.
+    pub(crate) gate: Arc<Gate>,
+    /// The owner's headline when the block was computed (a write of the
+    /// owner drops the block), so that a cached read needs no store read.
+    pub(crate) title: Arc<str>,
+}
 
 #[derive(Default)]
 pub(crate) struct BlockCache {
@@ -50,8 +63,17 @@ impl BlockCache {
     /// The cached block of `owner` with options `key`, and whether it is
     /// stale.
     pub(crate) fn get(&self, owner: &str, key: &str) -> Option<(Arc<Vec<Pick>>, bool)> {
-        let b = self.by_owner.get(owner)?.iter().find(|(k, _, _)| k == key).map(|(_, _, b)| b.clone())?;
+        let b = self.by_owner.get(owner)?.iter().find(|e| e.key == key).map(|e| e.block.clone())?;
         Some((b, self.stale.contains_key(owner)))
+    }
+
+    /// The cached block of `owner` with options `key` when it is not stale,
+    /// with the owner's headline.
+    pub(crate) fn get_fresh(&self, owner: &str, key: &str) -> Option<(Arc<Vec<Pick>>, Arc<str>)> {
+        if self.stale.contains_key(owner) {
+            return None;
+        }
+        self.by_owner.get(owner)?.iter().find(|e| e.key == key).map(|e| (e.block.clone(), e.title.clone()))
     }
 
     /// Marks the blocks of `owners` stale: still served, queued to be
@@ -69,7 +91,7 @@ impl BlockCache {
     pub(crate) fn next_stale(&mut self) -> Option<(String, u64, Vec<RelatedOptions>)> {
         while let Some(o) = self.queue.pop_front() {
             if let (Some(m), Some(blocks)) = (self.stale.get(&o), self.by_owner.get(&o)) {
-                return Some((o.clone(), *m, blocks.iter().map(|(_, opts, _)| opts.clone()).collect()));
+                return Some((o.clone(), *m, blocks.iter().map(|e| e.opts.clone()).collect()));
             }
         }
         None
@@ -80,7 +102,13 @@ impl BlockCache {
     pub(crate) fn next_stale_of(&self, owner: &str) -> Option<(String, u64, Vec<RelatedOptions>)> {
         let m = self.stale.get(owner)?;
         let blocks = self.by_owner.get(owner)?;
-        Some((owner.to_string(), *m, blocks.iter().map(|(_, opts, _)| opts.clone()).collect()))
+        Some((owner.to_string(), *m, blocks.iter().map(|e| e.opts.clone()).collect()))
+    }
+
+    /// The options and gates of `owner`'s cached blocks, stale or not (a
+    /// refresh in flight may predate the write that asks).
+    pub(crate) fn gates_of(&self, owner: &str) -> Vec<(RelatedOptions, Arc<Gate>)> {
+        self.by_owner.get(owner).map_or_else(Vec::new, |b| b.iter().map(|e| (e.opts.clone(), e.gate.clone())).collect())
     }
 
     /// How many owners wait to be refreshed.
@@ -101,8 +129,8 @@ impl BlockCache {
         }
         let still = self.stale.get(owner).copied();
         self.drop_owner(owner);
-        for (key, opts, block) in fresh {
-            self.insert(owner, key, opts, block, epoch);
+        for e in fresh {
+            self.insert(owner, e, epoch);
         }
         match still {
             Some(m) if m != marks => {
@@ -120,24 +148,24 @@ impl BlockCache {
 
     /// Stores a block computed since `epoch`; nothing when an invalidation
     /// happened meanwhile (the block may predate it).
-    pub(crate) fn insert(&mut self, owner: &str, key: String, opts: RelatedOptions, block: Arc<Vec<Pick>>, epoch: u64) {
+    pub(crate) fn insert(&mut self, owner: &str, entry: Entry, epoch: u64) {
         if epoch != self.epoch {
             return;
         }
         if self.entries >= BLOCK_CACHE_ENTRIES {
             self.evict(BLOCK_CACHE_ENTRIES / 10);
         }
-        for p in block.iter() {
+        for p in entry.block.iter() {
             let owners = self.shown_in.entry(p.id.clone()).or_default();
             if !owners.iter().any(|o| o == owner) {
                 owners.push(owner.to_string());
             }
         }
         let slot = self.by_owner.entry(owner.to_string()).or_default();
-        match slot.iter_mut().find(|(k, _, _)| *k == key) {
-            Some(e) => e.2 = block,
+        match slot.iter_mut().find(|e| e.key == entry.key) {
+            Some(e) => *e = entry,
             None => {
-                slot.push((key, opts, block));
+                slot.push(entry);
                 self.entries += 1;
             }
         }
@@ -155,8 +183,8 @@ impl BlockCache {
         self.stale.remove(owner);
         let Some(blocks) = self.by_owner.remove(owner) else { return false };
         self.entries -= blocks.len();
-        for (_, _, b) in &blocks {
-            for p in b.iter() {
+        for e in &blocks {
+            for p in e.block.iter() {
                 if let Some(owners) = self.shown_in.get_mut(&p.id) {
                     owners.retain(|o| o != owner);
                     if owners.is_empty() {
@@ -205,8 +233,8 @@ impl BlockCache {
 mod tests {
     use super::*;
 
-    fn block(ids: &[&str]) -> Arc<Vec<Pick>> {
-        Arc::new(
+    fn entry(ids: &[&str]) -> Entry {
+        let block = Arc::new(
             ids.iter()
                 .map(|id| Pick {
                     id: id.to_string(),
@@ -218,17 +246,17 @@ mod tests {
                     why: Default::default(),
                 })
                 .collect(),
-        )
+        );
+        Entry { key: "k".into(), opts: RelatedOptions::default(), block, gate: Arc::new(Gate::open()), title: "".into() }
     }
 
     #[test]
     fn invalidation_drops_the_owner_and_the_blocks_that_show_an_article_only() {
         let mut c = BlockCache::default();
         let e = c.epoch();
-        let o = RelatedOptions::default;
-        c.insert("a", "k".into(), o(), block(&["x", "y"]), e);
-        c.insert("b", "k".into(), o(), block(&["y", "z"]), e);
-        c.insert("c", "k".into(), o(), block(&["z"]), e);
+        c.insert("a", entry(&["x", "y"]), e);
+        c.insert("b", entry(&["y", "z"]), e);
+        c.insert("c", entry(&["z"]), e);
         assert_eq!(c.len(), 3);
         // x changed: only a showed it.
         assert_eq!(c.invalidate(&[], &["x"]), 1);
@@ -239,15 +267,14 @@ mod tests {
         // A block computed before an invalidation is not kept.
         let before = c.epoch();
         c.invalidate(&["nobody"], &[]);
-        c.insert("a", "k".into(), o(), block(&["x"]), before);
+        c.insert("a", entry(&["x"]), before);
         assert!(c.get("a", "k").is_none());
     }
 
     #[test]
     fn stale_blocks_are_served_until_refreshed_and_a_later_mark_keeps_them_stale() {
         let mut c = BlockCache::default();
-        let o = RelatedOptions::default;
-        c.insert("a", "k".into(), o(), block(&["x"]), c.epoch());
+        c.insert("a", entry(&["x"]), c.epoch());
         c.mark_stale(&["a", "not-cached"]);
         assert_eq!(c.get("a", "k").map(|(b, stale)| (b[0].id.clone(), stale)), Some(("x".into(), true)));
         let (owner, marks, opts) = c.next_stale().unwrap();
@@ -256,10 +283,10 @@ mod tests {
         // Made stale again while it was being refreshed: still stale after.
         let epoch = c.epoch();
         c.mark_stale(&["a"]);
-        c.refresh("a", vec![("k".into(), o(), block(&["y"]))], marks, epoch);
+        c.refresh("a", vec![entry(&["y"])], marks, epoch);
         assert_eq!(c.get("a", "k").map(|(b, stale)| (b[0].id.clone(), stale)), Some(("y".into(), true)));
         let (_, marks, _) = c.next_stale().unwrap();
-        c.refresh("a", vec![("k".into(), o(), block(&["z"]))], marks, c.epoch());
+        c.refresh("a", vec![entry(&["z"])], marks, c.epoch());
         assert_eq!(c.get("a", "k").map(|(b, stale)| (b[0].id.clone(), stale)), Some(("z".into(), false)));
         assert_eq!(c.stale_owners(), 0);
     }

@@ -11,18 +11,19 @@ use readnext_index::{BmIndex, DenseDoc, DenseIndex, IndexDoc};
 use readnext_store::{Applied, Record, Store, Write};
 
 use crate::RecommendError;
-use crate::blocks::BlockCache;
+use crate::blocks::{BlockCache, Entry};
 use crate::features::{FeatureCache, Features};
 use crate::live::{Counters, Groups};
 use crate::options::RelatedOptions;
-use crate::rank;
+use crate::rank::{self, Gate};
 use crate::vectors::CorpusStats;
 
 type Result<T> = std::result::Result<T, RecommendError>;
 
 /// A written article's neighbours whose blocks it may enter: its own block
-/// at this depth. Their cached blocks are dropped when it is written.
-pub const NEIGHBOURS: usize = 12;
+/// at this depth. Those of their cached blocks whose gate it passes are
+/// marked stale when it becomes searchable.
+pub const NEIGHBOURS: usize = 24;
 
 /// Deferred BM25 commits happen at most this often (ms).
 pub const COMMIT_INTERVAL_MS: u64 = 200;
@@ -321,16 +322,40 @@ impl Engine {
         Ok(ids.len())
     }
 
-    /// Marks stale the blocks of the neighbours of `ids` (upserted and now
-    /// searchable), when any block is cached.
+    /// Marks stale the cached blocks that the articles `ids` (upserted and
+    /// now searchable) may enter: of each article's [`NEIGHBOURS`] nearest
+    /// (its own block at that depth), those whose gate it passes
+    /// ([`rank::would_enter`]: it scores above what the block's diversity
+    /// pool or feedback documents hold). The others keep their blocks: the
+    /// article would not change them.
     fn mark_neighbours_stale(&self, ids: &[String]) -> Result<()> {
         if ids.is_empty() || self.blocks.read().unwrap_or_else(|p| p.into_inner()).len() == 0 {
             return Ok(());
         }
-        let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
-        let near = self.neighbours(&refs)?;
-        let near: Vec<&str> = near.iter().map(String::as_str).filter(|n| !refs.contains(n)).collect();
-        self.blocks.write().unwrap_or_else(|p| p.into_inner()).mark_stale(&near);
+        let stats = self.stats();
+        let mut stale: Vec<String> = Vec::new();
+        for id in ids {
+            let near: Vec<String> =
+                self.neighbours(&[id.as_str()])?.into_iter().filter(|n| !ids.contains(n) && !stale.contains(n)).collect();
+            let Some(Some(newcomer)) = self.features(std::slice::from_ref(id), &stats)?.pop() else { continue };
+            let owners = self.features(&near, &stats)?;
+            for (owner, of) in near.into_iter().zip(owners) {
+                let gates = self.blocks.read().unwrap_or_else(|p| p.into_inner()).gates_of(&owner);
+                let Some(of) = of else { continue };
+                let mut enters = false;
+                for (opts, gate) in &gates {
+                    if rank::would_enter(self, &stats, &of, gate, &newcomer, opts)? {
+                        enters = true;
+                        break;
+                    }
+                }
+                if enters {
+                    stale.push(owner);
+                }
+            }
+        }
+        let stale: Vec<&str> = stale.iter().map(String::as_str).collect();
+        self.blocks.write().unwrap_or_else(|p| p.into_inner()).mark_stale(&stale);
         Ok(())
     }
 
@@ -780,6 +805,28 @@ impl Engine {
         }
     }
 
+    /// The related block of the stored article `id`, with its headline:
+    /// [`Engine::related`] of [`Engine::query_for_id`], except that a fresh
+    /// cached block is served without reading the article (the cached read
+    /// is most of a live server's work, and decoding an analysis costs more
+    /// than the rest of it).
+    pub fn related_to_id(&self, id: &str, opts: &RelatedOptions) -> Result<(String, Vec<Pick>)> {
+        if let Some(hit) = self.cached_related(id, opts) {
+            return Ok(hit);
+        }
+        let query = self.query_for_id(id)?;
+        let picks = self.related(&query, opts)?;
+        Ok((query.title, picks))
+    }
+
+    /// The fresh cached block of the stored article `id`, with its
+    /// headline, when there is one: no store read, no computation, one
+    /// short read lock, so that a server may answer it on its event loop.
+    pub fn cached_related(&self, id: &str, opts: &RelatedOptions) -> Option<(String, Vec<Pick>)> {
+        let (block, title) = self.blocks.read().unwrap_or_else(|p| p.into_inner()).get_fresh(id, &format!("{opts:?}"))?;
+        Some((title.to_string(), block.as_ref().clone()))
+    }
+
     /// The related block of an article: up to `opts.k` picks, best first,
     /// with the editorial rules applied (blocked articles never appear;
     /// pinned ones come first).
@@ -789,7 +836,7 @@ impl Engine {
         // cached (their text is the key).
         let Some(owner) = &query.id else {
             let _computing = self.computing.acquire();
-            return self.related_uncached(query, opts);
+            return Ok(self.related_uncached(query, opts)?.0);
         };
         let key = format!("{opts:?}");
         // A stale block is recomputed here when a core is free; when none
@@ -809,7 +856,8 @@ impl Engine {
                 }
                 cache.epoch()
             };
-            Ok((self.related_uncached(query, opts)?, Some(epoch)))
+            let (picks, gate) = self.related_uncached(query, opts)?;
+            Ok((picks, Some((epoch, gate))))
         };
         let (picks, epoch) = match hit {
             Some((stale, true)) if refresher => match self.computing.try_acquire() {
@@ -821,16 +869,23 @@ impl Engine {
                 compute()?
             }
         };
-        let Some(epoch) = epoch else { return Ok(picks) };
+        let Some((epoch, gate)) = epoch else { return Ok(picks) };
+        let entry = Entry {
+            key: key.clone(),
+            opts: opts.clone(),
+            block: Arc::new(picks.clone()),
+            gate: Arc::new(gate),
+            title: query.title.as_str().into(),
+        };
         let mut cache = self.blocks.write().unwrap_or_else(|p| p.into_inner());
         match cache.get(owner, &key) {
             // A stale block recomputed here: it is this owner's refresh.
             Some((_, true)) => {
                 if let Some((o, marks, _)) = cache.next_stale_of(owner) {
-                    cache.refresh(&o, vec![(key, opts.clone(), Arc::new(picks.clone()))], marks, epoch);
+                    cache.refresh(&o, vec![entry], marks, epoch);
                 }
             }
-            _ => cache.insert(owner, key, opts.clone(), Arc::new(picks.clone()), epoch),
+            _ => cache.insert(owner, entry, epoch),
         }
         Ok(picks)
     }
@@ -858,11 +913,17 @@ impl Engine {
             };
             let mut fresh = Vec::with_capacity(options.len());
             for opts in options {
-                let picks = {
+                let (picks, gate) = {
                     let _computing = self.computing.acquire();
                     self.related_uncached(&query, &opts)?
                 };
-                fresh.push((format!("{opts:?}"), opts, Arc::new(picks)));
+                fresh.push(Entry {
+                    key: format!("{opts:?}"),
+                    opts,
+                    block: Arc::new(picks),
+                    gate: Arc::new(gate),
+                    title: query.title.as_str().into(),
+                });
             }
             self.blocks.write().unwrap_or_else(|p| p.into_inner()).refresh(&owner, fresh, marks, epoch);
             done += 1;
@@ -921,16 +982,18 @@ impl Engine {
         Ok((done, if ids.len() < limit { None } else { ids.last().cloned() }))
     }
 
-    fn related_uncached(&self, query: &Query, opts: &RelatedOptions) -> Result<Vec<Pick>> {
+    /// A block computed now, with its gate.
+    fn related_uncached(&self, query: &Query, opts: &RelatedOptions) -> Result<(Vec<Pick>, Gate)> {
         let stats = self.stats();
         let rules = self.rules()?;
-        let picks = rank::related(self, &stats, query, opts, &rules.blocked)?;
-        match &query.id {
+        let (picks, gate) = rank::related_gated(self, &stats, query, opts, &rules.blocked)?;
+        let picks = match &query.id {
             Some(owner) if !rules.pins_of(owner).is_empty() => {
-                crate::personal::with_pins(self, picks, rules.pins_of(owner), owner, opts.k)
+                crate::personal::with_pins(self, picks, rules.pins_of(owner), owner, opts.k)?
             }
-            _ => Ok(picks),
-        }
+            _ => picks,
+        };
+        Ok((picks, gate))
     }
 
     /// The editorial rules (cached until they change).

@@ -91,6 +91,65 @@ fn is_copy(a: &Features, b: &Features, opts: &RelatedOptions) -> bool {
     bits <= opts.dup_bits || (bits <= COPY_GATE_BITS && a.text.cosine(&b.text) >= opts.dup_cosine)
 }
 
+/// What a newcomer must beat to change a computed block: the block's
+/// ranking context, kept with the cached block so that a write can tell,
+/// without ranking the block again, whether its new article may enter it
+/// ([`would_enter`]).
+///
+/// Contract: if an article scores at or below both floors (and the query's
+/// own statistics did not move), adding it to the candidates leaves the
+/// diversity pool, the feedback centroid and so the block as they were.
+/// The converse need not hold: passing the gate only means "recompute".
+#[derive(Debug, Clone)]
+pub(crate) struct Gate {
+    /// The length-normalisation pivot of the candidates.
+    pivot: f32,
+    /// The first-pass candidates the feedback centroid was built from, in
+    /// the order it summed them (empty: no feedback).
+    feedback_ids: Vec<String>,
+    /// The first-pass lexical relevance a newcomer must beat to join those
+    /// (`-inf` when one more candidate would turn feedback on; `+inf` when
+    /// feedback is off).
+    feedback_floor: f32,
+    /// The best score in the diversity pool, which diversity divides by.
+    top: f32,
+    /// The lowest value diversity chose an article at, of the block's picks
+    /// (`-inf` when the block is not full). A newcomer's value is at most
+    /// `mmr_lambda × score / top` (its redundancy is never negative): below
+    /// this, it is never chosen.
+    mmr_floor: f32,
+    /// The score a newcomer must beat to push the last article out of a
+    /// full pool, when that article is among the picks (`+inf` otherwise:
+    /// pushing it out changes no pick).
+    pool_floor: f32,
+}
+
+impl Gate {
+    /// A gate every newcomer passes (for blocks computed without one).
+    pub(crate) fn open() -> Gate {
+        Gate {
+            pivot: 0.0,
+            feedback_ids: vec![],
+            feedback_floor: f32::NEG_INFINITY,
+            top: 1.0,
+            mmr_floor: f32::NEG_INFINITY,
+            pool_floor: f32::NEG_INFINITY,
+        }
+    }
+}
+
+/// Recency: closeness in time to the query article, when both have dates
+/// (1 otherwise).
+fn recency(opts: &RelatedOptions, query: Option<i64>, cand: Option<i64>) -> f32 {
+    match (query, cand) {
+        (Some(qp), Some(p)) if opts.recency_weight > 0.0 => {
+            let days = ((p - qp).abs() as f32) / 86_400.0;
+            1.0 - opts.recency_weight * (1.0 - (-days / opts.recency_days.max(1.0)).exp())
+        }
+        _ => 1.0,
+    }
+}
+
 pub(crate) fn related(
     engine: &Engine,
     stats: &CorpusStats,
@@ -98,23 +157,38 @@ pub(crate) fn related(
     opts: &RelatedOptions,
     blocked: &BTreeSet<String>,
 ) -> Result<Vec<Pick>, RecommendError> {
+    Ok(related_gated(engine, stats, q, opts, blocked)?.0)
+}
+
+/// [`related`], with the block's [`Gate`].
+pub(crate) fn related_gated(
+    engine: &Engine,
+    stats: &CorpusStats,
+    q: &Query,
+    opts: &RelatedOptions,
+    blocked: &BTreeSet<String>,
+) -> Result<(Vec<Pick>, Gate), RecommendError> {
     if opts.k == 0 {
-        return Ok(vec![]);
+        return Ok((vec![], Gate::open()));
     }
     let qf = Features { dense: engine.query_vector(q)?, ..Features::new(&q.analysis, stats, true) };
-    let mut cands = scored_candidates(engine, stats, &qf, q.id.as_deref(), opts)?;
-    // Recency: closeness in time to the query article, when both have dates.
-    if opts.recency_weight > 0.0
-        && let Some(qp) = q.analysis.published
-    {
+    let Scored { mut cands, pivot, feedback } = scored_candidates(engine, stats, &qf, q.id.as_deref(), opts)?;
+    if opts.recency_weight > 0.0 && q.analysis.published.is_some() {
         for c in cands.iter_mut() {
-            if let Some(p) = c.f.published {
-                let days = ((p - qp).abs() as f32) / 86_400.0;
-                c.recency = 1.0 - opts.recency_weight * (1.0 - (-days / opts.recency_days.max(1.0)).exp());
+            if c.f.published.is_some() {
+                c.recency = recency(opts, q.analysis.published, c.f.published);
                 c.score = c.relevance * c.recency;
             }
         }
     }
+    let feedback_floor = if opts.feedback <= 0.0 {
+        f32::INFINITY
+    } else if feedback.is_empty() {
+        f32::NEG_INFINITY
+    } else {
+        feedback.iter().map(|&i| cands[i].lexical).fold(f32::INFINITY, f32::min)
+    };
+    let feedback_ids: Vec<String> = feedback.iter().map(|&i| cands[i].id.clone()).collect();
     cands.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.id.cmp(&b.id)));
 
     // Collapse copies: of a query's copy and of each other, keep the best one.
@@ -135,6 +209,9 @@ pub(crate) fn related(
         }
         kept.push(c);
     }
+    // The last of a full pool: a newcomer above it pushes it out.
+    let last_pooled =
+        kept.last().filter(|_| kept.len() >= opts.k + MMR_POOL_EXTRA).map(|c| (c.id.clone(), c.score));
 
     // Diversity: maximal marginal relevance over the text vectors.
     let top = kept.first().map_or(1.0, |c| c.score.max(1e-6));
@@ -142,6 +219,7 @@ pub(crate) fn related(
     // Highest similarity of each remaining candidate to anything chosen,
     // updated with each new choice only.
     let mut redundancy = vec![0.0f32; kept.len()];
+    let mut mmr_floor = f32::INFINITY;
     while chosen.len() < opts.k && !kept.is_empty() {
         let mut best = 0;
         let mut best_value = f32::NEG_INFINITY;
@@ -152,6 +230,7 @@ pub(crate) fn related(
                 best = i;
             }
         }
+        mmr_floor = mmr_floor.min(best_value);
         let pick = kept.remove(best);
         redundancy.remove(best);
         if opts.mmr_lambda < 1.0 {
@@ -161,10 +240,22 @@ pub(crate) fn related(
         }
         chosen.push(pick);
     }
+    let pool_floor = match last_pooled {
+        Some((id, score)) if chosen.iter().any(|c| c.id == id) => score,
+        _ => f32::INFINITY,
+    };
+    let gate = Gate {
+        pivot,
+        feedback_ids,
+        feedback_floor,
+        top,
+        mmr_floor: if chosen.len() < opts.k { f32::NEG_INFINITY } else { mmr_floor },
+        pool_floor,
+    };
 
     let ids: Vec<&str> = chosen.iter().map(|c| c.id.as_str()).collect();
     let records = engine.store().get_many(&ids)?;
-    Ok(chosen
+    let picks = chosen
         .iter()
         .zip(records)
         .filter_map(|(c, r)| {
@@ -179,7 +270,45 @@ pub(crate) fn related(
                 why: explain(q, &qf, c),
             })
         })
-        .collect())
+        .collect();
+    Ok((picks, gate))
+}
+
+/// Whether `newcomer` may enter the block of the article with features
+/// `query` that `gate` was computed with (options `opts`): whether it beats
+/// the gate's floors, scored as [`related`] would score it (the block's
+/// pivot and feedback centroid): it would join the feedback documents,
+/// diversity could choose it, or it would push a pick out of the pool. Costs a few vector products, against a
+/// retrieval and a few hundred for the block itself.
+pub(crate) fn would_enter(
+    engine: &Engine,
+    stats: &CorpusStats,
+    query: &Features,
+    gate: &Gate,
+    newcomer: &Features,
+    opts: &RelatedOptions,
+) -> Result<bool, RecommendError> {
+    let lexical = relevance(&opts.weights, query, newcomer, opts.length_slope, gate.pivot).0;
+    if lexical > gate.feedback_floor {
+        return Ok(true);
+    }
+    let mut rel = lexical;
+    if !gate.feedback_ids.is_empty() {
+        let docs = engine.features(&gate.feedback_ids, stats)?;
+        let centroid = SparseVec::centroid(docs.iter().flatten().map(|f| &f.text));
+        rel = (1.0 - opts.feedback) * rel + opts.feedback * centroid.cosine(&newcomer.text);
+    }
+    let score = fuse_dense(&opts.weights, query, newcomer, rel) * recency(opts, query.published, newcomer.published);
+    Ok(score > 0.0 && (opts.mmr_lambda * score / gate.top >= gate.mmr_floor || score >= gate.pool_floor))
+}
+
+/// Scored candidates, with what scored them.
+struct Scored {
+    cands: Vec<Candidate>,
+    /// The length-normalisation pivot (mean text norm of the candidates).
+    pivot: f32,
+    /// Indexes (into `cands`) of the feedback documents, in centroid order.
+    feedback: Vec<usize>,
 }
 
 /// Retrieves candidates (BM25 "more like this" and entity lists), scores
@@ -191,7 +320,7 @@ fn scored_candidates(
     qf: &Features,
     exclude: Option<&str>,
     opts: &RelatedOptions,
-) -> Result<Vec<Candidate>, RecommendError> {
+) -> Result<Scored, RecommendError> {
     let index = engine.index();
     let by_terms = index.search_terms(&boosts(&qf.text, MLT_TERMS), opts.candidates, &opts.filter, exclude)?;
     let by_entities =
@@ -235,7 +364,8 @@ fn scored_candidates(
             score: relevance,
         });
     }
-    if let Some(centroid) = feedback_centroid(qf, &cands, opts) {
+    let feedback = feedback_docs(qf, &cands, opts);
+    if let Some(centroid) = feedback.as_ref().map(|f| SparseVec::centroid(f.iter().map(|&i| &cands[i].f.text))) {
         for c in cands.iter_mut() {
             let fb = centroid.cosine(&c.f.text);
             c.parts[3] = fb;
@@ -247,20 +377,20 @@ fn scored_candidates(
         c.relevance = fuse_dense(&opts.weights, qf, &c.f, c.relevance);
         c.score = c.relevance;
     }
-    Ok(cands)
+    Ok(Scored { cands, pivot, feedback: feedback.unwrap_or_default() })
 }
 
-/// Pseudo-relevance feedback: the centroid of the best first-pass
-/// candidates (copies of the query excluded). It carries the story's other
-/// words, which the query article may not use.
-fn feedback_centroid(qf: &Features, cands: &[Candidate], opts: &RelatedOptions) -> Option<SparseVec> {
+/// Pseudo-relevance feedback: the best first-pass candidates (copies of the
+/// query excluded), whose centroid carries the story's other words, which
+/// the query article may not use. `None` when feedback is off or there are
+/// too few candidates.
+fn feedback_docs(qf: &Features, cands: &[Candidate], opts: &RelatedOptions) -> Option<Vec<usize>> {
     if opts.feedback <= 0.0 || cands.len() <= opts.feedback_docs {
         return None;
     }
     let mut order: Vec<usize> = (0..cands.len()).collect();
     order.sort_by(|&a, &b| cands[b].lexical.total_cmp(&cands[a].lexical).then(a.cmp(&b)));
-    let top = order.into_iter().filter(|&i| !is_copy(qf, &cands[i].f, opts)).take(opts.feedback_docs);
-    Some(SparseVec::centroid(top.map(|i| &cands[i].f.text)))
+    Some(order.into_iter().filter(|&i| !is_copy(qf, &cands[i].f, opts)).take(opts.feedback_docs).collect())
 }
 
 /// The relevance of `target` to `query` as `related` scores it (feedback
@@ -279,9 +409,13 @@ pub(crate) fn directed_relevance(
     }
     // The same candidates and centroid as `related` (chosen by their
     // first-pass lexical relevance).
-    let cands = scored_candidates(engine, stats, query, exclude, &RelatedOptions { feedback: 0.0, ..opts.clone() })?;
-    let lexical = match feedback_centroid(query, &cands, opts) {
-        Some(c) => (1.0 - opts.feedback) * rel + opts.feedback * c.cosine(&target.text),
+    let cands =
+        scored_candidates(engine, stats, query, exclude, &RelatedOptions { feedback: 0.0, ..opts.clone() })?.cands;
+    let lexical = match feedback_docs(query, &cands, opts) {
+        Some(f) => {
+            let c = SparseVec::centroid(f.iter().map(|&i| &cands[i].f.text));
+            (1.0 - opts.feedback) * rel + opts.feedback * c.cosine(&target.text)
+        }
         None => rel,
     };
     Ok(fuse_dense(&opts.weights, query, target, lexical))

@@ -683,3 +683,87 @@ fn a_deferred_batch_too_large_for_neighbours_is_still_committed() {
     engine.commit_pending().unwrap();
     assert_eq!(engine.index().committed_seq().unwrap(), engine.store().last_seq().unwrap());
 }
+
+/// Forty notes of one harbour, each on its own three of a dozen topics, so
+/// that every block's diversity pool is full.
+fn harbour() -> Vec<Write> {
+    const TOPICS: [&str; 12] = [
+        "ferries", "cranes", "dredging", "fishermen", "tariffs", "storms", "pilots", "containers", "lighthouse",
+        "strikes", "tugboats", "customs",
+    ];
+    let triples: Vec<(usize, usize, usize)> =
+        (0..12).flat_map(|a| (a + 1..12).flat_map(move |b| (b + 1..12).map(move |c| (a, b, c)))).collect();
+    (0..40)
+        .map(|i| {
+            let (a, b, c) = triples[i * 5 % triples.len()];
+            let (a, b, c) = (TOPICS[a], TOPICS[b], TOPICS[c]);
+            upsert(article(
+                &format!("h{i:02}"),
+                &format!("Harbour board on {a} and {b}"),
+                &format!("The harbour board met about the {a} and the {b}. Members also raised the {c} at the harbour."),
+                20_000 + i as i64,
+            ))
+        })
+        .collect()
+}
+
+#[test]
+fn a_new_article_makes_stale_only_the_blocks_it_enters() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::open(dir.path()).unwrap();
+    let docs = harbour();
+    engine.write(&docs).unwrap();
+    let ids = engine.store().ids_after(None, 1000).unwrap();
+    all_blocks(&engine);
+    assert!(ids.iter().all(|id| engine.is_cached(id, &RelatedOptions::default())));
+    // Close to a few notes, not to all.
+    let f = upsert(article(
+        "h-new",
+        "Harbour board on pilots and cranes",
+        "The pilots and the cranes again: the pilots walked out over the cranes, said the harbour board.",
+        20_041,
+    ));
+    engine.write(std::slice::from_ref(&f)).unwrap();
+    let stale: Vec<String> =
+        ids.iter().filter(|id| !engine.is_cached(id, &RelatedOptions::default())).cloned().collect();
+    assert!(!stale.is_empty(), "the follow-up enters some block");
+    assert!(stale.len() <= 4, "{} of {} made stale: {stale:?}", stale.len(), ids.len());
+    // Every block the follow-up now belongs in was marked: a store built
+    // afresh with it says which, and the served blocks agree.
+    let fresh_dir = tempfile::tempdir().unwrap();
+    let fresh = Engine::open(fresh_dir.path()).unwrap();
+    fresh.write(&docs).unwrap();
+    fresh.write(&[f]).unwrap();
+    let shows = |blocks: Vec<(String, Vec<(String, u32)>)>| -> Vec<String> {
+        blocks.into_iter().filter(|(_, b)| b.iter().any(|(p, _)| p == "h-new")).map(|(o, _)| o).collect()
+    };
+    let truth = shows(all_blocks(&fresh));
+    assert!(!truth.is_empty());
+    for o in &truth {
+        assert!(stale.contains(o) || o == "h-new", "{o} should show the follow-up but was not marked stale");
+    }
+    assert_eq!(shows(all_blocks(&engine)), truth);
+}
+
+#[test]
+fn a_cached_block_is_served_by_id_with_its_headline_and_never_when_stale() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::open(dir.path()).unwrap();
+    engine.write(&corpus()).unwrap();
+    let opts = RelatedOptions::default();
+    assert!(engine.cached_related("tariffs", &opts).is_none(), "nothing computed yet");
+    let (title, picks) = engine.related_to_id("tariffs", &opts).unwrap();
+    assert_eq!(title, "Tariffs on Mexican products take effect");
+    assert_eq!(engine.cached_related("tariffs", &opts), Some((title, picks)));
+    // The follow-up enters the block: the cached one is stale, and the
+    // next read by id computes the block that shows it.
+    engine.write(&[follow_up()]).unwrap();
+    assert!(engine.cached_related("tariffs", &opts).is_none());
+    let (_, picks) = engine.related_to_id("tariffs", &opts).unwrap();
+    assert!(picks.iter().any(|p| p.id == "tariffs-2"), "{picks:?}");
+    // A new headline is served with the block at once.
+    engine.write(&[upsert(article("tariffs", "Tariffs take effect at last", "The tariffs on Mexican products.", 20_010))])
+        .unwrap();
+    assert_eq!(engine.related_to_id("tariffs", &opts).unwrap().0, "Tariffs take effect at last");
+    assert!(matches!(engine.related_to_id("nope", &opts), Err(crate::RecommendError::NotFound(_))));
+}

@@ -321,11 +321,16 @@ fn related_options(q: &HashMap<String, String>) -> Result<RelatedOptions, ApiErr
 
 async fn block_for(s: &Shared, id: String, q: &HashMap<String, String>) -> Result<Block, ApiError> {
     let opts = related_options(q)?;
+    // A cached block is answered here, on the event loop: it costs a lock
+    // and a copy, less than handing it to the blocking pool, and it keeps
+    // that pool's threads (and the cores) for computations and writes.
+    if let Some((title, picks)) = s.engine.cached_related(&id, &opts) {
+        return Ok(Block { query: BlockQuery { id: Some(id), title }, picks });
+    }
     let engine = s.engine.clone();
     blocking(move || {
-        let query = engine.query_for_id(&id)?;
-        let picks = engine.related(&query, &opts)?;
-        Ok(Block { query: BlockQuery { id: query.id.clone(), title: query.title.clone() }, picks })
+        let (title, picks) = engine.related_to_id(&id, &opts)?;
+        Ok(Block { query: BlockQuery { id: Some(id), title }, picks })
     })
     .await
 }
