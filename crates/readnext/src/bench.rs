@@ -27,6 +27,11 @@ pub struct BenchArgs {
     /// how speed, latency, disk and memory grow. Comma-separated.
     #[arg(long, value_delimiter = ',')]
     scale: Vec<usize>,
+    /// Keep each synthetic store, as DIR/N (N its size), for example to
+    /// serve it to `scripts/bench-live.sh` (STORE=DIR/N); without it they
+    /// are deleted. DIR/N must not exist yet.
+    #[arg(long, value_name = "DIR")]
+    keep_scaled: Option<PathBuf>,
     /// Skip the TF-IDF baseline.
     #[arg(long)]
     no_baseline: bool,
@@ -167,7 +172,7 @@ pub fn run(args: BenchArgs, model: &crate::ModelArgs) -> anyhow::Result<ExitCode
     }
     drop(engine);
     for n in args.scale {
-        scaled(&data, n, args.queries)?;
+        scaled(&data, n, args.queries, args.keep_scaled.as_deref())?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -323,7 +328,7 @@ fn baseline(files: &[(PathBuf, PathBuf)], ids: &[String]) -> anyhow::Result<()> 
 }
 
 /// Builds a synthetic store of `n` articles from the corpus and reports its figures.
-fn scaled(data: &PathBuf, n: usize, queries: usize) -> anyhow::Result<()> {
+fn scaled(data: &PathBuf, n: usize, queries: usize, keep: Option<&std::path::Path>) -> anyhow::Result<()> {
     let (files, _) = collect_files(std::slice::from_ref(data));
     let base: Vec<readnext_core::Article> = files
         .par_iter()
@@ -333,8 +338,19 @@ fn scaled(data: &PathBuf, n: usize, queries: usize) -> anyhow::Result<()> {
     if base.is_empty() {
         bail!("no articles to repeat");
     }
-    let dir = tempfile::tempdir()?;
-    let mut engine = Engine::open(dir.path())?;
+    let temp = tempfile::tempdir()?;
+    let dir = match keep {
+        Some(k) => {
+            let d = k.join(n.to_string());
+            if d.exists() {
+                bail!("{} exists already: --keep-scaled does not write over a store", d.display());
+            }
+            std::fs::create_dir_all(&d).with_context(|| format!("creating {}", d.display()))?;
+            d
+        }
+        None => temp.path().to_path_buf(),
+    };
+    let mut engine = Engine::open(&dir)?;
     let mut rng = Rng::new(readnext_eval::SEED);
     let vocab: Vec<String> = base
         .iter()

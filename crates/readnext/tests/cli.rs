@@ -520,3 +520,32 @@ fn a_missing_model_is_named_and_retrieval_goes_on_lexically() {
     let v = json(&run(&store, &["stats", "--format", "json"]));
     assert_eq!((v["vectors"].as_u64(), v["index"]["dense"]["vectors"].as_u64()), (Some(3), Some(3)));
 }
+
+#[test]
+fn bench_keeps_a_synthetic_store_to_serve_and_never_writes_over_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = dir.path().join("corpus");
+    fixtures(&corpus);
+    let keep = dir.path().join("kept");
+    let bench = || {
+        bin()
+            .args(["--lexical", "--store"])
+            .arg(dir.path().join("bench-store"))
+            .args(["bench", "--data"])
+            .arg(&corpus)
+            .args(["--queries", "3", "--no-baseline", "--embed", "0", "--scale", "40", "--keep-scaled"])
+            .arg(&keep)
+            .output()
+            .unwrap()
+    };
+    let o = bench();
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("SYNTHETIC store of 40 articles"), "{}", stdout(&o));
+    // The kept store is a store like any other.
+    let stats = json(&run(&keep.join("40"), &["--lexical", "stats", "--format", "json"]));
+    assert_eq!(stats["articles"], 40, "{stats}");
+    // A second run does not write over it.
+    let o = bench();
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("exists already"), "{}", stderr(&o));
+}

@@ -951,6 +951,12 @@ impl Engine {
         self.warm.load(Ordering::Relaxed)
     }
 
+    /// A count of the block cache's invalidations: while it stays the same,
+    /// no cached block was dropped (a warmer's pass would find nothing to do).
+    pub fn blocks_epoch(&self) -> u64 {
+        self.blocks.read().unwrap_or_else(|p| p.into_inner()).epoch()
+    }
+
     /// Number of cached blocks.
     pub fn cached_blocks(&self) -> usize {
         self.blocks.read().unwrap_or_else(|p| p.into_inner()).len()
@@ -962,12 +968,13 @@ impl Engine {
     /// server warms every block this way, so that reads find them.
     pub fn warm(&self, after: Option<&str>, limit: usize, opts: &RelatedOptions) -> Result<(usize, Option<String>)> {
         let ids = self.store.ids_after(after, limit)?;
+        let key = format!("{opts:?}");
         let mut done = 0;
         for id in &ids {
             if self.cached_blocks() >= crate::blocks::BLOCK_CACHE_ENTRIES * 9 / 10 {
                 return Ok((done, None));
             }
-            if self.is_cached(id, opts) {
+            if self.blocks.read().unwrap_or_else(|p| p.into_inner()).get(id, &key).is_some_and(|(_, stale)| !stale) {
                 continue;
             }
             match self.query_for_id(id) {

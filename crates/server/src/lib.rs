@@ -164,6 +164,10 @@ fn warm(engine: &Engine, stop: &std::sync::atomic::AtomicBool) {
     let started = Instant::now();
     let mut first_pass = true;
     let mut next_pass = Instant::now();
+    // The cache's epoch when the last full pass ended: while no block was
+    // dropped since, a pass would only confirm that every block is cached.
+    let mut passed_at: Option<u64> = None;
+    let mut pass_epoch = 0;
     while !stop.load(Relaxed) {
         if let Err(e) = engine.commit_pending() {
             tracing::warn!("committing the index: {e}");
@@ -176,6 +180,13 @@ fn warm(engine: &Engine, stop: &std::sync::atomic::AtomicBool) {
         if Instant::now() < next_pass {
             std::thread::sleep(std::time::Duration::from_millis(5));
             continue;
+        }
+        if after.is_none() && passed_at == Some(engine.blocks_epoch()) {
+            next_pass = Instant::now() + std::time::Duration::from_secs(2);
+            continue;
+        }
+        if after.is_none() {
+            pass_epoch = engine.blocks_epoch();
         }
         match engine.warm(after.as_deref(), WARM_STEP, &opts) {
             Ok((_, Some(next))) => after = Some(next),
@@ -190,6 +201,7 @@ fn warm(engine: &Engine, stop: &std::sync::atomic::AtomicBool) {
                     first_pass = false;
                 }
                 after = None;
+                passed_at = Some(pass_epoch);
                 next_pass = Instant::now() + std::time::Duration::from_secs(2);
             }
             Err(e) => {
