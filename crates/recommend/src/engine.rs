@@ -307,17 +307,21 @@ impl Engine {
         if !self.dirty.load(Ordering::Relaxed) {
             return Ok(0);
         }
-        let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-        {
-            let last = self.last_commit.lock().unwrap_or_else(|p| p.into_inner());
-            if last.elapsed() < std::time::Duration::from_millis(COMMIT_INTERVAL_MS) {
-                return Ok(0);
+        let ids = {
+            let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+            {
+                let last = self.last_commit.lock().unwrap_or_else(|p| p.into_inner());
+                if last.elapsed() < std::time::Duration::from_millis(COMMIT_INTERVAL_MS) {
+                    return Ok(0);
+                }
             }
-        }
-        self.index.commit()?;
-        self.dirty.store(false, Ordering::Relaxed);
-        *self.last_commit.lock().unwrap_or_else(|p| p.into_inner()) = std::time::Instant::now();
-        let ids = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|p| p.into_inner()));
+            self.index.commit()?;
+            self.dirty.store(false, Ordering::Relaxed);
+            *self.last_commit.lock().unwrap_or_else(|p| p.into_inner()) = std::time::Instant::now();
+            std::mem::take(&mut *self.pending.lock().unwrap_or_else(|p| p.into_inner()))
+        };
+        // Ranking the neighbours needs no writer: the next article write
+        // need not wait for it.
         self.mark_neighbours_stale(&ids)?;
         Ok(ids.len())
     }
@@ -892,8 +896,12 @@ impl Engine {
 
     /// Recomputes up to `max` stale blocks (those a new article may now
     /// enter), oldest first; returns how many owners it refreshed. The
-    /// server's warmer calls this before anything else, and while it runs,
-    /// reads are served the stale blocks instead of computing them.
+    /// server's refresher thread calls this, and once it has, reads are
+    /// served the stale blocks when no core is free instead of waiting to
+    /// compute them. It takes no computing permit: freshness must not queue
+    /// behind the reads that compute uncached blocks (on a store too large
+    /// for the cache, those hold every permit), and with one caller it adds
+    /// at most one computation to the permits' one per core.
     pub fn refresh_stale(&self, max: usize) -> Result<usize> {
         self.refresher.store(true, Ordering::Relaxed);
         let mut done = 0;
@@ -913,10 +921,7 @@ impl Engine {
             };
             let mut fresh = Vec::with_capacity(options.len());
             for opts in options {
-                let (picks, gate) = {
-                    let _computing = self.computing.acquire();
-                    self.related_uncached(&query, &opts)?
-                };
+                let (picks, gate) = self.related_uncached(&query, &opts)?;
                 fresh.push(Entry {
                     key: format!("{opts:?}"),
                     opts,

@@ -130,6 +130,10 @@ pub async fn serve(engine: Arc<Engine>, config: Config) -> Result<(), ServerErro
         let (engine, stop) = (engine.clone(), stop.clone());
         std::thread::spawn(move || warm(&engine, &stop))
     };
+    let refresher = {
+        let (engine, stop) = (engine.clone(), stop.clone());
+        std::thread::spawn(move || refresh(&engine, &stop))
+    };
     let app = router(engine, config);
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|source| ServerError::Io { addr, source })?;
     let local = listener.local_addr().map_err(|source| ServerError::Io { addr, source })?;
@@ -142,6 +146,7 @@ pub async fn serve(engine: Arc<Engine>, config: Config) -> Result<(), ServerErro
         .map_err(|source| ServerError::Io { addr, source });
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let _ = warmer.join();
+    let _ = refresher.join();
     served
 }
 
@@ -150,13 +155,32 @@ pub async fn serve(engine: Arc<Engine>, config: Config) -> Result<(), ServerErro
 const WARM_STEP: usize = 32;
 
 /// Commits deferred article writes to the BM25 index (every
-/// `COMMIT_INTERVAL_MS` at most), and keeps blocks computed, so that reads
-/// find them: first the stale ones
-/// (a write made a new article a candidate for them; reads are served the
-/// stale block until this replaces it, within the freshness that
-/// `readnext bench live` measures), then every stored article's default
-/// block (`?k=8`, no filter) that is missing (never cached, or dropped by a
-/// write), a pass over every id every two seconds. Runs until `stop`.
+/// `COMMIT_INTERVAL_MS` at most), and recomputes the stale blocks (a write
+/// made a new article a candidate for them; reads are served the stale
+/// block until this replaces it, within the freshness that `readnext bench
+/// live` measures). A thread of its own, apart from the warmer: on a store
+/// too large for every block to be cached, the warmer's pass and the reads
+/// compete for the cores for a long time, and a commit or a refresh must
+/// not wait for them. Runs until `stop`.
+fn refresh(engine: &Engine, stop: &std::sync::atomic::AtomicBool) {
+    use std::sync::atomic::Ordering::Relaxed;
+    while !stop.load(Relaxed) {
+        if let Err(e) = engine.commit_pending() {
+            tracing::warn!("committing the index: {e}");
+        }
+        match engine.refresh_stale(WARM_STEP) {
+            Ok(n) if n > 0 => continue,
+            Ok(_) => {}
+            Err(e) => tracing::warn!("refreshing stale blocks: {e}"),
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
+/// Keeps blocks computed, so that reads find them: every stored article's
+/// default block (`?k=8`, no filter) that is missing (never cached, or
+/// dropped by a write), a pass over every id every two seconds. Runs until
+/// `stop`.
 fn warm(engine: &Engine, stop: &std::sync::atomic::AtomicBool) {
     use std::sync::atomic::Ordering::Relaxed;
     let opts = readnext_recommend::RelatedOptions { k: 8, ..Default::default() };
@@ -169,16 +193,8 @@ fn warm(engine: &Engine, stop: &std::sync::atomic::AtomicBool) {
     let mut passed_at: Option<u64> = None;
     let mut pass_epoch = 0;
     while !stop.load(Relaxed) {
-        if let Err(e) = engine.commit_pending() {
-            tracing::warn!("committing the index: {e}");
-        }
-        match engine.refresh_stale(WARM_STEP) {
-            Ok(n) if n > 0 => continue,
-            Ok(_) => {}
-            Err(e) => tracing::warn!("refreshing stale blocks: {e}"),
-        }
         if Instant::now() < next_pass {
-            std::thread::sleep(std::time::Duration::from_millis(5));
+            std::thread::sleep(std::time::Duration::from_millis(20));
             continue;
         }
         if after.is_none() && passed_at == Some(engine.blocks_epoch()) {
