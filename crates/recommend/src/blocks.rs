@@ -247,7 +247,13 @@ mod tests {
                 })
                 .collect(),
         );
-        Entry { key: "k".into(), opts: RelatedOptions::default(), block, gate: Arc::new(Gate::open()), title: "".into() }
+        Entry {
+            key: "k".into(),
+            opts: RelatedOptions::default(),
+            block,
+            gate: Arc::new(Gate::open()),
+            title: "".into(),
+        }
     }
 
     #[test]

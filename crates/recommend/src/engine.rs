@@ -339,8 +339,11 @@ impl Engine {
         let stats = self.stats();
         let mut stale: Vec<String> = Vec::new();
         for id in ids {
-            let near: Vec<String> =
-                self.neighbours(&[id.as_str()])?.into_iter().filter(|n| !ids.contains(n) && !stale.contains(n)).collect();
+            let near: Vec<String> = self
+                .neighbours(&[id.as_str()])?
+                .into_iter()
+                .filter(|n| !ids.contains(n) && !stale.contains(n))
+                .collect();
             let Some(Some(newcomer)) = self.features(std::slice::from_ref(id), &stats)?.pop() else { continue };
             let owners = self.features(&near, &stats)?;
             for (owner, of) in near.into_iter().zip(owners) {
@@ -827,7 +830,8 @@ impl Engine {
     /// headline, when there is one: no store read, no computation, one
     /// short read lock, so that a server may answer it on its event loop.
     pub fn cached_related(&self, id: &str, opts: &RelatedOptions) -> Option<(String, Vec<Pick>)> {
-        let (block, title) = self.blocks.read().unwrap_or_else(|p| p.into_inner()).get_fresh(id, &format!("{opts:?}"))?;
+        let (block, title) =
+            self.blocks.read().unwrap_or_else(|p| p.into_inner()).get_fresh(id, &format!("{opts:?}"))?;
         Some((title.to_string(), block.as_ref().clone()))
     }
 

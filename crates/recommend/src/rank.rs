@@ -210,8 +210,7 @@ pub(crate) fn related_gated(
         kept.push(c);
     }
     // The last of a full pool: a newcomer above it pushes it out.
-    let last_pooled =
-        kept.last().filter(|_| kept.len() >= opts.k + MMR_POOL_EXTRA).map(|c| (c.id.clone(), c.score));
+    let last_pooled = kept.last().filter(|_| kept.len() >= opts.k + MMR_POOL_EXTRA).map(|c| (c.id.clone(), c.score));
 
     // Diversity: maximal marginal relevance over the text vectors.
     let top = kept.first().map_or(1.0, |c| c.score.max(1e-6));

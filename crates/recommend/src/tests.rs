@@ -688,8 +688,18 @@ fn a_deferred_batch_too_large_for_neighbours_is_still_committed() {
 /// that every block's diversity pool is full.
 fn harbour() -> Vec<Write> {
     const TOPICS: [&str; 12] = [
-        "ferries", "cranes", "dredging", "fishermen", "tariffs", "storms", "pilots", "containers", "lighthouse",
-        "strikes", "tugboats", "customs",
+        "ferries",
+        "cranes",
+        "dredging",
+        "fishermen",
+        "tariffs",
+        "storms",
+        "pilots",
+        "containers",
+        "lighthouse",
+        "strikes",
+        "tugboats",
+        "customs",
     ];
     let triples: Vec<(usize, usize, usize)> =
         (0..12).flat_map(|a| (a + 1..12).flat_map(move |b| (b + 1..12).map(move |c| (a, b, c)))).collect();
@@ -700,7 +710,9 @@ fn harbour() -> Vec<Write> {
             upsert(article(
                 &format!("h{i:02}"),
                 &format!("Harbour board on {a} and {b}"),
-                &format!("The harbour board met about the {a} and the {b}. Members also raised the {c} at the harbour."),
+                &format!(
+                    "The harbour board met about the {a} and the {b}. Members also raised the {c} at the harbour."
+                ),
                 20_000 + i as i64,
             ))
         })
@@ -762,7 +774,8 @@ fn a_cached_block_is_served_by_id_with_its_headline_and_never_when_stale() {
     let (_, picks) = engine.related_to_id("tariffs", &opts).unwrap();
     assert!(picks.iter().any(|p| p.id == "tariffs-2"), "{picks:?}");
     // A new headline is served with the block at once.
-    engine.write(&[upsert(article("tariffs", "Tariffs take effect at last", "The tariffs on Mexican products.", 20_010))])
+    engine
+        .write(&[upsert(article("tariffs", "Tariffs take effect at last", "The tariffs on Mexican products.", 20_010))])
         .unwrap();
     assert_eq!(engine.related_to_id("tariffs", &opts).unwrap().0, "Tariffs take effect at last");
     assert!(matches!(engine.related_to_id("nope", &opts), Err(crate::RecommendError::NotFound(_))));
