@@ -29,6 +29,12 @@ use crate::rank::Gate;
 /// Blocks kept before the cache evicts a tenth of them.
 pub(crate) const BLOCK_CACHE_ENTRIES: usize = 200_000;
 
+/// The cache key of a block's options: every field, floats included, so
+/// that two options share a block only when they rank alike.
+pub(crate) fn block_key(opts: &RelatedOptions) -> String {
+    format!("{opts:?}")
+}
+
 /// One cached block.
 pub(crate) struct Entry {
     /// The options' key.
@@ -42,6 +48,14 @@ pub(crate) struct Entry {
     /// The owner's headline when the block was computed (a write of the
     /// owner drops the block), so that a cached read needs no store read.
     pub(crate) title: Arc<str>,
+}
+
+impl Entry {
+    /// The entry of a block computed with `opts` for the owner headlined
+    /// `title`.
+    pub(crate) fn new(opts: RelatedOptions, block: Vec<Pick>, gate: Gate, title: &str) -> Entry {
+        Entry { key: block_key(&opts), opts, block: Arc::new(block), gate: Arc::new(gate), title: title.into() }
+    }
 }
 
 #[derive(Default)]
@@ -234,26 +248,19 @@ mod tests {
     use super::*;
 
     fn entry(ids: &[&str]) -> Entry {
-        let block = Arc::new(
-            ids.iter()
-                .map(|id| Pick {
-                    id: id.to_string(),
-                    title: String::new(),
-                    url: None,
-                    published: None,
-                    image: None,
-                    score: 0.0,
-                    why: Default::default(),
-                })
-                .collect(),
-        );
-        Entry {
-            key: "k".into(),
-            opts: RelatedOptions::default(),
-            block,
-            gate: Arc::new(Gate::open()),
-            title: "".into(),
-        }
+        let block = ids
+            .iter()
+            .map(|id| Pick {
+                id: id.to_string(),
+                title: String::new(),
+                url: None,
+                published: None,
+                image: None,
+                score: 0.0,
+                why: Default::default(),
+            })
+            .collect();
+        Entry { key: "k".into(), ..Entry::new(RelatedOptions::default(), block, Gate::open(), "") }
     }
 
     #[test]

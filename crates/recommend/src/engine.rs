@@ -11,7 +11,7 @@ use readnext_index::{BmIndex, DenseDoc, DenseIndex, IndexDoc};
 use readnext_store::{Applied, Record, Store, Write};
 
 use crate::RecommendError;
-use crate::blocks::{BlockCache, Entry};
+use crate::blocks::{BlockCache, Entry, block_key};
 use crate::features::{FeatureCache, Features};
 use crate::live::{Counters, Groups};
 use crate::options::RelatedOptions;
@@ -339,25 +339,31 @@ impl Engine {
         let stats = self.stats();
         let mut stale: Vec<String> = Vec::new();
         for id in ids {
-            let near: Vec<String> = self
-                .neighbours(&[id.as_str()])?
-                .into_iter()
-                .filter(|n| !ids.contains(n) && !stale.contains(n))
-                .collect();
+            // Only the neighbours with cached blocks have anything to mark.
+            let near = self.neighbours(&[id.as_str()])?;
+            let (near, gates): (Vec<String>, Vec<_>) = {
+                let cache = self.blocks.read().unwrap_or_else(|p| p.into_inner());
+                near.into_iter()
+                    .filter(|n| !ids.contains(n) && !stale.contains(n))
+                    .map(|n| {
+                        let g = cache.gates_of(&n);
+                        (n, g)
+                    })
+                    .filter(|(_, g)| !g.is_empty())
+                    .unzip()
+            };
+            if near.is_empty() {
+                continue;
+            }
             let Some(Some(newcomer)) = self.features(std::slice::from_ref(id), &stats)?.pop() else { continue };
             let owners = self.features(&near, &stats)?;
-            for (owner, of) in near.into_iter().zip(owners) {
-                let gates = self.blocks.read().unwrap_or_else(|p| p.into_inner()).gates_of(&owner);
+            for ((owner, of), gates) in near.into_iter().zip(owners).zip(gates) {
                 let Some(of) = of else { continue };
-                let mut enters = false;
                 for (opts, gate) in &gates {
                     if rank::would_enter(self, &stats, &of, gate, &newcomer, opts)? {
-                        enters = true;
+                        stale.push(owner);
                         break;
                     }
-                }
-                if enters {
-                    stale.push(owner);
                 }
             }
         }
@@ -830,8 +836,7 @@ impl Engine {
     /// headline, when there is one: no store read, no computation, one
     /// short read lock, so that a server may answer it on its event loop.
     pub fn cached_related(&self, id: &str, opts: &RelatedOptions) -> Option<(String, Vec<Pick>)> {
-        let (block, title) =
-            self.blocks.read().unwrap_or_else(|p| p.into_inner()).get_fresh(id, &format!("{opts:?}"))?;
+        let (block, title) = self.blocks.read().unwrap_or_else(|p| p.into_inner()).get_fresh(id, &block_key(opts))?;
         Some((title.to_string(), block.as_ref().clone()))
     }
 
@@ -846,7 +851,7 @@ impl Engine {
             let _computing = self.computing.acquire();
             return Ok(self.related_uncached(query, opts)?.0);
         };
-        let key = format!("{opts:?}");
+        let key = block_key(opts);
         // A stale block is recomputed here when a core is free; when none
         // is and a refresher runs, it is served as it is (the refresher
         // replaces it shortly).
@@ -878,13 +883,7 @@ impl Engine {
             }
         };
         let Some((epoch, gate)) = epoch else { return Ok(picks) };
-        let entry = Entry {
-            key: key.clone(),
-            opts: opts.clone(),
-            block: Arc::new(picks.clone()),
-            gate: Arc::new(gate),
-            title: query.title.as_str().into(),
-        };
+        let entry = Entry::new(opts.clone(), picks.clone(), gate, &query.title);
         let mut cache = self.blocks.write().unwrap_or_else(|p| p.into_inner());
         match cache.get(owner, &key) {
             // A stale block recomputed here: it is this owner's refresh.
@@ -926,13 +925,7 @@ impl Engine {
             let mut fresh = Vec::with_capacity(options.len());
             for opts in options {
                 let (picks, gate) = self.related_uncached(&query, &opts)?;
-                fresh.push(Entry {
-                    key: format!("{opts:?}"),
-                    opts,
-                    block: Arc::new(picks),
-                    gate: Arc::new(gate),
-                    title: query.title.as_str().into(),
-                });
+                fresh.push(Entry::new(opts, picks, gate, &query.title));
             }
             self.blocks.write().unwrap_or_else(|p| p.into_inner()).refresh(&owner, fresh, marks, epoch);
             done += 1;
@@ -947,7 +940,7 @@ impl Engine {
 
     /// Whether the block of `id` with `opts` is cached and not stale.
     pub fn is_cached(&self, id: &str, opts: &RelatedOptions) -> bool {
-        self.blocks.read().unwrap_or_else(|p| p.into_inner()).get(id, &format!("{opts:?}")).is_some_and(|(_, s)| !s)
+        self.blocks.read().unwrap_or_else(|p| p.into_inner()).get_fresh(id, &block_key(opts)).is_some()
     }
 
     /// Marks the blocks warm (the server's warmer finished a pass).
@@ -977,13 +970,13 @@ impl Engine {
     /// server warms every block this way, so that reads find them.
     pub fn warm(&self, after: Option<&str>, limit: usize, opts: &RelatedOptions) -> Result<(usize, Option<String>)> {
         let ids = self.store.ids_after(after, limit)?;
-        let key = format!("{opts:?}");
+        let key = block_key(opts);
         let mut done = 0;
         for id in &ids {
             if self.cached_blocks() >= crate::blocks::BLOCK_CACHE_ENTRIES * 9 / 10 {
                 return Ok((done, None));
             }
-            if self.blocks.read().unwrap_or_else(|p| p.into_inner()).get(id, &key).is_some_and(|(_, stale)| !stale) {
+            if self.blocks.read().unwrap_or_else(|p| p.into_inner()).get_fresh(id, &key).is_some() {
                 continue;
             }
             match self.query_for_id(id) {

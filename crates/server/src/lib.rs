@@ -188,8 +188,9 @@ fn warm(engine: &Engine, stop: &std::sync::atomic::AtomicBool) {
     let started = Instant::now();
     let mut first_pass = true;
     let mut next_pass = Instant::now();
-    // The cache's epoch when the last full pass ended: while no block was
-    // dropped since, a pass would only confirm that every block is cached.
+    // The cache's epoch when the last complete pass started: while no block
+    // was dropped since, a pass would only confirm that every block is
+    // cached.
     let mut passed_at: Option<u64> = None;
     let mut pass_epoch = 0;
     while !stop.load(Relaxed) {
