@@ -53,6 +53,15 @@ fn corpus() -> Vec<Write> {
     ]
 }
 
+/// An engine over a new store holding `writes`, with the folder that keeps
+/// the store alive.
+fn stored(writes: &[Write]) -> (tempfile::TempDir, Engine) {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::open(dir.path()).unwrap();
+    engine.write(writes).unwrap();
+    (dir, engine)
+}
+
 #[test]
 fn related_excludes_self_collapses_copies_and_explains() {
     let dir = tempfile::tempdir().unwrap();
@@ -76,9 +85,7 @@ fn related_excludes_self_collapses_copies_and_explains() {
 
 #[test]
 fn unsaved_page_and_filters_and_copies_among_picks() {
-    let dir = tempfile::tempdir().unwrap();
-    let engine = Engine::open(dir.path()).unwrap();
-    engine.write(&corpus()).unwrap();
+    let (_dir, engine) = stored(&corpus());
     let page = article(
         "new",
         "Cartels and tariffs strain Mexico ties",
@@ -120,9 +127,7 @@ fn index_catches_up_after_the_store_and_deletes_propagate() {
 
 #[test]
 fn similarity_is_symmetric_and_orders_pairs() {
-    let dir = tempfile::tempdir().unwrap();
-    let engine = Engine::open(dir.path()).unwrap();
-    engine.write(&corpus()).unwrap();
+    let (_dir, engine) = stored(&corpus());
     let get = |id: &str| engine.query_for_id(id).unwrap();
     let (q, s, b) = (get("q"), get("sheinbaum"), get("baseball"));
     let o = RelatedOptions::default();
@@ -200,9 +205,7 @@ fn ev(user: &str, article: &str, kind: readnext_core::EventKind, time_ms: i64) -
 
 #[test]
 fn editorial_rules_apply_to_every_block() {
-    let dir = tempfile::tempdir().unwrap();
-    let engine = Engine::open(dir.path()).unwrap();
-    engine.write(&corpus()).unwrap();
+    let (_dir, engine) = stored(&corpus());
     let q = engine.query_for_id("q").unwrap();
     let opts = RelatedOptions { k: 3, ..Default::default() };
     assert!(engine.related(&q, &opts).unwrap().iter().any(|p| p.id == "sheinbaum"));
@@ -225,9 +228,7 @@ fn editorial_rules_apply_to_every_block() {
 #[test]
 fn trending_and_reader_blocks_follow_events_and_skip_what_was_read() {
     use readnext_core::EventKind::{Click, Impression};
-    let dir = tempfile::tempdir().unwrap();
-    let engine = Engine::open(dir.path()).unwrap();
-    engine.write(&corpus()).unwrap();
+    let (_dir, engine) = stored(&corpus());
     // The counters reach back 30 days from the clock.
     let now = crate::now_ms();
     let hour = 3_600_000;
@@ -262,9 +263,7 @@ fn trending_and_reader_blocks_follow_events_and_skip_what_was_read() {
 #[test]
 fn a_trained_ranker_orders_reader_blocks() {
     use readnext_core::EventKind::{Click, Impression};
-    let dir = tempfile::tempdir().unwrap();
-    let engine = Engine::open(dir.path()).unwrap();
-    engine.write(&corpus()).unwrap();
+    let (_dir, engine) = stored(&corpus());
     assert!(engine.ranker().unwrap().is_none());
     let mut events = Vec::new();
     for (i, user) in ["a", "b", "c", "d"].iter().enumerate() {
@@ -573,9 +572,7 @@ fn two_stores_with_the_same_articles_give_identical_blocks_whatever_their_histor
 
 #[test]
 fn a_write_drops_only_the_blocks_it_can_change_and_a_follow_up_enters_its_storys_block() {
-    let dir = tempfile::tempdir().unwrap();
-    let engine = Engine::open(dir.path()).unwrap();
-    engine.write(&corpus()).unwrap();
+    let (_dir, engine) = stored(&corpus());
     let opts = RelatedOptions::default();
     let ids = ["q", "copy", "copy2", "tariffs", "sheinbaum", "baseball"];
     for id in ids {
@@ -620,9 +617,7 @@ fn a_write_drops_only_the_blocks_it_can_change_and_a_follow_up_enters_its_storys
 #[test]
 fn replayed_events_change_no_profile_taste_or_trending_count() {
     use readnext_core::EventKind::Click;
-    let dir = tempfile::tempdir().unwrap();
-    let engine = Engine::open(dir.path()).unwrap();
-    engine.write(&corpus()).unwrap();
+    let (dir, engine) = stored(&corpus());
     let now = crate::now_ms();
     let events = Write::Events(vec![ev("ana", "tariffs", Click, now - 1000), ev("bob", "tariffs", Click, now - 500)]);
     let first = engine.store().applied_position().unwrap() + 1;
@@ -647,9 +642,7 @@ fn replayed_events_change_no_profile_taste_or_trending_count() {
 
 #[test]
 fn a_deferred_write_reaches_its_neighbours_blocks_at_the_next_commit() {
-    let dir = tempfile::tempdir().unwrap();
-    let engine = Engine::open(dir.path()).unwrap();
-    engine.write(&corpus()).unwrap();
+    let (_dir, engine) = stored(&corpus());
     let opts = RelatedOptions::default();
     let tariffs = engine.query_for_id("tariffs").unwrap();
     engine.related(&tariffs, &opts).unwrap();
@@ -671,9 +664,7 @@ fn a_deferred_write_reaches_its_neighbours_blocks_at_the_next_commit() {
 
 #[test]
 fn a_deferred_batch_too_large_for_neighbours_is_still_committed() {
-    let dir = tempfile::tempdir().unwrap();
-    let engine = Engine::open(dir.path()).unwrap();
-    engine.write(&corpus()).unwrap();
+    let (_dir, engine) = stored(&corpus());
     let many: Vec<Write> = (0..70)
         .map(|i| upsert(article(&format!("n{i}"), &format!("Note {i}"), &format!("Harbour note number {i}."), 20_100)))
         .collect();
@@ -721,10 +712,8 @@ fn harbour() -> Vec<Write> {
 
 #[test]
 fn a_new_article_makes_stale_only_the_blocks_it_enters() {
-    let dir = tempfile::tempdir().unwrap();
-    let engine = Engine::open(dir.path()).unwrap();
     let docs = harbour();
-    engine.write(&docs).unwrap();
+    let (_dir, engine) = stored(&docs);
     let ids = engine.store().ids_after(None, 1000).unwrap();
     all_blocks(&engine);
     assert!(ids.iter().all(|id| engine.is_cached(id, &RelatedOptions::default())));
@@ -742,9 +731,7 @@ fn a_new_article_makes_stale_only_the_blocks_it_enters() {
     assert!(stale.len() <= 4, "{} of {} made stale: {stale:?}", stale.len(), ids.len());
     // Every block the follow-up now belongs in was marked: a store built
     // afresh with it says which, and the served blocks agree.
-    let fresh_dir = tempfile::tempdir().unwrap();
-    let fresh = Engine::open(fresh_dir.path()).unwrap();
-    fresh.write(&docs).unwrap();
+    let (_fresh_dir, fresh) = stored(&docs);
     fresh.write(&[f]).unwrap();
     let shows = |blocks: Vec<(String, Vec<(String, u32)>)>| -> Vec<String> {
         blocks.into_iter().filter(|(_, b)| b.iter().any(|(p, _)| p == "h-new")).map(|(o, _)| o).collect()
@@ -759,9 +746,7 @@ fn a_new_article_makes_stale_only_the_blocks_it_enters() {
 
 #[test]
 fn a_cached_block_is_served_by_id_with_its_headline_and_never_when_stale() {
-    let dir = tempfile::tempdir().unwrap();
-    let engine = Engine::open(dir.path()).unwrap();
-    engine.write(&corpus()).unwrap();
+    let (_dir, engine) = stored(&corpus());
     let opts = RelatedOptions::default();
     assert!(engine.cached_related("tariffs", &opts).is_none(), "nothing computed yet");
     let (title, picks) = engine.related_to_id("tariffs", &opts).unwrap();
