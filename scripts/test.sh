@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Everything CI checks: formatting, lints, and the whole test suite in
-# release mode (the real-data tests ingest 13k documents; the model-free
-# ranking is fast, but debug builds of tantivy are not).
+# Everything CI checks: formatting, lints, the whole test suite in release
+# mode (the real-data tests ingest 13k documents; the model-free ranking is
+# fast, but debug builds of tantivy are not), the candle runtime's tests
+# (a cargo feature, off by default), and the OpenAPI contract against a
+# running server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,6 +22,18 @@ fi
 scripts/fetch-model.sh
 export READNEXT_MODEL="${READNEXT_MODEL:-$(pwd)/models/all-MiniLM-L6-v2}"
 
+START=$SECONDS
+step() { echo "test.sh: $1 done at $((SECONDS - START)) s"; }
 cargo fmt --all -- --check
-cargo clippy --all-targets --locked -- -D warnings
+# In the release profile, as the tests: cargo then builds the build scripts
+# and proc-macros once for both (they are shared between check and build
+# units of one profile), where the dev profile built them a second time.
+cargo clippy --release --all-targets --locked -- -D warnings
+step clippy
 cargo test --release --workspace --locked
+step "the tests"
+cargo clippy --release --locked -p readnext-embed --features candle -- -D warnings
+cargo test --release --locked -p readnext-embed --features candle
+step "the candle runtime"
+scripts/api-contract.sh
+step "the API contract"

@@ -2,8 +2,11 @@
 
 use std::path::Path;
 
+#[cfg(feature = "candle")]
 use candle_core::{DType, Device, Tensor};
+#[cfg(feature = "candle")]
 use candle_nn::VarBuilder;
+#[cfg(feature = "candle")]
 use candle_transformers::models::bert::{BertModel, Config};
 use rayon::prelude::*;
 use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
@@ -25,13 +28,19 @@ pub const MODEL_FILES: [(&str, &str); 3] = [
     ("tokenizer.json", "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"),
 ];
 
+/// Whether this build has the candle runtime (the cargo feature `candle`,
+/// off by default: ONNX Runtime int8 is the default engine, faster at equal
+/// quality, and candle's crates are a third of a clean build).
+pub const HAS_CANDLE: bool = cfg!(feature = "candle");
+
 /// Which engine runs the forward pass.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Runtime {
-    /// ONNX Runtime int8 when its files are in the model folder, else candle.
+    /// ONNX Runtime int8 when its files are in the model folder, else
+    /// candle when the build has it.
     #[default]
     Auto,
-    /// candle, f32 weights.
+    /// candle, f32 weights (builds with the feature `candle`).
     Candle,
     /// ONNX Runtime with the int8 graph; an error when its files are absent.
     Onnx,
@@ -68,6 +77,7 @@ impl Default for EncoderOptions {
 }
 
 enum Backend {
+    #[cfg(feature = "candle")]
     Candle(BertModel),
     Onnx(OnnxModel),
 }
@@ -76,7 +86,6 @@ enum Backend {
 pub struct Encoder {
     backend: Backend,
     tokenizer: Tokenizer,
-    device: Device,
     opts: EncoderOptions,
 }
 
@@ -106,7 +115,12 @@ impl Encoder {
         }
         let config_path = dir.join("config.json");
         let config_text = std::fs::read_to_string(&config_path).map_err(|e| bad(&config_path, e))?;
-        let config: Config = serde_json::from_str(&config_text).map_err(|e| bad(&config_path, e))?;
+        let config: serde_json::Value = serde_json::from_str(&config_text).map_err(|e| bad(&config_path, e))?;
+        let max_positions = config
+            .get("max_position_embeddings")
+            .and_then(serde_json::Value::as_u64)
+            .and_then(|n| usize::try_from(n).ok())
+            .ok_or_else(|| bad(&config_path, "no `max_position_embeddings`"))?;
 
         let tok_path = dir.join("tokenizer.json");
         let mut tokenizer = Tokenizer::from_file(&tok_path).map_err(|e| bad(&tok_path, e))?;
@@ -120,20 +134,24 @@ impl Encoder {
             pad_token,
             ..Default::default()
         }));
-        let max_tokens = opts.max_tokens.clamp(8, config.max_position_embeddings);
+        let max_tokens = opts.max_tokens.clamp(8, max_positions.max(8));
         tokenizer
             .with_truncation(Some(TruncationParams { max_length: max_tokens, ..Default::default() }))
             .map_err(|e| bad(&tok_path, e))?;
 
-        let device = Device::Cpu;
         let opts = EncoderOptions { max_tokens, ..opts };
         let fast = match (opts.runtime, onnx::files(dir)) {
+            (Runtime::Candle, _) if !HAS_CANDLE => return Err(EmbedError::NoCandle),
             (Runtime::Candle, _) => None,
             (Runtime::Onnx, None) => return Err(EmbedError::MissingFile { path: dir.join(onnx::ONNX_FILE) }),
             (Runtime::Onnx, Some((graph, library))) => Some(OnnxModel::load(&graph, &library)?),
+            (Runtime::Auto, None) if !HAS_CANDLE => {
+                return Err(EmbedError::MissingFile { path: dir.join(onnx::ONNX_FILE) });
+            }
             (Runtime::Auto, None) => None,
-            // A broken fast path is not worth failing for: candle reads the
-            // same weights.
+            (Runtime::Auto, Some((graph, library))) if !HAS_CANDLE => Some(OnnxModel::load(&graph, &library)?),
+            // A broken fast path is not worth failing for when candle can
+            // read the same weights.
             (Runtime::Auto, Some((graph, library))) => match OnnxModel::load(&graph, &library) {
                 Ok(m) => Some(m),
                 Err(e) => {
@@ -143,20 +161,38 @@ impl Encoder {
             },
         };
         if let Some(m) = fast {
-            return Ok(Encoder { backend: Backend::Onnx(m), tokenizer, device, opts });
+            return Ok(Encoder { backend: Backend::Onnx(m), tokenizer, opts });
         }
+        Self::load_candle(dir, &config_text, tokenizer, opts)
+    }
+
+    #[cfg(feature = "candle")]
+    fn load_candle(
+        dir: &Path,
+        config: &str,
+        tokenizer: Tokenizer,
+        opts: EncoderOptions,
+    ) -> Result<Encoder, EmbedError> {
+        let config_path = dir.join("config.json");
+        let config: Config = serde_json::from_str(config).map_err(|e| bad(&config_path, e))?;
         let weights = dir.join("model.safetensors");
         // SAFETY: the file is memory-mapped read-only; readnext never writes
         // it, and the setup script replaces it only by renaming a new file in.
-        let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[&weights], DType::F32, &device) }
+        let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[&weights], DType::F32, &Device::Cpu) }
             .map_err(|e| bad(&weights, e))?;
         let model = BertModel::load(vb, &config).map_err(|e| bad(&weights, e))?;
-        Ok(Encoder { backend: Backend::Candle(model), tokenizer, device, opts })
+        Ok(Encoder { backend: Backend::Candle(model), tokenizer, opts })
+    }
+
+    #[cfg(not(feature = "candle"))]
+    fn load_candle(_: &Path, _: &str, _: Tokenizer, _: EncoderOptions) -> Result<Encoder, EmbedError> {
+        Err(EmbedError::NoCandle)
     }
 
     /// The engine and precision in use, for reports.
     pub fn runtime_name(&self) -> &'static str {
         match self.backend {
+            #[cfg(feature = "candle")]
             Backend::Candle(_) => "candle f32",
             Backend::Onnx(_) => "onnxruntime int8",
         }
@@ -254,24 +290,36 @@ impl Encoder {
             ids.extend_from_slice(e.get_ids());
             mask.extend_from_slice(e.get_attention_mask());
         }
-        let model = match &self.backend {
+        match &self.backend {
             Backend::Onnx(m) => {
                 let ids = ids.into_iter().map(i64::from).collect();
                 let mask = mask.into_iter().map(i64::from).collect();
-                return m.run(ids, mask, n, len);
+                m.run(ids, mask, n, len)
             }
-            Backend::Candle(model) => model,
-        };
-        let ids = Tensor::from_vec(ids, (n, len), &self.device)?;
-        let mask = Tensor::from_vec(mask, (n, len), &self.device)?;
-        let types = ids.zeros_like()?;
-        let hidden = model.forward(&ids, &types, Some(&mask))?;
-        // Mean over the real tokens, then unit length.
-        let m = mask.to_dtype(DType::F32)?.unsqueeze(2)?;
-        let summed = hidden.broadcast_mul(&m)?.sum(1)?;
-        let counts = m.sum(1)?.clamp(1e-9, f32::MAX)?;
-        let mean = summed.broadcast_div(&counts)?;
-        let norm = mean.sqr()?.sum_keepdim(1)?.sqrt()?.clamp(1e-12, f32::MAX)?;
-        Ok(mean.broadcast_div(&norm)?.to_vec2::<f32>()?)
+            #[cfg(feature = "candle")]
+            Backend::Candle(model) => Ok(candle_forward(model, ids, mask, n, len)?),
+        }
     }
+}
+
+/// The f32 forward pass with mean pooling and normalisation.
+#[cfg(feature = "candle")]
+fn candle_forward(
+    model: &BertModel,
+    ids: Vec<u32>,
+    mask: Vec<u32>,
+    n: usize,
+    len: usize,
+) -> Result<Vec<Vec<f32>>, candle_core::Error> {
+    let ids = Tensor::from_vec(ids, (n, len), &Device::Cpu)?;
+    let mask = Tensor::from_vec(mask, (n, len), &Device::Cpu)?;
+    let types = ids.zeros_like()?;
+    let hidden = model.forward(&ids, &types, Some(&mask))?;
+    // Mean over the real tokens, then unit length.
+    let m = mask.to_dtype(DType::F32)?.unsqueeze(2)?;
+    let summed = hidden.broadcast_mul(&m)?.sum(1)?;
+    let counts = m.sum(1)?.clamp(1e-9, f32::MAX)?;
+    let mean = summed.broadcast_div(&counts)?;
+    let norm = mean.sqr()?.sum_keepdim(1)?.sqrt()?.clamp(1e-12, f32::MAX)?;
+    mean.broadcast_div(&norm)?.to_vec2::<f32>()
 }

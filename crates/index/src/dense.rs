@@ -1,5 +1,5 @@
 //! The approximate-nearest-neighbour index over sentence embeddings: an
-//! HNSW graph (usearch, cosine, f16 storage) with, per key, the article id
+//! HNSW graph (usearch, cosine, f32 storage) with, per key, the article id
 //! and what [`Filter`] restricts on.
 //!
 //! Like the BM25 index it is derived: the vectors' source of truth is the
@@ -23,7 +23,9 @@ use crate::{Filter, IndexError};
 
 const GRAPH_FILE: &str = "dense.usearch";
 const META_FILE: &str = "dense.meta";
-const META_VERSION: u32 = 1;
+/// 2: f32 storage. A graph saved by version 1 (f16) is rebuilt from the
+/// store when it is opened.
+const META_VERSION: u32 = 2;
 /// Edges per node: usearch's default; recall at 13k documents is exact in
 /// practice (see the recall test).
 const CONNECTIVITY: usize = 16;
@@ -90,7 +92,11 @@ fn new_graph(dim: usize) -> Result<Index, String> {
     let opts = IndexOptions {
         dimensions: dim,
         metric: MetricKind::Cos,
-        quantization: ScalarKind::F16,
+        // f32, not f16: usearch is built without its SIMD kernel library
+        // (NumKong, a third of a clean build's C compilation), and its
+        // portable f16 distance converts every component in software.
+        // f32 costs 768 more bytes per vector and is exact.
+        quantization: ScalarKind::F32,
         connectivity: CONNECTIVITY,
         expansion_add: EXPANSION_ADD,
         expansion_search: EXPANSION_SEARCH,

@@ -23,6 +23,9 @@ fn bad(field: &'static str, problem: impl Into<String>) -> FieldError {
     FieldError { field, problem: problem.into() }
 }
 
+/// Longest user or article id an event may carry, in characters.
+pub const MAX_ID_CHARS: usize = 512;
+
 /// One event: `{"user", "article", "type": "impression" | "click", "time"
 /// (RFC 3339 or ms since the epoch; `now_ms` when absent), "position", "slate"}`.
 pub fn parse_event(v: &Value, now_ms: i64) -> Result<Event, FieldError> {
@@ -31,9 +34,16 @@ pub fn parse_event(v: &Value, now_ms: i64) -> Result<Event, FieldError> {
     }
     let text = |name: &'static str| -> Result<String, FieldError> {
         match v.get(name) {
-            Some(Value::String(s)) if !s.trim().is_empty() && s.len() <= 512 => Ok(s.trim().to_string()),
+            Some(Value::String(s)) if !s.trim().is_empty() && s.chars().count() <= MAX_ID_CHARS => {
+                Ok(s.trim().to_string())
+            }
             Some(Value::Number(n)) => Ok(n.to_string()),
-            Some(_) => Err(bad(name, "must be a non-empty string of at most 512 bytes")),
+            Some(_) => Err(bad(
+                name,
+                format!(
+                    "must be a number, or a string of at most {MAX_ID_CHARS} characters that is not only white space"
+                ),
+            )),
             None => Err(bad(name, "is required")),
         }
     };

@@ -21,7 +21,7 @@ mod walk;
 use std::path::{Path, PathBuf};
 
 pub use detect::detect;
-pub use events::{FieldError, parse_event};
+pub use events::{FieldError, MAX_ID_CHARS, parse_event};
 pub use jsonl::JsonArticle;
 pub use page::parse_page;
 pub use walk::collect_files;

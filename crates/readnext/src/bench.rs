@@ -178,9 +178,9 @@ pub fn run(args: BenchArgs, model: &crate::ModelArgs) -> anyhow::Result<ExitCode
 }
 
 /// Embedding throughput on headline + lead, at 64 tokens (the issue's
-/// yardstick) and at the configured limit, for candle f32 (the baseline)
-/// and ONNX Runtime int8 when it is installed, with how close the two
-/// runtimes' vectors are.
+/// yardstick) and at the configured limit, for candle f32 (the baseline,
+/// in a build with the feature `candle`) and ONNX Runtime int8 when it is
+/// installed, with how close the two runtimes' vectors are.
 fn embed_bench(engine: &Engine, model: &crate::ModelArgs, n: usize) -> anyhow::Result<()> {
     use readnext_embed::{Encoder, EncoderOptions, Runtime, article_text};
     let ids = sample_ids(engine, n)?;
@@ -196,7 +196,7 @@ fn embed_bench(engine: &Engine, model: &crate::ModelArgs, n: usize) -> anyhow::R
     for max_tokens in limits {
         let mut baseline: Option<Vec<Vec<f32>>> = None;
         for runtime in [Runtime::Candle, Runtime::Onnx] {
-            if runtime == Runtime::Onnx && !onnx {
+            if (runtime == Runtime::Onnx && !onnx) || (runtime == Runtime::Candle && !readnext_embed::HAS_CANDLE) {
                 continue;
             }
             let enc = Encoder::load(&model.model, EncoderOptions { max_tokens, runtime, ..Default::default() })?;

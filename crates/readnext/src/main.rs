@@ -67,6 +67,9 @@ enum Command {
     },
     /// Rebuild the derived index from the store.
     Reindex,
+    /// Embed the stored articles that have no vector yet: after a lexical
+    /// ingest, or once the model is installed. Re-running it is a no-op.
+    Embed,
     /// Measure ingest throughput and related-query latency against a baseline.
     Bench(bench::BenchArgs),
     /// Measure relevance on a labelled dataset, with baselines in the same run.
@@ -107,8 +110,9 @@ pub struct ModelArgs {
     /// Tokens embedded per article (headline, dek and lead).
     #[arg(long, global = true, default_value_t = readnext_embed::EncoderOptions::default().max_tokens)]
     max_tokens: usize,
-    /// Engine for the model: onnx (int8, ONNX Runtime), candle (f32), or
-    /// auto (onnx when scripts/fetch-model.sh installed it, else candle).
+    /// Engine for the model: onnx (int8, ONNX Runtime), candle (f32, in a
+    /// build with `--features candle`), or auto (onnx when
+    /// scripts/fetch-model.sh installed it, else candle when built in).
     #[arg(long, global = true, env = "READNEXT_RUNTIME", default_value = "auto")]
     runtime: readnext_embed::Runtime,
 }
@@ -181,15 +185,19 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             outln!("reindexed {n} articles in {:.1}s", started.elapsed().as_secs_f64());
             // Articles stored before the model was installed get their vectors now.
             if engine.encoder().is_some() {
-                let missing = n.saturating_sub(engine.store().vector_count()?);
-                if missing > 0 {
-                    let bar = progress_bar(missing, "embedded");
-                    let started = std::time::Instant::now();
-                    let done = engine.embed_missing(&|k| bar.inc(k as u64))?;
-                    bar.finish_and_clear();
-                    outln!("embedded {done} articles in {:.1}s", started.elapsed().as_secs_f64());
-                }
+                embed_missing(&engine)?;
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Embed => {
+            let engine = open_with_model(&cli.store, &cli.model)?;
+            if engine.encoder().is_none() {
+                anyhow::bail!(
+                    "no sentence-embedding model to embed with (in {}): run scripts/fetch-model.sh, without --lexical",
+                    cli.model.model.display()
+                );
+            }
+            embed_missing(&engine)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench(args) => bench::run(args, &cli.model),
@@ -206,6 +214,22 @@ fn open(store: &Path) -> anyhow::Result<readnext_recommend::Engine> {
 }
 
 /// The engine with the encoder, when the model is installed.
+/// Embeds the stored articles without a vector, with a progress bar, and
+/// says how many.
+fn embed_missing(engine: &readnext_recommend::Engine) -> anyhow::Result<usize> {
+    let missing = engine.store().len()?.saturating_sub(engine.store().vector_count()?);
+    if missing == 0 {
+        outln!("every stored article has its vector");
+        return Ok(0);
+    }
+    let bar = progress_bar(missing, "embedded");
+    let started = std::time::Instant::now();
+    let done = engine.embed_missing(&|k| bar.inc(k as u64))?;
+    bar.finish_and_clear();
+    outln!("embedded {done} articles in {:.1}s", started.elapsed().as_secs_f64());
+    Ok(done)
+}
+
 fn open_with_model(store: &Path, model: &ModelArgs) -> anyhow::Result<readnext_recommend::Engine> {
     let engine = open(store)?;
     Ok(match model.load()? {

@@ -93,8 +93,10 @@ fn seed(s: &Server, c: &Client) {
          "published": "2025-03-05"},
         {"title": ""},
     ]);
+    // One item fails: the answer says so with its status, and the other
+    // five are stored all the same.
     let (st, v) = body(key(c.post(format!("{}/v1/articles", s.base)), WRITER).json(&articles).send().unwrap());
-    assert_eq!(st, StatusCode::OK, "{v}");
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
     assert_eq!((v["stored"].as_u64(), v["failed"].as_u64()), (Some(5), Some(1)), "{v}");
     assert_eq!(v["results"][0]["status"], "inserted");
     assert!(v["results"][5]["error"]["message"].as_str().unwrap().contains("title"), "{v}");
@@ -238,11 +240,26 @@ fn api_routes_and_their_errors() {
     ]);
     let (st, v) =
         body(c.post(url("/v1/events")).header("Content-Type", "text/plain").body(events.to_string()).send().unwrap());
-    assert_eq!(st, StatusCode::ACCEPTED, "{v}");
+    // The invalid fifth makes the answer a 422; the four valid ones count.
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
     assert_eq!(v["accepted"], 4);
-    assert_eq!(v["rejected"][0]["index"], 4);
+    assert_eq!((&v["rejected"][0]["index"], &v["rejected"][0]["error"]["code"]), (&json!(4), &json!("invalid_field")));
     assert_eq!(body(c.post(url("/v1/events")).body("[{]").send().unwrap()).0, StatusCode::BAD_REQUEST);
-    assert_eq!(body(c.post(url("/v1/events")).body("[{\"user\": \"u\"}]").send().unwrap()).0, StatusCode::BAD_REQUEST);
+    let (st, v) = body(c.post(url("/v1/events")).body("[{\"user\": \"u\"}]").send().unwrap());
+    assert_eq!((st, v["accepted"].as_u64()), (StatusCode::UNPROCESSABLE_ENTITY, Some(0)), "{v}");
+    assert!(v["rejected"][0]["error"]["message"].as_str().unwrap().contains("`article`"), "{v}");
+    // Events dated far ahead or far behind are valid requests, but they are
+    // not counted: each is listed with the field named, and in the metric.
+    let far = json!([
+        {"user": "dan", "article": "tariffs", "type": "click", "time": "9999-01-01T00:00:00Z"},
+        {"user": "dan", "article": "tariffs", "type": "click", "time": -100_000_000_000_000_000_i64},
+    ]);
+    let (st, v) = body(c.post(url("/v1/events")).body(far.to_string()).send().unwrap());
+    assert_eq!((st, v["accepted"].as_u64()), (StatusCode::ACCEPTED, Some(0)), "{v}");
+    for (i, r) in v["rejected"].as_array().unwrap().iter().enumerate() {
+        assert_eq!((r["index"].as_u64(), &r["error"]["code"]), (Some(i as u64), &json!("out_of_window")), "{v}");
+        assert!(r["error"]["message"].as_str().unwrap().contains("`time`"), "{v}");
+    }
     let (st, v) = body(key(c.get(url("/v1/trending?k=2&window=1h")), READER).send().unwrap());
     assert_eq!(st, StatusCode::OK, "{v}");
     assert_eq!(v["picks"][0]["id"], "baseball", "{v}");
@@ -256,7 +273,7 @@ fn api_routes_and_their_errors() {
     assert!(v["profile"]["entities"].as_array().unwrap().iter().any(|e| e["key"] == "claudia_sheinbaum"), "{v}");
     assert_eq!(v["profile"]["taste"], true, "the click on an embedded article gives a taste: {v}");
     let (st, v) = body(key(c.get(url("/v1/users/ana/recommendations?article=nope")), READER).send().unwrap());
-    assert!(st == StatusCode::BAD_REQUEST && v["error"]["message"].as_str().unwrap().contains("`article`"), "{v}");
+    assert!(st == StatusCode::NOT_FOUND && v["error"]["message"].as_str().unwrap().contains("`article`"), "{v}");
     assert_eq!(key(c.delete(url("/v1/users/ana")), WRITER).send().unwrap().status(), StatusCode::FORBIDDEN);
     let (st, v) = body(key(c.delete(url("/v1/users/ana")), ADMIN).send().unwrap());
     assert_eq!((st, v["events_removed"].as_u64()), (StatusCode::OK, Some(1)));
@@ -313,6 +330,9 @@ fn api_routes_and_their_errors() {
     ));
     assert!(m.contains("readnext_articles 5") && m.contains("readnext_index_lag 0"), "{m}");
     assert!(!m.contains(ADMIN) && !m.contains(READER), "no secrets in metrics");
+    for reason in ["future", "too_old", "invalid"] {
+        assert!(m.contains(&format!("readnext_events_rejected_total{{reason=\"{reason}\"}}")), "{reason}: {m}");
+    }
 
     // The editor page: sign-in, then an article's block with escaped text.
     let r = c.get(url("/ui")).send().unwrap();

@@ -26,9 +26,10 @@ use crate::{Shared, blocking, typed};
 
 const WIDGET_JS: &str = include_str!("../assets/widget.js");
 /// Most picks one request may ask for.
-const MAX_K: usize = 100;
+pub(crate) const MAX_K: usize = 100;
 /// Most articles or events in one batch.
-const MAX_BATCH: usize = 10_000;
+pub(crate) const MAX_BATCH: usize = 10_000;
+pub(crate) use readnext_ingest::MAX_ID_CHARS;
 
 pub(crate) fn routes() -> Router<Shared> {
     Router::new()
@@ -53,19 +54,29 @@ pub(crate) fn routes() -> Router<Shared> {
 
 type Params = Query<HashMap<String, String>>;
 
-/// A query parameter, parsed; the error names it.
+/// A query parameter, parsed; the error names it. An empty value is an
+/// absent one (a widget's template may leave it blank); any other value
+/// must parse as it is, as the OpenAPI document says.
 fn param<T: FromStr>(q: &HashMap<String, String>, name: &str) -> Result<Option<T>, ApiError>
 where
     T::Err: std::fmt::Display,
 {
-    match q.get(name).map(|v| v.trim()).filter(|v| !v.is_empty()) {
+    match q.get(name).filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(v) => v.parse().map(Some).map_err(|e| ApiError::field(name, format!("{v:?}: {e}"))),
+    }
+}
+
+/// A number in the query: absent, or a number (an empty value is not one).
+fn number(q: &HashMap<String, String>, name: &str) -> Result<Option<usize>, ApiError> {
+    match q.get(name) {
         None => Ok(None),
         Some(v) => v.parse().map(Some).map_err(|e| ApiError::field(name, format!("{v:?}: {e}"))),
     }
 }
 
 fn k_param(q: &HashMap<String, String>, default: usize) -> Result<usize, ApiError> {
-    let k = param::<usize>(q, "k")?.unwrap_or(default);
+    let k = number(q, "k")?.unwrap_or(default);
     if k == 0 || k > MAX_K {
         return Err(ApiError::field("k", format!("must be between 1 and {MAX_K}")));
     }
@@ -179,7 +190,7 @@ fn article_json(r: &Record) -> Value {
 }
 
 async fn list_articles(State(s): State<Shared>, Query(q): Params) -> Result<Json<Value>, ApiError> {
-    let limit = param::<usize>(&q, "limit")?.unwrap_or(1000);
+    let limit = number(&q, "limit")?.unwrap_or(1000);
     if limit == 0 || limit > MAX_BATCH {
         return Err(ApiError::field("limit", format!("must be between 1 and {MAX_BATCH}")));
     }
@@ -253,7 +264,7 @@ async fn put_article(
     .await
 }
 
-async fn post_articles(State(s): State<Shared>, b: Result<Bytes, BytesRejection>) -> Result<Json<Value>, ApiError> {
+async fn post_articles(State(s): State<Shared>, b: Result<Bytes, BytesRejection>) -> Result<Response, ApiError> {
     let bytes = body(&s, b)?;
     let items = match parse_json::<Value>(&bytes)? {
         Value::Array(a) => a,
@@ -290,7 +301,12 @@ async fn post_articles(State(s): State<Shared>, b: Result<Bytes, BytesRejection>
             results[slot]["status"] = json!(status_name(a));
         }
         let failed = results.iter().filter(|r| r.get("error").is_some()).count();
-        Ok(Json(json!({"stored": results.len() - failed, "failed": failed, "results": results})))
+        // 200 says every item was stored; a failed item makes the answer a
+        // 422, though the valid items were stored all the same (the body
+        // says which).
+        let code = if failed == 0 { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+        Ok((code, Json(json!({"stored": results.len() - failed, "failed": failed, "results": results})))
+            .into_response())
     })
     .await
 }
@@ -308,7 +324,7 @@ async fn delete_article(State(s): State<Shared>, Path(id): Path<String>) -> Resu
 }
 
 fn related_options(q: &HashMap<String, String>) -> Result<RelatedOptions, ApiError> {
-    let since = match q.get("since").map(|s| s.trim()).filter(|s| !s.is_empty()) {
+    let since = match q.get("since").filter(|s| !s.is_empty()) {
         Some(s) => Some(parse_date(s).map_err(|e| ApiError::field("since", e))?),
         None => None,
     };
@@ -390,22 +406,34 @@ async fn post_events(State(s): State<Shared>, b: Result<Bytes, BytesRejection>) 
     let now = now_ms();
     let mut events = Vec::new();
     let mut rejected = Vec::new();
+    let mut invalid = 0;
     for (i, v) in items.iter().enumerate() {
-        match parse_event(v, now).map_err(|e| ("invalid", e.to_string())).and_then(|e| check_event_time(e, now)) {
-            Ok(e) => events.push(e),
-            Err((reason, message)) => {
-                s.metrics.reject_event(reason);
-                rejected.push(json!({"index": i, "error": {"code": "invalid_field", "message": message}}));
+        let problem = match parse_event(v, now) {
+            Err(e) => {
+                invalid += 1;
+                Some(("invalid", "invalid_field", e.to_string()))
             }
+            Ok(e) => match check_event_time(&e, now) {
+                Some((reason, message)) => Some((reason, "out_of_window", message)),
+                None => {
+                    events.push(e);
+                    None
+                }
+            },
+        };
+        if let Some((reason, code, message)) = problem {
+            s.metrics.reject_event(reason);
+            rejected.push(json!({"index": i, "error": {"code": code, "message": message}}));
         }
     }
-    if events.is_empty() && !rejected.is_empty() {
-        let first = rejected[0]["error"]["message"].as_str().unwrap_or("").to_string();
-        return Err(ApiError::bad_request(format!("no valid event (first problem: {first})")));
-    }
     let engine = s.engine.clone();
-    let accepted = blocking(move || Ok(engine.record_events(&events)?)).await?;
-    Ok((StatusCode::ACCEPTED, Json(json!({"accepted": accepted, "rejected": rejected}))).into_response())
+    let accepted = if events.is_empty() { 0 } else { blocking(move || Ok(engine.record_events(&events)?)).await? };
+    // 202 says every event was valid; one that breaks the schema makes the
+    // answer a 422, though the valid ones were recorded all the same. An
+    // event dated outside the counters' window is valid: it is listed, and
+    // counted in the metric, but not an error of the request.
+    let code = if invalid == 0 { StatusCode::ACCEPTED } else { StatusCode::UNPROCESSABLE_ENTITY };
+    Ok((code, Json(json!({"accepted": accepted, "rejected": rejected}))).into_response())
 }
 
 /// How far ahead of the server's clock an event may be dated (clock skew
@@ -415,19 +443,21 @@ pub const MAX_EVENT_SKEW_MS: i64 = 5 * 60_000;
 /// An event dated in the future (beyond [`MAX_EVENT_SKEW_MS`]) or before the
 /// counters' horizon ([`readnext_recommend::HORIZON_MS`], 30 days) is
 /// refused: it would count in no window, or distort trending for good.
-fn check_event_time(e: Event, now: i64) -> Result<Event, (&'static str, String)> {
+/// Answers the metric's reason and the message, or `None` when the time
+/// is inside the window.
+fn check_event_time(e: &Event, now: i64) -> Option<(&'static str, String)> {
     if e.time_ms > now.saturating_add(MAX_EVENT_SKEW_MS) {
-        return Err(("future", "time: more than 5 minutes after the server's clock".to_string()));
+        return Some(("future", "`time`: more than 5 minutes after the server's clock".to_string()));
     }
     if e.time_ms < now.saturating_sub(readnext_recommend::HORIZON_MS) {
-        return Err(("too_old", "time: older than the 30-day horizon of the counters".to_string()));
+        return Some(("too_old", "`time`: older than the 30-day horizon of the counters".to_string()));
     }
-    Ok(e)
+    None
 }
 
 /// `24h`, `7d`, `90m`, `3600s` or plain seconds.
 fn window_ms(q: &HashMap<String, String>) -> Result<i64, ApiError> {
-    let Some(w) = q.get("window").map(|w| w.trim()).filter(|w| !w.is_empty()) else {
+    let Some(w) = q.get("window").map(String::as_str).filter(|w| !w.is_empty()) else {
         return Ok(24 * 3_600_000);
     };
     let (num, unit) = match w.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
@@ -442,11 +472,12 @@ fn window_ms(q: &HashMap<String, String>) -> Result<i64, ApiError> {
         "d" => 86_400_000,
         _ => return Err(ApiError::field("window", format!("{w:?}: unit must be s, m, h or d"))),
     };
-    let ms = n.saturating_mul(unit_ms);
-    if n <= 0 || ms > 366 * 86_400_000 {
-        return Err(ApiError::field("window", "must be positive and at most a year"));
+    if n <= 0 {
+        return Err(ApiError::field("window", "must be positive"));
     }
-    Ok(ms)
+    // The counters reach back 30 days; a longer window counts what they
+    // hold, so it is cut at a year rather than refused.
+    Ok(n.saturating_mul(unit_ms).min(366 * 86_400_000))
 }
 
 async fn trending(State(s): State<Shared>, Query(q): Params) -> Result<Json<Value>, ApiError> {
@@ -468,7 +499,7 @@ async fn user_recommendations(
         if let Some(a) = &opts.anchor
             && engine.store().get(a).map_err(ApiError::internal)?.is_none()
         {
-            return Err(ApiError::field("article", format!("no article with id {a:?}")));
+            return Err(ApiError::not_found(format!("`article`: no article with id {a:?}")));
         }
         let picks = engine.for_user(&user, &opts)?;
         let p = engine.store().profile(&user).map_err(ApiError::internal)?;
@@ -550,7 +581,7 @@ mod tests {
         assert_eq!(window_ms(&q("7d")).unwrap(), 7 * 86_400_000);
         assert!(window_ms(&q("3w")).unwrap_err().message.contains("unit"));
         assert!(window_ms(&q("-1h")).is_err());
-        assert!(window_ms(&q("400d")).unwrap_err().message.contains("a year"));
+        assert_eq!(window_ms(&q("400d")).unwrap(), 366 * 86_400_000);
         assert_eq!(window_ms(&HashMap::new()).unwrap(), 86_400_000);
     }
 }
