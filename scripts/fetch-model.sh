@@ -6,8 +6,8 @@
 # them: ONNX Runtime's library from the PyPI onnxruntime wheel, and
 # model_int8.onnx, which scripts/export_onnx.py builds from the same weights.
 # Re-running it is a no-op once everything is in place.
-# Without the model, readnext works lexically and says so; without the fast
-# path, it embeds with candle.
+# Without the model (or without its ONNX Runtime int8 path), readnext works
+# lexically and says so.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

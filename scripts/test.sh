@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
 # Everything CI checks: formatting, lints, the whole test suite in release
 # mode (the real-data tests ingest 13k documents; the model-free ranking is
-# fast, but debug builds of tantivy are not), the candle runtime's tests
-# (a cargo feature, off by default), and the OpenAPI contract against a
-# running server.
+# fast, but debug builds of tantivy are not), and the OpenAPI contract
+# against a running server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,8 +31,5 @@ cargo clippy --release --all-targets --locked -- -D warnings
 step clippy
 cargo test --release --workspace --locked
 step "the tests"
-cargo clippy --release --locked -p readnext-embed --features candle -- -D warnings
-cargo test --release --locked -p readnext-embed --features candle
-step "the candle runtime"
 scripts/api-contract.sh
 step "the API contract"

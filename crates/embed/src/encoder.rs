@@ -2,12 +2,6 @@
 
 use std::path::Path;
 
-#[cfg(feature = "candle")]
-use candle_core::{DType, Device, Tensor};
-#[cfg(feature = "candle")]
-use candle_nn::VarBuilder;
-#[cfg(feature = "candle")]
-use candle_transformers::models::bert::{BertModel, Config};
 use rayon::prelude::*;
 use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
 
@@ -28,21 +22,16 @@ pub const MODEL_FILES: [(&str, &str); 3] = [
     ("tokenizer.json", "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"),
 ];
 
-/// Whether this build has the candle runtime (the cargo feature `candle`,
-/// off by default: ONNX Runtime int8 is the default engine, faster at equal
-/// quality, and candle's crates are a third of a clean build).
-pub const HAS_CANDLE: bool = cfg!(feature = "candle");
-
-/// Which engine runs the forward pass.
+/// Which engine runs the forward pass. There is one, ONNX Runtime over the
+/// int8 graph; `auto` and `onnx` both name it, as the `--runtime` flag
+/// always has. candle's f32 path was removed: it was 3.4 times slower at
+/// equal quality, and its crates were a quarter of a clean build's work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Runtime {
-    /// ONNX Runtime int8 when its files are in the model folder, else
-    /// candle when the build has it.
+    /// The default: ONNX Runtime int8.
     #[default]
     Auto,
-    /// candle, f32 weights (builds with the feature `candle`).
-    Candle,
-    /// ONNX Runtime with the int8 graph; an error when its files are absent.
+    /// ONNX Runtime with the int8 graph.
     Onnx,
 }
 
@@ -51,9 +40,9 @@ impl std::str::FromStr for Runtime {
     fn from_str(s: &str) -> Result<Runtime, String> {
         match s {
             "auto" => Ok(Runtime::Auto),
-            "candle" => Ok(Runtime::Candle),
             "onnx" => Ok(Runtime::Onnx),
-            other => Err(format!("unknown runtime {other:?}: use auto, candle or onnx")),
+            "candle" => Err("the candle f32 runtime was removed (ONNX Runtime int8 is as good and 3.4 times faster): use auto or onnx".to_string()),
+            other => Err(format!("unknown runtime {other:?}: use auto or onnx")),
         }
     }
 }
@@ -76,15 +65,9 @@ impl Default for EncoderOptions {
     }
 }
 
-enum Backend {
-    #[cfg(feature = "candle")]
-    Candle(BertModel),
-    Onnx(OnnxModel),
-}
-
 /// A loaded model. `Sync`: one encoder serves every thread.
 pub struct Encoder {
-    backend: Backend,
+    model: OnnxModel,
     tokenizer: Tokenizer,
     opts: EncoderOptions,
 }
@@ -140,62 +123,16 @@ impl Encoder {
             .map_err(|e| bad(&tok_path, e))?;
 
         let opts = EncoderOptions { max_tokens, ..opts };
-        let fast = match (opts.runtime, onnx::files(dir)) {
-            (Runtime::Candle, _) if !HAS_CANDLE => return Err(EmbedError::NoCandle),
-            (Runtime::Candle, _) => None,
-            (Runtime::Onnx, None) => return Err(EmbedError::MissingFile { path: dir.join(onnx::ONNX_FILE) }),
-            (Runtime::Onnx, Some((graph, library))) => Some(OnnxModel::load(&graph, &library)?),
-            (Runtime::Auto, None) if !HAS_CANDLE => {
-                return Err(EmbedError::MissingFile { path: dir.join(onnx::ONNX_FILE) });
-            }
-            (Runtime::Auto, None) => None,
-            (Runtime::Auto, Some((graph, library))) if !HAS_CANDLE => Some(OnnxModel::load(&graph, &library)?),
-            // A broken fast path is not worth failing for when candle can
-            // read the same weights.
-            (Runtime::Auto, Some((graph, library))) => match OnnxModel::load(&graph, &library) {
-                Ok(m) => Some(m),
-                Err(e) => {
-                    tracing::warn!("{e}; embedding with candle instead");
-                    None
-                }
-            },
+        let Some((graph, library)) = onnx::files(dir) else {
+            return Err(EmbedError::MissingFile { path: dir.join(onnx::ONNX_FILE) });
         };
-        if let Some(m) = fast {
-            return Ok(Encoder { backend: Backend::Onnx(m), tokenizer, opts });
-        }
-        Self::load_candle(dir, &config_text, tokenizer, opts)
-    }
-
-    #[cfg(feature = "candle")]
-    fn load_candle(
-        dir: &Path,
-        config: &str,
-        tokenizer: Tokenizer,
-        opts: EncoderOptions,
-    ) -> Result<Encoder, EmbedError> {
-        let config_path = dir.join("config.json");
-        let config: Config = serde_json::from_str(config).map_err(|e| bad(&config_path, e))?;
-        let weights = dir.join("model.safetensors");
-        // SAFETY: the file is memory-mapped read-only; readnext never writes
-        // it, and the setup script replaces it only by renaming a new file in.
-        let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[&weights], DType::F32, &Device::Cpu) }
-            .map_err(|e| bad(&weights, e))?;
-        let model = BertModel::load(vb, &config).map_err(|e| bad(&weights, e))?;
-        Ok(Encoder { backend: Backend::Candle(model), tokenizer, opts })
-    }
-
-    #[cfg(not(feature = "candle"))]
-    fn load_candle(_: &Path, _: &str, _: Tokenizer, _: EncoderOptions) -> Result<Encoder, EmbedError> {
-        Err(EmbedError::NoCandle)
+        let model = OnnxModel::load(&graph, &library)?;
+        Ok(Encoder { model, tokenizer, opts })
     }
 
     /// The engine and precision in use, for reports.
     pub fn runtime_name(&self) -> &'static str {
-        match self.backend {
-            #[cfg(feature = "candle")]
-            Backend::Candle(_) => "candle f32",
-            Backend::Onnx(_) => "onnxruntime int8",
-        }
+        "onnxruntime int8"
     }
 
     /// The options in force (the token limit is clamped to the model's).
@@ -258,9 +195,6 @@ impl Encoder {
         let mut order: Vec<usize> = (0..texts.len()).collect();
         order.sort_by_key(|&i| std::cmp::Reverse(texts[i].len()));
         let mut out: Vec<Vec<f32>> = vec![Vec::new(); texts.len()];
-        // Batches run side by side, one per core: candle's matrix products
-        // on these sizes scale poorly across cores (1.4x on 2), whole
-        // batches in parallel scale better (measured by `readnext bench`).
         // ONNX Runtime runs take turns on its own threads; tokenising the
         // next batch overlaps the current run.
         let chunks: Vec<&[usize]> = order.chunks(self.opts.batch.max(1)).collect();
@@ -290,36 +224,8 @@ impl Encoder {
             ids.extend_from_slice(e.get_ids());
             mask.extend_from_slice(e.get_attention_mask());
         }
-        match &self.backend {
-            Backend::Onnx(m) => {
-                let ids = ids.into_iter().map(i64::from).collect();
-                let mask = mask.into_iter().map(i64::from).collect();
-                m.run(ids, mask, n, len)
-            }
-            #[cfg(feature = "candle")]
-            Backend::Candle(model) => Ok(candle_forward(model, ids, mask, n, len)?),
-        }
+        let ids = ids.into_iter().map(i64::from).collect();
+        let mask = mask.into_iter().map(i64::from).collect();
+        self.model.run(ids, mask, n, len)
     }
-}
-
-/// The f32 forward pass with mean pooling and normalisation.
-#[cfg(feature = "candle")]
-fn candle_forward(
-    model: &BertModel,
-    ids: Vec<u32>,
-    mask: Vec<u32>,
-    n: usize,
-    len: usize,
-) -> Result<Vec<Vec<f32>>, candle_core::Error> {
-    let ids = Tensor::from_vec(ids, (n, len), &Device::Cpu)?;
-    let mask = Tensor::from_vec(mask, (n, len), &Device::Cpu)?;
-    let types = ids.zeros_like()?;
-    let hidden = model.forward(&ids, &types, Some(&mask))?;
-    // Mean over the real tokens, then unit length.
-    let m = mask.to_dtype(DType::F32)?.unsqueeze(2)?;
-    let summed = hidden.broadcast_mul(&m)?.sum(1)?;
-    let counts = m.sum(1)?.clamp(1e-9, f32::MAX)?;
-    let mean = summed.broadcast_div(&counts)?;
-    let norm = mean.sqr()?.sum_keepdim(1)?.sqrt()?.clamp(1e-12, f32::MAX)?;
-    mean.broadcast_div(&norm)?.to_vec2::<f32>()
 }

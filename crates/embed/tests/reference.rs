@@ -1,15 +1,12 @@
 //! The encoder against an independent implementation of the same model:
 //! `scripts/reference_embeddings.py` (numpy, its own WordPiece) computed the
 //! values below once. Needs the model folder (`scripts/fetch-model.sh`).
-//! Run with `--release`: candle is about 50 times slower in a debug build.
-//!
-//! The reference pins the f32 model's digits; the int8 path, the default,
-//! is held to its geometry. A build without the feature `candle` checks the
-//! int8 path against the reference at the int8 tolerances.
+//! The reference is the f32 model; the int8 encoder is held to it at int8
+//! tolerances (its activations are quantised per batch).
 
 use std::path::PathBuf;
 
-use readnext_embed::{DIM, Encoder, EncoderOptions, HAS_CANDLE, MODEL_NAME, ONNX_FILE, Runtime};
+use readnext_embed::{DIM, Encoder, EncoderOptions, MODEL_NAME, ONNX_FILE, Runtime};
 
 /// `READNEXT_MODEL`, else the workspace's `models/` folder (tests run in
 /// the crate's folder).
@@ -52,17 +49,14 @@ fn load(runtime: Runtime) -> Encoder {
         .unwrap_or_else(|e| panic!("{e}\n(the encoder tests need the model: run scripts/fetch-model.sh)"))
 }
 
-/// The f32 path, which the reference values pin down exactly, when the
-/// build has it; else the int8 path.
 fn encoder() -> Encoder {
-    load(if HAS_CANDLE { Runtime::Candle } else { Runtime::Onnx })
+    load(Runtime::Onnx)
 }
 
-/// How far a component and a cosine may stray from the reference, and how
-/// close a vector embedded alone stays to itself in a batch: int8
-/// activations are quantised per batch.
+/// How far a component and a cosine may stray from the f32 reference, and
+/// how close a vector embedded alone stays to itself in a batch.
 fn tolerances() -> (f32, f32, f32) {
-    if HAS_CANDLE { (1e-4, 1e-4, 1.0 - 1e-6) } else { (0.02, 0.03, 0.99) }
+    (0.02, 0.03, 0.99)
 }
 
 fn dot(a: &[f32], b: &[f32]) -> f32 {
@@ -137,37 +131,6 @@ fn passages_pool_the_whole_text_into_one_unit_vector() {
     assert!(dot(&pooled[0], &baseball[0]) > dot(&first[0], &baseball[0]) + 0.05);
 }
 
-/// The int8 path (ONNX Runtime) is the default once the setup script has
-/// installed it; it must keep the f32 model's geometry, not its digits.
-#[cfg(feature = "candle")]
-#[test]
-fn the_int8_path_keeps_the_reference_geometry() {
-    let auto = load(Runtime::Auto);
-    assert_eq!(auto.runtime_name(), "onnxruntime int8", "scripts/fetch-model.sh installs the int8 path");
-    let int8 = load(Runtime::Onnx);
-    let f32 = encoder();
-    let long = "A much longer text about tariffs, trade, the border, fentanyl and the cartels that \
-                traffic it, which pads every shorter text of its batch with many tokens.";
-    let texts = [SENTENCES[0], SENTENCES[1], SENTENCES[2], long];
-    let q = int8.embed(&texts).unwrap();
-    let f = f32.embed(&texts).unwrap();
-    for (a, b) in q.iter().zip(&f) {
-        assert_eq!(a.len(), DIM);
-        assert!((dot(a, a) - 1.0).abs() < 1e-4, "not unit length");
-        assert!(dot(a, b) > 0.98, "int8 strays from f32: cosine {}", dot(a, b));
-    }
-    let pairs = [(0, 1), (0, 2), (1, 2)];
-    for ((i, j), c) in pairs.into_iter().zip(COSINES) {
-        let got = dot(&q[i], &q[j]);
-        assert!((got - c).abs() < 0.03, "cosine {i}-{j}: {got} vs reference {c}");
-    }
-    assert!(dot(&q[0], &q[1]) > dot(&q[0], &q[2]) && dot(&q[0], &q[1]) > dot(&q[1], &q[2]));
-    // Activations are quantised per batch, so batch mates may move a
-    // vector a little, never far.
-    let alone = int8.embed(&[SENTENCES[0]]).unwrap();
-    assert!(dot(&alone[0], &q[0]) > 0.99);
-}
-
 #[test]
 fn the_default_is_the_int8_path() {
     assert_eq!(load(Runtime::Auto).runtime_name(), "onnxruntime int8", "scripts/fetch-model.sh installs the int8 path");
@@ -182,21 +145,15 @@ fn asking_for_the_int8_path_without_its_files_names_them() {
     let opts = EncoderOptions { runtime: Runtime::Onnx, ..Default::default() };
     let err = Encoder::load(dir.path(), opts).unwrap_err().to_string();
     assert!(err.contains(ONNX_FILE) && err.contains("fetch-model"), "{err}");
-    // Without them, the default runtime falls back to candle, or names them
-    // in a build without candle.
-    match Encoder::load(dir.path(), EncoderOptions::default()) {
-        Ok(enc) => assert!(HAS_CANDLE && enc.runtime_name() == "candle f32"),
-        Err(e) => assert!(!HAS_CANDLE && e.to_string().contains(ONNX_FILE), "{e}"),
-    }
-    let candle = Encoder::load(dir.path(), EncoderOptions { runtime: Runtime::Candle, ..Default::default() });
-    match candle {
-        Ok(enc) => assert!(HAS_CANDLE && enc.runtime_name() == "candle f32"),
-        Err(e) => assert!(!HAS_CANDLE && e.to_string().contains("--features candle"), "{e}"),
-    }
+    let err = Encoder::load(dir.path(), EncoderOptions::default()).unwrap_err().to_string();
+    assert!(err.contains(ONNX_FILE), "{err}");
+    // The removed runtime's name says what to use instead.
+    let err = "candle".parse::<Runtime>().unwrap_err();
+    assert!(err.contains("removed") && err.contains("onnx"), "{err}");
 }
 
 #[test]
-fn a_corrupt_int8_graph_is_named_and_falls_back_to_candle_only_when_built_in() {
+fn a_corrupt_int8_graph_is_named() {
     let dir = tempfile::tempdir().unwrap();
     for name in ["config.json", "model.safetensors", "tokenizer.json", readnext_embed::ORT_LIBRARY] {
         std::fs::copy(model_dir().join(name), dir.path().join(name)).unwrap();
@@ -205,11 +162,6 @@ fn a_corrupt_int8_graph_is_named_and_falls_back_to_candle_only_when_built_in() {
     let opts = EncoderOptions { runtime: Runtime::Onnx, ..Default::default() };
     let err = Encoder::load(dir.path(), opts).unwrap_err().to_string();
     assert!(err.contains(ONNX_FILE), "{err}");
-    match Encoder::load(dir.path(), EncoderOptions::default()) {
-        Ok(enc) => {
-            assert!(HAS_CANDLE && enc.runtime_name() == "candle f32");
-            assert_eq!(enc.embed(&[SENTENCES[0]]).unwrap()[0].len(), DIM);
-        }
-        Err(e) => assert!(!HAS_CANDLE && e.to_string().contains(ONNX_FILE), "{e}"),
-    }
+    let err = Encoder::load(dir.path(), EncoderOptions::default()).unwrap_err().to_string();
+    assert!(err.contains(ONNX_FILE), "{err}");
 }

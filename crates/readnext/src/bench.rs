@@ -178,52 +178,36 @@ pub fn run(args: BenchArgs, model: &crate::ModelArgs) -> anyhow::Result<ExitCode
 }
 
 /// Embedding throughput on headline + lead, at 64 tokens (the issue's
-/// yardstick) and at the configured limit, for candle f32 (the baseline,
-/// in a build with the feature `candle`) and ONNX Runtime int8 when it is
-/// installed, with how close the two runtimes' vectors are.
+/// yardstick) and at the configured limit, with the int8 encoder.
 fn embed_bench(engine: &Engine, model: &crate::ModelArgs, n: usize) -> anyhow::Result<()> {
-    use readnext_embed::{Encoder, EncoderOptions, Runtime, article_text};
+    use readnext_embed::{Encoder, EncoderOptions, article_text};
     let ids = sample_ids(engine, n)?;
     let texts: Vec<String> =
         engine.store().get_many(&ids)?.into_iter().flatten().map(|r| article_text(&r.article)).collect();
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
     let mut limits = vec![64, model.max_tokens];
     limits.dedup();
-    let onnx = model.model.join(readnext_embed::ONNX_FILE).is_file();
-    if !onnx {
+    if !model.model.join(readnext_embed::ONNX_FILE).is_file() {
         outln!("embed: no {} in {}: run scripts/fetch-model.sh", readnext_embed::ONNX_FILE, model.model.display());
+        return Ok(());
     }
     for max_tokens in limits {
-        let mut baseline: Option<Vec<Vec<f32>>> = None;
-        for runtime in [Runtime::Candle, Runtime::Onnx] {
-            if (runtime == Runtime::Onnx && !onnx) || (runtime == Runtime::Candle && !readnext_embed::HAS_CANDLE) {
-                continue;
-            }
-            let enc = Encoder::load(&model.model, EncoderOptions { max_tokens, runtime, ..Default::default() })?;
-            let tokens: usize = enc.token_counts(&refs)?.iter().sum();
-            enc.embed(&refs[..refs.len().min(8)])?;
-            let t = Instant::now();
-            let vectors = enc.embed(&refs)?;
-            let s = t.elapsed().as_secs_f64();
-            // Mean and lowest cosine to the f32 vectors of the same texts.
-            let agreement = baseline.as_ref().map(|base| {
-                let cos: Vec<f32> =
-                    base.iter().zip(&vectors).map(|(a, b)| a.iter().zip(b).map(|(x, y)| x * y).sum()).collect();
-                let mean = cos.iter().sum::<f32>() / cos.len().max(1) as f32;
-                format!(", cosine to f32 mean {mean:.4} min {:.4}", cos.iter().copied().fold(1.0f32, f32::min))
-            });
-            outln!(
-                "{:<50} {:>8.1} docs/s {:>9.0} tokens/s  ({} docs, {:.0} tokens each, {} threads{})",
-                format!("embed: {}, headline+lead <= {max_tokens} tok", enc.runtime_name()),
-                vectors.len() as f64 / s,
-                tokens as f64 / s,
-                vectors.len(),
-                tokens as f64 / vectors.len().max(1) as f64,
-                std::thread::available_parallelism().map_or(1, |n| n.get()),
-                agreement.unwrap_or_default()
-            );
-            baseline.get_or_insert(vectors);
-        }
+        let enc =
+            Encoder::load(&model.model, EncoderOptions { max_tokens, runtime: model.runtime, ..Default::default() })?;
+        let tokens: usize = enc.token_counts(&refs)?.iter().sum();
+        enc.embed(&refs[..refs.len().min(8)])?;
+        let t = Instant::now();
+        let vectors = enc.embed(&refs)?;
+        let s = t.elapsed().as_secs_f64();
+        outln!(
+            "{:<50} {:>8.1} docs/s {:>9.0} tokens/s  ({} docs, {:.0} tokens each, {} threads)",
+            format!("embed: {}, headline+lead <= {max_tokens} tok", enc.runtime_name()),
+            vectors.len() as f64 / s,
+            tokens as f64 / s,
+            vectors.len(),
+            tokens as f64 / vectors.len().max(1) as f64,
+            std::thread::available_parallelism().map_or(1, |n| n.get()),
+        );
     }
     Ok(())
 }

@@ -110,9 +110,8 @@ pub struct ModelArgs {
     /// Tokens embedded per article (headline, dek and lead).
     #[arg(long, global = true, default_value_t = readnext_embed::EncoderOptions::default().max_tokens)]
     max_tokens: usize,
-    /// Engine for the model: onnx (int8, ONNX Runtime), candle (f32, in a
-    /// build with `--features candle`), or auto (onnx when
-    /// scripts/fetch-model.sh installed it, else candle when built in).
+    /// Engine for the model: auto or onnx, both ONNX Runtime with int8
+    /// weights (scripts/fetch-model.sh installs it).
     #[arg(long, global = true, env = "READNEXT_RUNTIME", default_value = "auto")]
     runtime: readnext_embed::Runtime,
 }
