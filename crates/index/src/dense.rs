@@ -93,9 +93,10 @@ fn new_graph(dim: usize) -> Result<Index, String> {
         dimensions: dim,
         metric: MetricKind::Cos,
         // f32, not f16: usearch is built without its SIMD kernel library
-        // (NumKong, a third of a clean build's C compilation), and its
-        // portable f16 distance converts every component in software.
-        // f32 costs 768 more bytes per vector and is exact.
+        // (NumKong, whose C build was the longest step of a clean build),
+        // and without it f16 made hybrid queries slower (p50 8.78 against
+        // 7.04 ms in `readnext bench --hybrid`). f32 costs 768 more bytes
+        // per vector and is exact.
         quantization: ScalarKind::F32,
         connectivity: CONNECTIVITY,
         expansion_add: EXPANSION_ADD,
