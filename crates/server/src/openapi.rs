@@ -62,6 +62,12 @@ fn op(summary: &str, scope: Option<&str>, params: &[Param], body: Option<&str>, 
     o
 }
 
+/// `o` with one more answer: `status`, with a body of the named schema.
+fn answering(mut o: Value, status: &str, description: &str, schema: &str) -> Value {
+    o["responses"][status] = json!({"description": description, "content": json_of(schema)});
+    o
+}
+
 /// An id in an event: something besides white space, at most
 /// [`MAX_ID_CHARS`] characters.
 fn ident_text() -> Value {
@@ -205,39 +211,54 @@ pub(crate) fn document() -> Value {
     ];
     let html = json!({"text/html": {"schema": {"type": "string"}}});
     let text_plain = json!({"text/plain": {"schema": {"type": "string"}}});
-    let mut post_articles = op(
-        "Add or replace articles. Each item is checked alone and the valid ones are stored; the answer is 200 when every item was stored, and 422, with the same body, when one or more failed",
-        Some("write"),
-        &[],
-        Some("Articles"),
-        ("200", Some(json_of("BatchResult"))),
+    let post_articles = answering(
+        op(
+            "Add or replace articles. Each item is checked alone and the valid ones are stored; the answer is 200 when every item was stored, and 422, with the same body, when one or more failed",
+            Some("write"),
+            &[],
+            Some("Articles"),
+            ("200", Some(json_of("BatchResult"))),
+        ),
+        "422",
+        "One or more items failed (see `results`); the others were stored",
+        "BatchResult",
     );
-    post_articles["responses"]["422"] = json!({"description": "One or more items failed (see `results`); the others were stored", "content": json_of("BatchResult")});
-    let mut post_events = op(
-        "Record impressions and clicks. Valid events are recorded; the answer is 202 when every event was valid (events dated outside the counters' window are listed in `rejected`, not counted), and 422, with the same body, when one or more events were invalid",
-        None,
-        &[],
-        Some("Events"),
-        ("202", Some(json_of("EventsResult"))),
+    let post_events = answering(
+        op(
+            "Record impressions and clicks. Valid events are recorded; the answer is 202 when every event was valid (events dated outside the counters' window are listed in `rejected`, not counted), and 422, with the same body, when one or more events were invalid",
+            None,
+            &[],
+            Some("Events"),
+            ("202", Some(json_of("EventsResult"))),
+        ),
+        "422",
+        "One or more events were invalid (see `rejected`); the others were recorded",
+        "EventsResult",
     );
-    post_events["responses"]["422"] = json!({"description": "One or more events were invalid (see `rejected`); the others were recorded", "content": json_of("EventsResult")});
-    let mut put_article = op(
-        "Add or replace an article. Answered once it is durable, with its vector (embedded before the answer) in dense retrieval; found by its words, and in the blocks it enters, within the next index commit (at most 200 ms later)",
-        Some("write"),
-        std::slice::from_ref(&id),
-        Some("ArticleBody"),
-        ("200", Some(json_of("ArticleWritten"))),
+    let put_article = answering(
+        op(
+            "Add or replace an article. Answered once it is durable, with its vector (embedded before the answer) in dense retrieval; found by its words, and in the blocks it enters, within the next index commit (at most 200 ms later)",
+            Some("write"),
+            std::slice::from_ref(&id),
+            Some("ArticleBody"),
+            ("200", Some(json_of("ArticleWritten"))),
+        ),
+        "201",
+        "Inserted",
+        "ArticleWritten",
     );
-    put_article["responses"]["201"] = json!({"description": "Inserted", "content": json_of("ArticleWritten")});
-    let mut readyz = op(
-        "Readiness (store readable, index current); `warm` once every default block is computed",
-        None,
-        &[],
-        None,
-        ("200", Some(json_of("Ready"))),
+    let readyz = answering(
+        op(
+            "Readiness (store readable, index current); `warm` once every default block is computed",
+            None,
+            &[],
+            None,
+            ("200", Some(json_of("Ready"))),
+        ),
+        "503",
+        "Not ready: the index lags the store",
+        "Ready",
     );
-    readyz["responses"]["503"] =
-        json!({"description": "Not ready: the index lags the store", "content": json_of("Ready")});
     json!({
         "openapi": "3.0.3",
         "info": {"title": "readnext", "version": env!("CARGO_PKG_VERSION"),
