@@ -212,7 +212,6 @@ fn open(store: &Path) -> anyhow::Result<readnext_recommend::Engine> {
     readnext_recommend::Engine::open(store).with_context(|| format!("cannot open the store at {}", store.display()))
 }
 
-/// The engine with the encoder, when the model is installed.
 /// Embeds the stored articles without a vector, with a progress bar, and
 /// says how many.
 fn embed_missing(engine: &readnext_recommend::Engine) -> anyhow::Result<usize> {
@@ -229,6 +228,7 @@ fn embed_missing(engine: &readnext_recommend::Engine) -> anyhow::Result<usize> {
     Ok(done)
 }
 
+/// The engine with the encoder, when the model is installed.
 fn open_with_model(store: &Path, model: &ModelArgs) -> anyhow::Result<readnext_recommend::Engine> {
     let engine = open(store)?;
     Ok(match model.load()? {

@@ -67,12 +67,13 @@ where
     }
 }
 
-/// A number in the query: absent, or a number (an empty value is not one).
+/// A number in the query: absent, or a number. Unlike a text parameter,
+/// an empty value is not an absent one: the document declares an integer.
 fn number(q: &HashMap<String, String>, name: &str) -> Result<Option<usize>, ApiError> {
-    match q.get(name) {
-        None => Ok(None),
-        Some(v) => v.parse().map(Some).map_err(|e| ApiError::field(name, format!("{v:?}: {e}"))),
+    if q.get(name).is_some_and(|v| v.is_empty()) {
+        return Err(ApiError::field(name, "is empty: give a number, or leave the parameter out"));
     }
+    param(q, name)
 }
 
 fn k_param(q: &HashMap<String, String>, default: usize) -> Result<usize, ApiError> {
