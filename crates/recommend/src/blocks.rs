@@ -71,7 +71,18 @@ pub(crate) struct BlockCache {
     entries: usize,
     /// Bumped by every invalidation.
     epoch: u64,
+    /// Owners to compute a block for: those whose blocks a write dropped,
+    /// and new articles once searchable (the server's warmer drains it, so
+    /// that it never needs to walk every id after its first pass).
+    to_warm: VecDeque<String>,
+    /// Bumped when every block went at once, or the warm queue overflowed:
+    /// the warmer then walks every id again.
+    clears: u64,
 }
+
+/// Owners the warm queue holds before it gives up on them and asks for a
+/// walk over every id instead.
+const WARM_QUEUE_MAX: usize = 100_000;
 
 impl BlockCache {
     /// The cached block of `owner` with options `key`, and whether it is
@@ -211,7 +222,8 @@ impl BlockCache {
     }
 
     /// Drops the blocks of `owners`, and of every owner whose block shows
-    /// one of `shown`. Returns how many owners lost their blocks.
+    /// one of `shown`, and queues those owners to be warmed again. Returns
+    /// how many owners lost their blocks.
     pub(crate) fn invalidate(&mut self, owners: &[&str], shown: &[&str]) -> usize {
         self.epoch += 1;
         let mut dropped = 0;
@@ -222,18 +234,43 @@ impl BlockCache {
             }
         }
         for o in all {
-            dropped += usize::from(self.drop_owner(&o));
+            if self.drop_owner(&o) {
+                dropped += 1;
+                self.queue_warm(o);
+            }
         }
         dropped
+    }
+
+    /// Queues `owner` to have its block computed by the warmer.
+    pub(crate) fn queue_warm(&mut self, owner: String) {
+        if self.to_warm.len() >= WARM_QUEUE_MAX {
+            self.to_warm.clear();
+            self.clears += 1;
+        }
+        self.to_warm.push_back(owner);
+    }
+
+    /// Up to `n` owners from the warm queue, oldest first.
+    pub(crate) fn next_to_warm(&mut self, n: usize) -> Vec<String> {
+        let n = n.min(self.to_warm.len());
+        self.to_warm.drain(..n).collect()
+    }
+
+    /// How often every block went at once (or the warm queue overflowed).
+    pub(crate) fn clears(&self) -> u64 {
+        self.clears
     }
 
     /// Drops every block.
     pub(crate) fn clear(&mut self) {
         self.epoch += 1;
+        self.clears += 1;
         self.by_owner.clear();
         self.shown_in.clear();
         self.stale.clear();
         self.queue.clear();
+        self.to_warm.clear();
         self.entries = 0;
     }
 
@@ -277,6 +314,9 @@ mod tests {
         // c's own block, and those showing y (b; a is gone already).
         assert_eq!(c.invalidate(&["c"], &["y"]), 2);
         assert_eq!(c.len(), 0);
+        // The owners that lost their blocks wait to be warmed again.
+        assert_eq!(c.next_to_warm(10), ["a", "c", "b"]);
+        assert!(c.next_to_warm(10).is_empty());
         // A block computed before an invalidation is not kept.
         let before = c.epoch();
         c.invalidate(&["nobody"], &[]);

@@ -20,8 +20,8 @@ use crate::vectors::CorpusStats;
 
 type Result<T> = std::result::Result<T, RecommendError>;
 
-/// A written article's neighbours whose blocks it may enter: its own block
-/// at this depth. Those of their cached blocks whose gate it passes are
+/// A written article's neighbours whose blocks it may enter: its this many
+/// best-scored candidates. Those of their cached blocks whose gate it passes are
 /// marked stale when it becomes searchable.
 pub const NEIGHBOURS: usize = 24;
 
@@ -328,13 +328,21 @@ impl Engine {
 
     /// Marks stale the cached blocks that the articles `ids` (upserted and
     /// now searchable) may enter: of each article's [`NEIGHBOURS`] nearest
-    /// (its own block at that depth), those whose gate it passes
+    /// ([`rank::nearest`]), those whose gate it passes
     /// ([`rank::would_enter`]: it scores above what the block's diversity
     /// pool or feedback documents hold). The others keep their blocks: the
     /// article would not change them.
     fn mark_neighbours_stale(&self, ids: &[String]) -> Result<()> {
-        if ids.is_empty() || self.blocks.read().unwrap_or_else(|p| p.into_inner()).len() == 0 {
+        if ids.is_empty() {
             return Ok(());
+        }
+        {
+            // Searchable now: their own blocks can be warmed.
+            let mut cache = self.blocks.write().unwrap_or_else(|p| p.into_inner());
+            ids.iter().for_each(|id| cache.queue_warm(id.clone()));
+            if cache.len() == 0 {
+                return Ok(());
+            }
         }
         let stats = self.stats();
         let mut stale: Vec<String> = Vec::new();
@@ -537,8 +545,8 @@ impl Engine {
 
     /// Drops what the article writes can change: their own features and
     /// blocks, the blocks that showed them, and the blocks of the neighbours
-    /// each upserted article may now enter (its own block at depth
-    /// [`NEIGHBOURS`], ranked once now that the index holds it). A bulk write,
+    /// each upserted article may now enter (its [`NEIGHBOURS`] best-scored
+    /// candidates, ranked once now that the index holds it). A bulk write,
     /// or one of more than [`NEIGHBOUR_BATCH`] upserts, drops every block.
     fn after_article_writes(&self, writes: &[Write], applied: &[Applied], mode: Mode) -> Result<()> {
         let mut changed: Vec<&str> = Vec::new();
@@ -581,11 +589,13 @@ impl Engine {
         self.mark_neighbours_stale(&ids)
     }
 
-    /// The articles whose blocks `ids` may enter: each one's own block at
-    /// depth [`NEIGHBOURS`], without rules (a blocked article's block still
-    /// names its neighbours).
+    /// The articles whose blocks `ids` may enter: each one's
+    /// [`NEIGHBOURS`] best-scored candidates with the default options
+    /// ([`rank::nearest`]), without rules (a blocked article's block still
+    /// names its neighbours). No diversity and no record reads: this runs
+    /// for every new article.
     fn neighbours(&self, ids: &[&str]) -> Result<Vec<String>> {
-        let opts = RelatedOptions { k: NEIGHBOURS, ..RelatedOptions::default() };
+        let opts = RelatedOptions::default();
         let stats = self.stats();
         let mut out = Vec::new();
         for id in ids {
@@ -594,7 +604,7 @@ impl Engine {
                 Err(RecommendError::NotFound(_)) => continue,
                 Err(e) => return Err(e),
             };
-            out.extend(rank::related(self, &stats, &q, &opts, &Default::default())?.into_iter().map(|p| p.id));
+            out.extend(rank::nearest(self, &stats, &q, &opts, NEIGHBOURS)?);
         }
         Ok(out)
     }
@@ -989,6 +999,36 @@ impl Engine {
             }
         }
         Ok((done, if ids.len() < limit { None } else { ids.last().cloned() }))
+    }
+
+    /// Computes and caches the blocks (with `opts`) of up to `max` owners
+    /// from the warm queue: owners whose blocks a write dropped, and new
+    /// articles once searchable. Returns how many owners it took from the
+    /// queue (0: it is empty). The server's warmer calls this between its
+    /// walks over every id, so that a write costs the warmer what it
+    /// dropped, not a walk.
+    pub fn warm_queued(&self, max: usize, opts: &RelatedOptions) -> Result<usize> {
+        let owners = self.blocks.write().unwrap_or_else(|p| p.into_inner()).next_to_warm(max);
+        let key = block_key(opts);
+        for id in &owners {
+            if self.blocks.read().unwrap_or_else(|p| p.into_inner()).get_fresh(id, &key).is_some() {
+                continue;
+            }
+            match self.query_for_id(id) {
+                Ok(q) => {
+                    self.related(&q, opts)?;
+                }
+                Err(RecommendError::NotFound(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(owners.len())
+    }
+
+    /// How often every cached block went at once: a warmer walks every id
+    /// again when this moves.
+    pub fn blocks_clears(&self) -> u64 {
+        self.blocks.read().unwrap_or_else(|p| p.into_inner()).clears()
     }
 
     /// A block computed now, with its gate.

@@ -150,17 +150,33 @@ fn recency(opts: &RelatedOptions, query: Option<i64>, cand: Option<i64>) -> f32 
     }
 }
 
-pub(crate) fn related(
+/// The ids of the `n` stored articles that score highest against `q` with
+/// `opts` (relevance times recency, as [`related_gated`] scores them), best
+/// first: the candidates before copy collapsing, rules and diversity, and
+/// without reading one record. A new article's nearest are the articles
+/// whose blocks it may enter (a block's relevance is symmetric but for the
+/// length pivot and feedback, which [`would_enter`] then checks).
+pub(crate) fn nearest(
     engine: &Engine,
     stats: &CorpusStats,
     q: &Query,
     opts: &RelatedOptions,
-    blocked: &BTreeSet<String>,
-) -> Result<Vec<Pick>, RecommendError> {
-    Ok(related_gated(engine, stats, q, opts, blocked)?.0)
+    n: usize,
+) -> Result<Vec<String>, RecommendError> {
+    let qf = Features { dense: engine.query_vector(q)?, ..Features::new(&q.analysis, stats, true) };
+    let Scored { mut cands, .. } = scored_candidates(engine, stats, &qf, q.id.as_deref(), opts)?;
+    if opts.recency_weight > 0.0 && q.analysis.published.is_some() {
+        for c in cands.iter_mut().filter(|c| c.f.published.is_some()) {
+            c.score = c.relevance * recency(opts, q.analysis.published, c.f.published);
+        }
+    }
+    cands.retain(|c| c.score > 0.0);
+    cands.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.id.cmp(&b.id)));
+    Ok(cands.into_iter().take(n).map(|c| c.id).collect())
 }
 
-/// [`related`], with the block's [`Gate`].
+/// The related block of `q` with `opts` (retrieval, scoring, copy
+/// collapsing, the `blocked` rule and diversity), with the block's [`Gate`].
 pub(crate) fn related_gated(
     engine: &Engine,
     stats: &CorpusStats,
@@ -275,7 +291,7 @@ pub(crate) fn related_gated(
 
 /// Whether `newcomer` may enter the block of the article with features
 /// `query` that `gate` was computed with (options `opts`): whether it beats
-/// the gate's floors, scored as [`related`] would score it (the block's
+/// the gate's floors, scored as [`related_gated`] would score it (the block's
 /// pivot and feedback centroid): it would join the feedback documents,
 /// diversity could choose it, or it would push a pick out of the pool. Costs a few vector products, against a
 /// retrieval and a few hundred for the block itself.

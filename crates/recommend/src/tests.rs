@@ -641,6 +641,40 @@ fn replayed_events_change_no_profile_taste_or_trending_count() {
 }
 
 #[test]
+fn the_warm_queue_holds_what_a_write_dropped_and_a_new_article_once_searchable() {
+    let (_dir, engine) = stored(&corpus());
+    let opts = RelatedOptions::default();
+    let ids = ["q", "copy", "copy2", "tariffs", "sheinbaum", "baseball"];
+    for id in ids {
+        engine.related(&engine.query_for_id(id).unwrap(), &opts).unwrap();
+    }
+    // The stored articles were queued as they became searchable; their
+    // blocks are cached now, so taking them computes nothing.
+    assert_eq!(engine.warm_queued(100, &opts).unwrap(), ids.len());
+    assert_eq!(engine.warm_queued(100, &opts).unwrap(), 0, "nothing dropped yet");
+    engine.write(&[Write::Delete("sheinbaum".into())]).unwrap();
+    let dropped: Vec<&str> = ids.iter().copied().filter(|id| !engine.is_cached(id, &opts)).collect();
+    assert!(dropped.len() >= 2, "the deleted article's block and one that showed it: {dropped:?}");
+    assert_eq!(engine.warm_queued(100, &opts).unwrap(), dropped.len());
+    for id in ids.iter().filter(|id| **id != "sheinbaum") {
+        assert!(engine.is_cached(id, &opts), "{id} is warm again");
+    }
+    // A deferred article is queued at the commit that makes it searchable.
+    engine.write_deferred(&[follow_up()]).unwrap();
+    assert_eq!(engine.warm_queued(100, &opts).unwrap(), 0);
+    std::thread::sleep(std::time::Duration::from_millis(crate::COMMIT_INTERVAL_MS + 50));
+    engine.commit_pending().unwrap();
+    assert!(engine.warm_queued(100, &opts).unwrap() >= 1);
+    assert!(engine.is_cached("tariffs-2", &opts));
+    // A bulk write drops every block and asks for a walk instead.
+    let clears = engine.blocks_clears();
+    engine
+        .write_bulk(&[upsert(article("bulk", "Baseball final", "The final baseball game went late.", 20_012))])
+        .unwrap();
+    assert_eq!(engine.blocks_clears(), clears + 1);
+}
+
+#[test]
 fn a_deferred_write_reaches_its_neighbours_blocks_at_the_next_commit() {
     let (_dir, engine) = stored(&corpus());
     let opts = RelatedOptions::default();

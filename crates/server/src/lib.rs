@@ -154,6 +154,10 @@ pub async fn serve(engine: Arc<Engine>, config: Config) -> Result<(), ServerErro
 /// stop flag between steps).
 const WARM_STEP: usize = 32;
 
+/// The longest the warmer waits before walking every id again after a block
+/// was dropped (the warm queue covers every drop it knows of).
+const REWALK_SECS: u64 = 60;
+
 /// Commits deferred article writes to the BM25 index (every
 /// `COMMIT_INTERVAL_MS` at most), and recomputes the stale blocks (a write
 /// made a new article a candidate for them; reads are served the stale
@@ -178,32 +182,41 @@ fn refresh(engine: &Engine, stop: &std::sync::atomic::AtomicBool) {
 }
 
 /// Keeps blocks computed, so that reads find them: every stored article's
-/// default block (`?k=8`, no filter) that is missing (never cached, or
-/// dropped by a write), a pass over every id every two seconds. Runs until
-/// `stop`.
+/// default block (`?k=8`, no filter). A first walk over every id computes
+/// them all; after it, the warmer computes what writes queue (the blocks
+/// they dropped, and new articles once searchable), and walks every id again
+/// only when every block went at once, or, as a safety net for a block a
+/// write's race kept out of the cache, at most every [`REWALK_SECS`] when a
+/// block was dropped since the last walk. Runs until `stop`.
 fn warm(engine: &Engine, stop: &std::sync::atomic::AtomicBool) {
     use std::sync::atomic::Ordering::Relaxed;
     let opts = readnext_recommend::RelatedOptions { k: 8, ..Default::default() };
     let mut after: Option<String> = None;
     let started = Instant::now();
     let mut first_pass = true;
-    let mut next_pass = Instant::now();
-    // The cache's epoch when the last complete pass started: while no block
-    // was dropped since, a pass would only confirm that every block is
-    // cached.
-    let mut passed_at: Option<u64> = None;
-    let mut pass_epoch = 0;
+    let mut walking = true;
+    let mut next_walk = Instant::now();
+    // The cache's epoch and clears when the last complete walk started.
+    let (mut walked_at, mut walk_epoch) = (None::<(u64, u64)>, (0, 0));
     while !stop.load(Relaxed) {
-        if Instant::now() < next_pass {
-            std::thread::sleep(std::time::Duration::from_millis(20));
-            continue;
-        }
-        if after.is_none() && passed_at == Some(engine.blocks_epoch()) {
-            next_pass = Instant::now() + std::time::Duration::from_secs(2);
-            continue;
+        if !walking {
+            match engine.warm_queued(WARM_STEP, &opts) {
+                Ok(n) if n > 0 => continue,
+                Ok(_) => {}
+                Err(e) => tracing::warn!("warming queued blocks: {e}"),
+            }
+            let now = (engine.blocks_epoch(), engine.blocks_clears());
+            let cleared = walked_at.is_some_and(|(_, c)| c != now.1);
+            let dropped = walked_at.is_some_and(|(e, _)| e != now.0);
+            if cleared || (dropped && Instant::now() >= next_walk) {
+                walking = true;
+            } else {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+                continue;
+            }
         }
         if after.is_none() {
-            pass_epoch = engine.blocks_epoch();
+            walk_epoch = (engine.blocks_epoch(), engine.blocks_clears());
         }
         match engine.warm(after.as_deref(), WARM_STEP, &opts) {
             Ok((_, Some(next))) => after = Some(next),
@@ -218,12 +231,13 @@ fn warm(engine: &Engine, stop: &std::sync::atomic::AtomicBool) {
                     first_pass = false;
                 }
                 after = None;
-                passed_at = Some(pass_epoch);
-                next_pass = Instant::now() + std::time::Duration::from_secs(2);
+                walking = false;
+                walked_at = Some(walk_epoch);
+                next_walk = Instant::now() + std::time::Duration::from_secs(REWALK_SECS);
             }
             Err(e) => {
                 tracing::warn!("warming blocks: {e}");
-                next_pass = Instant::now() + std::time::Duration::from_secs(1);
+                std::thread::sleep(std::time::Duration::from_secs(1));
             }
         }
     }
