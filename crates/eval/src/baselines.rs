@@ -112,6 +112,21 @@ impl Tfidf {
         Tfidf { vecs, postings }
     }
 
+    /// Number of documents.
+    pub fn len(&self) -> usize {
+        self.vecs.len()
+    }
+
+    /// Whether there is no document.
+    pub fn is_empty(&self) -> bool {
+        self.vecs.is_empty()
+    }
+
+    /// The unit TF-IDF vector of document `d`: (term id, weight), by term id.
+    pub fn vector(&self, d: usize) -> &[(u32, f32)] {
+        &self.vecs[d]
+    }
+
     /// Cosine similarity of two documents.
     pub fn cosine(&self, a: usize, b: usize) -> f32 {
         let (x, y) = (&self.vecs[a], &self.vecs[b]);

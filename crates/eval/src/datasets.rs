@@ -103,7 +103,18 @@ fn doc(i: usize, title: String, body: Vec<String>, labels: Vec<String>, event: O
 }
 
 /// ECB+: every `*ecb.xml` / `*ecbplus.xml` under `dir`; topic = folder.
+///
+/// Sentence 0 of an `*ecbplus.xml` file is its source URL (no `*ecb.xml`
+/// has one), and here it stays the headline, as the `related` figures have
+/// always been measured; the story evaluation drops it
+/// ([`ecbplus_with`]).
 pub fn ecbplus(dir: &Path) -> Result<RelatedSet, EvalError> {
+    ecbplus_with(dir, false)
+}
+
+/// [`ecbplus`], dropping the source URL of `*ecbplus.xml` files when
+/// `drop_url` (the headline is then the next sentence).
+pub fn ecbplus_with(dir: &Path, drop_url: bool) -> Result<RelatedSet, EvalError> {
     let mut files = Vec::new();
     files_under(dir, &mut files)?;
     files.retain(|f| f.extension().is_some_and(|e| e == "xml"));
@@ -119,7 +130,10 @@ pub fn ecbplus(dir: &Path) -> Result<RelatedSet, EvalError> {
         };
         let topic = f.parent().and_then(Path::file_name).map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let xml = std::fs::read_to_string(f).map_err(io(f))?;
-        let sentences = ecb_sentences(&xml);
+        let mut sentences = ecb_sentences(&xml);
+        if drop_url && kind == "ecbplus" && !sentences.is_empty() {
+            sentences.remove(0);
+        }
         let Some((title, body)) = sentences.split_first() else { continue };
         let i = docs.len();
         docs.push(doc(i, title.clone(), body.to_vec(), vec![topic.clone()], Some(format!("{topic}/{kind}"))));

@@ -13,9 +13,10 @@ mod metrics;
 mod mind;
 mod report;
 mod run;
+mod stories;
 
 pub use baselines::{Bm25Mlt, LexCorpus, Rng, Tfidf, sk_tokens};
-pub use datasets::{EvalDoc, Grading, Pair, RelatedSet, agnews, bbc, ecbplus, labeled_jsonl, semeval};
+pub use datasets::{EvalDoc, Grading, Pair, RelatedSet, agnews, bbc, ecbplus, ecbplus_with, labeled_jsonl, semeval};
 pub use memory::{peak_rss_bytes, peak_rss_growth_bytes, reset_peak_rss};
 pub use metrics::{average_precision, average_ranks, ndcg_at, pearson, precision_at, spearman};
 pub use mind::{
@@ -23,6 +24,11 @@ pub use mind::{
 };
 pub use report::{to_json, to_table, write_html};
 pub use run::{Embedded, EvalRun, SEED, SystemResult, build_engine, run_related, run_semeval};
+pub use stories::{
+    AGGLOMERATIVE_THRESHOLD, ClusterScores, Prf, SINGLE_PASS_THRESHOLD, StoriesReport, StoryDoc, StoryOrder, StorySet,
+    agglomerative, ari, b_cubed, ecbplus_stories, labeled_jsonl_stories, lead_only, nmi, run_stories, score,
+    single_pass, stories_table, stream_order,
+};
 
 use std::path::{Path, PathBuf};
 

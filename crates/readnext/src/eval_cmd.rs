@@ -102,6 +102,50 @@ enum Task {
         #[arg(long)]
         embed_cache: Option<PathBuf>,
     },
+    /// Story threads: streams the documents once through the assignment
+    /// code of the write path, and scores the stories against the gold
+    /// ones (B-cubed, NMI, ARI), with the baselines of the same run.
+    Stories {
+        /// Dataset kind: ecbplus or labeled-jsonl (a `story` or `event`
+        /// field per line).
+        #[arg(long)]
+        dataset: String,
+        /// Path of the dataset (folder or file); defaults under $READNEXT_DATA.
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// The order the documents arrive in.
+        #[arg(long, value_enum, default_value_t = StoryOrderArg::Shuffled)]
+        order: StoryOrderArg,
+        /// Seed of the shuffled order.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+        /// Similarity to a story's centroid needed to join it (default: the
+        /// assigner's).
+        #[arg(long)]
+        join: Option<f32>,
+        /// Share of the entity cosine in the similarity.
+        #[arg(long)]
+        entity_share: Option<f32>,
+        /// Words of the body compared after the headline.
+        #[arg(long)]
+        lead_words: Option<usize>,
+        /// Centroid similarity at which two stories merge.
+        #[arg(long)]
+        merge: Option<f32>,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum StoryOrderArg {
+    /// The dataset's own order (ECB+: topic by topic).
+    Given,
+    /// Shuffled with --seed.
+    Shuffled,
+    /// By publication time.
+    Time,
 }
 
 /// The dataset's vectors: from the cache folder when an earlier run with the
@@ -173,6 +217,41 @@ fn default_path(dataset: &str) -> PathBuf {
 
 pub fn run(args: EvalArgs, model: &crate::ModelArgs) -> anyhow::Result<ExitCode> {
     match args.task {
+        Task::Stories { dataset, data, order, seed, format, join, entity_share, lead_words, merge } => {
+            let path = data.unwrap_or_else(|| default_path(dataset.trim_end_matches("-lead")));
+            let set = match dataset.as_str() {
+                "ecbplus" => readnext_eval::ecbplus_stories(&path)?,
+                "ecbplus-lead" => readnext_eval::lead_only(readnext_eval::ecbplus_stories(&path)?),
+                "labeled-jsonl" => readnext_eval::labeled_jsonl_stories(&path)?,
+                other => anyhow::bail!("unknown story dataset {other:?} (ecbplus, ecbplus-lead or labeled-jsonl)"),
+            };
+            let mut opts = readnext_recommend::StoryOptions::default();
+            if let Some(x) = join {
+                opts.join = x;
+            }
+            if let Some(x) = entity_share {
+                opts.entity_share = x;
+            }
+            if let Some(x) = lead_words {
+                opts.lead_words = x;
+            }
+            if let Some(x) = merge {
+                opts.merge = x;
+            }
+            let (order, name) = match order {
+                StoryOrderArg::Given => (readnext_eval::StoryOrder::Given, "given".to_string()),
+                StoryOrderArg::Shuffled => {
+                    (readnext_eval::StoryOrder::Shuffled(seed), format!("shuffled (seed {seed})"))
+                }
+                StoryOrderArg::Time => (readnext_eval::StoryOrder::Time, "time".to_string()),
+            };
+            let report = readnext_eval::run_stories(&set, order, &name, &opts)?;
+            match format {
+                Format::Table => print!("{}", readnext_eval::stories_table(&report)),
+                Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Task::Related {
             dataset,
             data,

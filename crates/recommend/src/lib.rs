@@ -15,6 +15,7 @@ mod options;
 mod personal;
 mod rank;
 mod ranker;
+mod stories;
 mod vectors;
 
 pub use engine::{COMMIT_INTERVAL_MS, Engine, IngestOutcome, NEIGHBOURS, Query};
@@ -25,6 +26,7 @@ pub use ranker::{
     FEATURE_NAMES, FeatureRow, MODEL_VERSION, N_FEATURES, Popularity, RankerModel, TrainReport, center_slate,
     examination,
 };
+pub use stories::{StoryAssigner, StoryOptions};
 pub use vectors::CorpusStats;
 
 /// Errors of the recommend crate.

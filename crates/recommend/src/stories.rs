@@ -1,0 +1,433 @@
+//! Story threads: articles grouped into stories as they arrive, in one pass.
+//!
+//! Each article is compared with the centroids of the open stories and
+//! joins the best one when the similarity clears [`StoryOptions::join`];
+//! otherwise it starts a story of its own. An article that clears the
+//! threshold for a second story too is evidence that the two are one: they
+//! merge when their centroids are close enough ([`StoryOptions::merge`]).
+//!
+//! Why the similarity looks the way it does:
+//! - **Headline and lead, not the whole text.** A threshold on the cosine of
+//!   whole-article vectors does not carry from long articles to short items:
+//!   the cosine of two short texts about one event is much lower than that
+//!   of two long ones. Cutting every article to its headline and the first
+//!   [`StoryOptions::lead_words`] words of its body puts a wire brief and a
+//!   2,000-word feature on the same footing, and the lead is where news
+//!   writing states the event.
+//! - **Entities from the whole text**, as a second cosine: who and where
+//!   separates two events of one kind (two earthquakes, two rehab stays)
+//!   better than their shared vocabulary does.
+//! - **Statistics of the stream itself.** Document frequencies are those of
+//!   the articles seen so far, so the assignment needs nothing but the
+//!   stream, and the same stream in the same order gives the same stories,
+//!   to the bit.
+//! - **Time.** A story whose newest article is more than
+//!   [`StoryOptions::quiet_days`] older than a dated newcomer takes no more
+//!   articles (undated articles are not held to it).
+//!
+//! Invariants: a story's id is the id of its first article, and a merge
+//! keeps the id of the story that started first; stories are numbered in
+//! the order they started.
+
+use readnext_core::{Analysis, Article, FastMap, fnv1a64};
+
+use crate::RecommendError;
+
+/// How articles are grouped. One frozen configuration: the defaults are the
+/// configuration every evaluation runs with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoryOptions {
+    /// Similarity to a story's centroid an article needs to join it.
+    pub join: f32,
+    /// Share of the entity cosine in the similarity (the rest is the text
+    /// cosine of headline and lead).
+    pub entity_share: f32,
+    /// Words of the body kept after the headline.
+    pub lead_words: usize,
+    /// Days after its newest article a story takes no more.
+    pub quiet_days: f64,
+    /// Centroid cosine at which two stories an article joins both of merge.
+    pub merge: f32,
+}
+
+impl Default for StoryOptions {
+    fn default() -> Self {
+        StoryOptions { join: 0.25, entity_share: 0.3, lead_words: 60, quiet_days: 14.0, merge: 0.5 }
+    }
+}
+
+/// A sparse vector keyed by hashed stem or entity key, unit length.
+type Vector = Vec<(u64, f32)>;
+
+#[derive(Debug, Clone, Default)]
+struct Centroid {
+    sum: FastMap<u64, f32>,
+    norm2: f32,
+}
+
+impl Centroid {
+    /// Cosine of a unit vector with the centroid.
+    fn cosine(&self, v: &Vector) -> f32 {
+        if self.norm2 <= 0.0 {
+            return 0.0;
+        }
+        v.iter().map(|(k, w)| w * self.sum.get(k).copied().unwrap_or(0.0)).sum::<f32>() / self.norm2.sqrt()
+    }
+
+    fn add(&mut self, v: &Vector) {
+        // |s + v|² = |s|² + 2 s·v + |v|²; adding keys in sorted order keeps
+        // the float sums the same on every run.
+        let dot: f32 = v.iter().map(|(k, w)| w * self.sum.get(k).copied().unwrap_or(0.0)).sum();
+        let vv: f32 = v.iter().map(|(_, w)| w * w).sum();
+        for (k, w) in v {
+            *self.sum.entry(*k).or_default() += w;
+        }
+        self.norm2 += 2.0 * dot + vv;
+    }
+
+    fn absorb(&mut self, other: &Centroid) {
+        let mut keys: Vec<(&u64, &f32)> = other.sum.iter().collect();
+        keys.sort_unstable_by_key(|e| *e.0);
+        for (k, w) in keys {
+            *self.sum.entry(*k).or_default() += w;
+        }
+        let mut entries: Vec<(&u64, &f32)> = self.sum.iter().collect();
+        entries.sort_unstable_by_key(|e| *e.0);
+        self.norm2 = entries.iter().map(|(_, w)| *w * *w).sum();
+    }
+
+    fn cosine_with(&self, other: &Centroid) -> f32 {
+        if self.norm2 <= 0.0 || other.norm2 <= 0.0 {
+            return 0.0;
+        }
+        let (small, large) = if self.sum.len() <= other.sum.len() { (self, other) } else { (other, self) };
+        let mut entries: Vec<(&u64, &f32)> = small.sum.iter().collect();
+        entries.sort_unstable_by_key(|e| *e.0);
+        let dot: f32 = entries.iter().map(|(k, w)| *w * large.sum.get(*k).copied().unwrap_or(0.0)).sum();
+        dot / (self.norm2.sqrt() * other.norm2.sqrt())
+    }
+}
+
+/// One story being built.
+#[derive(Debug, Clone)]
+struct Building {
+    id: String,
+    members: Vec<usize>,
+    text: Centroid,
+    ents: Centroid,
+    newest: Option<i64>,
+    /// Merged into another story (its index).
+    merged_into: Option<usize>,
+}
+
+/// Groups a stream of articles into stories ([module docs](self)).
+#[derive(Debug, Clone)]
+pub struct StoryAssigner {
+    opts: StoryOptions,
+    docs: u64,
+    term_df: FastMap<u64, u32>,
+    entity_df: FastMap<u64, u32>,
+    stories: Vec<Building>,
+    /// Article index → story index (before following merges).
+    story_of: Vec<usize>,
+    ids: Vec<String>,
+}
+
+impl StoryAssigner {
+    /// An assigner with no article yet.
+    pub fn new(opts: StoryOptions) -> StoryAssigner {
+        StoryAssigner {
+            opts,
+            docs: 0,
+            term_df: FastMap::default(),
+            entity_df: FastMap::default(),
+            stories: Vec::new(),
+            story_of: Vec::new(),
+            ids: Vec::new(),
+        }
+    }
+
+    /// Analyses `article` (headline and lead for the text, the whole
+    /// article for entities) and assigns it; returns its story's id.
+    pub fn add(&mut self, article: &Article) -> Result<String, RecommendError> {
+        let full = readnext_analysis::analyze(article)?;
+        let lead =
+            Article { body: lead(&article.body, self.opts.lead_words), dek: None, caption: None, ..article.clone() };
+        let lead = readnext_analysis::analyze(&lead)?;
+        Ok(self.add_analysed(&article.id, &lead, &full))
+    }
+
+    /// Assigns an article given the analyses of its headline and lead
+    /// (`lead`) and of the whole article (`full`); returns its story's id.
+    pub fn add_analysed(&mut self, id: &str, lead: &Analysis, full: &Analysis) -> String {
+        // The article counts in the statistics it is weighed with, as a
+        // store's statistics count an article once it is written.
+        self.docs += 1;
+        let terms: Vec<u64> = sorted_keys(lead.terms.iter().map(|t| fnv1a64(t.stem.as_bytes())));
+        let ents: Vec<u64> = sorted_keys(full.entities.iter().map(|e| fnv1a64(e.match_key().as_bytes())));
+        for t in &terms {
+            *self.term_df.entry(*t).or_default() += 1;
+        }
+        for e in &ents {
+            *self.entity_df.entry(*e).or_default() += 1;
+        }
+        let text = unit(lead.terms.iter().map(|t| {
+            let h = fnv1a64(t.stem.as_bytes());
+            (h, tf(t.tf) * self.idf(self.term_df.get(&h).copied().unwrap_or(0)))
+        }));
+        let ent = unit(full.entities.iter().map(|e| {
+            let h = fnv1a64(e.match_key().as_bytes());
+            (h, tf(e.count) * self.idf(self.entity_df.get(&h).copied().unwrap_or(0)))
+        }));
+        let published = full.published;
+
+        // Best and second-best open story.
+        let mut best: Option<(usize, f32)> = None;
+        let mut second: Option<(usize, f32)> = None;
+        for (i, s) in self.stories.iter().enumerate() {
+            if s.merged_into.is_some() || !self.open(s, published) {
+                continue;
+            }
+            let sim = self.similarity(s, &text, &ent);
+            if best.is_none_or(|(_, b)| sim > b) {
+                second = best;
+                best = Some((i, sim));
+            } else if second.is_none_or(|(_, b)| sim > b) {
+                second = Some((i, sim));
+            }
+        }
+        let index = self.ids.len();
+        self.ids.push(id.to_string());
+        let story = match best {
+            Some((i, sim)) if sim >= self.opts.join => i,
+            _ => {
+                self.stories.push(Building {
+                    id: id.to_string(),
+                    members: Vec::new(),
+                    text: Centroid::default(),
+                    ents: Centroid::default(),
+                    newest: None,
+                    merged_into: None,
+                });
+                self.stories.len() - 1
+            }
+        };
+        let s = &mut self.stories[story];
+        s.members.push(index);
+        s.text.add(&text);
+        s.ents.add(&ent);
+        s.newest = match (s.newest, published) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        self.story_of.push(story);
+        if let (Some((b, _)), Some((other, sim))) = (best, second)
+            && b == story
+            && sim >= self.opts.join
+        {
+            self.maybe_merge(story, other);
+        }
+        self.story_id(index)
+    }
+
+    fn maybe_merge(&mut self, a: usize, b: usize) {
+        let (sa, sb) = (&self.stories[a], &self.stories[b]);
+        let share = self.opts.entity_share;
+        let sim = (1.0 - share) * sa.text.cosine_with(&sb.text) + share * sa.ents.cosine_with(&sb.ents);
+        if sim < self.opts.merge {
+            return;
+        }
+        // The story that started first keeps its id.
+        let (keep, gone) = if a < b { (a, b) } else { (b, a) };
+        let g = std::mem::replace(
+            &mut self.stories[gone],
+            Building {
+                id: String::new(),
+                members: Vec::new(),
+                text: Centroid::default(),
+                ents: Centroid::default(),
+                newest: None,
+                merged_into: Some(keep),
+            },
+        );
+        let k = &mut self.stories[keep];
+        k.members.extend(g.members);
+        k.members.sort_unstable();
+        k.text.absorb(&g.text);
+        k.ents.absorb(&g.ents);
+        k.newest = match (k.newest, g.newest) {
+            (Some(x), Some(y)) => Some(x.max(y)),
+            (x, y) => x.or(y),
+        };
+    }
+
+    fn open(&self, s: &Building, published: Option<i64>) -> bool {
+        match (s.newest, published) {
+            (Some(newest), Some(p)) => (p - newest) as f64 <= self.opts.quiet_days * 86_400.0,
+            _ => true,
+        }
+    }
+
+    fn similarity(&self, s: &Building, text: &Vector, ent: &Vector) -> f32 {
+        let share = if ent.is_empty() || s.ents.norm2 <= 0.0 { 0.0 } else { self.opts.entity_share };
+        (1.0 - share) * s.text.cosine(text) + share * s.ents.cosine(ent)
+    }
+
+    fn idf(&self, df: u32) -> f32 {
+        (((1 + self.docs) as f32) / (1.0 + df as f32)).ln() + 1.0
+    }
+
+    fn resolve(&self, mut story: usize) -> usize {
+        while let Some(next) = self.stories[story].merged_into {
+            story = next;
+        }
+        story
+    }
+
+    /// The story id of the `index`-th article added (following merges).
+    pub fn story_id(&self, index: usize) -> String {
+        self.stories[self.resolve(self.story_of[index])].id.clone()
+    }
+
+    /// The story of every article added, in the order they were added: a
+    /// story number (stories numbered in the order they started) each.
+    pub fn assignments(&self) -> Vec<usize> {
+        let mut number: FastMap<usize, usize> = FastMap::default();
+        (0..self.story_of.len())
+            .map(|i| {
+                let s = self.resolve(self.story_of[i]);
+                let next = number.len();
+                *number.entry(s).or_insert(next)
+            })
+            .collect()
+    }
+
+    /// How many stories there are.
+    pub fn len(&self) -> usize {
+        self.stories.iter().filter(|s| s.merged_into.is_none()).count()
+    }
+
+    /// Whether no article was added.
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+}
+
+/// The first `words` words of the body, as one paragraph.
+fn lead(body: &[String], words: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut left = words;
+    for p in body {
+        if left == 0 {
+            break;
+        }
+        let w: Vec<&str> = p.split_whitespace().take(left).collect();
+        left -= w.len();
+        if !w.is_empty() {
+            out.push(w.join(" "));
+        }
+    }
+    out
+}
+
+fn sorted_keys(keys: impl Iterator<Item = u64>) -> Vec<u64> {
+    let mut k: Vec<u64> = keys.collect();
+    k.sort_unstable();
+    k.dedup();
+    k
+}
+
+fn tf(n: u32) -> f32 {
+    1.0 + (n.max(1) as f32).ln()
+}
+
+/// Merges weights of equal keys (max), sorts by key and scales to unit
+/// length.
+fn unit(weights: impl Iterator<Item = (u64, f32)>) -> Vector {
+    let mut v: Vector = weights.collect();
+    v.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(b.1.total_cmp(&a.1)));
+    v.dedup_by(|a, b| a.0 == b.0);
+    let norm = v.iter().map(|(_, w)| w * w).sum::<f32>().sqrt();
+    if norm > 0.0 {
+        v.iter_mut().for_each(|(_, w)| *w /= norm);
+    }
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn art(id: &str, title: &str, body: &str) -> Article {
+        Article { id: id.into(), title: title.into(), body: vec![body.into()], ..Default::default() }
+    }
+
+    fn stream() -> Vec<Article> {
+        vec![
+            art(
+                "q1",
+                "Earthquake of magnitude 6.1 strikes Aceh",
+                "A strong earthquake hit Aceh province in Indonesia on Tuesday, killing at least ten people in Bener Meriah.",
+            ),
+            art(
+                "r1",
+                "Tara Reid checks into rehab in Malibu",
+                "Actress Tara Reid has entered the Promises rehab centre in Malibu, her publicist said.",
+            ),
+            art(
+                "q2",
+                "Aceh earthquake death toll rises",
+                "The toll of the Aceh earthquake in Indonesia rose to 22 as rescuers searched Bener Meriah for survivors.",
+            ),
+            art(
+                "r2",
+                "Tara Reid enters Promises rehab",
+                "Tara Reid is at the Promises centre in Malibu for rehab, a spokesman for the actress confirmed.",
+            ),
+            art(
+                "x1",
+                "Central bank holds interest rates",
+                "The European Central Bank left its main rate unchanged on Thursday in Frankfurt.",
+            ),
+        ]
+    }
+
+    #[test]
+    fn articles_of_one_event_share_a_story_and_the_story_keeps_its_first_id() {
+        let mut a = StoryAssigner::new(StoryOptions::default());
+        let ids: Vec<String> = stream().iter().map(|x| a.add(x).unwrap()).collect();
+        assert_eq!(ids, ["q1", "r1", "q1", "r1", "x1"]);
+        assert_eq!(a.assignments(), [0, 1, 0, 1, 2]);
+        assert_eq!(a.len(), 3);
+    }
+
+    #[test]
+    fn the_same_stream_gives_the_same_stories() {
+        let run = || {
+            let mut a = StoryAssigner::new(StoryOptions::default());
+            stream().iter().for_each(|x| {
+                a.add(x).unwrap();
+            });
+            a.assignments()
+        };
+        assert_eq!(run(), run());
+    }
+
+    #[test]
+    fn a_quiet_story_takes_no_more_articles() {
+        let mut a = StoryAssigner::new(StoryOptions::default());
+        let mut first = stream()[0].clone();
+        first.published = Some(1_700_000_000);
+        let mut later = stream()[2].clone();
+        later.published = Some(1_700_000_000 + 30 * 86_400);
+        a.add(&first).unwrap();
+        assert_eq!(a.add(&later).unwrap(), "q2", "30 days on, past the 14-day quiet period");
+    }
+
+    #[test]
+    fn the_lead_is_the_first_words_of_the_body() {
+        let body = vec!["one two three".to_string(), "four five".to_string(), "six".to_string()];
+        assert_eq!(lead(&body, 4), ["one two three", "four"]);
+        assert_eq!(lead(&body, 0), Vec::<String>::new());
+    }
+}
