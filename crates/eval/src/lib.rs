@@ -25,9 +25,9 @@ pub use mind::{
 pub use report::{to_json, to_table, write_html};
 pub use run::{Embedded, EvalRun, SEED, SystemResult, build_engine, run_related, run_semeval};
 pub use stories::{
-    AGGLOMERATIVE_THRESHOLD, ClusterScores, Prf, SINGLE_PASS_THRESHOLD, StoriesReport, StoryDoc, StoryOrder, StorySet,
-    agglomerative, ari, b_cubed, ecbplus_stories, labeled_jsonl_stories, lead_only, nmi, run_stories, score,
-    single_pass, stories_table, stream_order,
+    AGGLOMERATIVE_THRESHOLD, ClusterScores, LARGEST_SHOWN, LargestStory, Prf, SINGLE_PASS_THRESHOLD, StoriesReport,
+    StoryDoc, StoryOrder, StorySet, StorySizes, agglomerative, ari, b_cubed, ecbplus_stories, labeled_jsonl_stories,
+    lead_only, nmi, run_stories, score, single_pass, stories_table, stream_order, write_stories_html,
 };
 
 use std::path::{Path, PathBuf};

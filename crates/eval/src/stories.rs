@@ -105,6 +105,39 @@ pub struct StoriesReport {
     pub order: String,
     /// readnext and the baselines, by name.
     pub systems: BTreeMap<String, ClusterScores>,
+    /// readnext's largest stories, largest first (at most
+    /// [`LARGEST_SHOWN`]).
+    pub largest: Vec<LargestStory>,
+    /// Sizes of readnext's stories, and of the gold ones, largest first.
+    pub sizes: StorySizes,
+}
+
+/// Stories listed in the report's table of the largest.
+pub const LARGEST_SHOWN: usize = 15;
+
+/// One of readnext's largest stories, against the gold story most of its
+/// documents belong to.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LargestStory {
+    /// Documents in it.
+    pub size: usize,
+    /// The headline of its first document.
+    pub title: String,
+    /// The gold story most of its documents belong to.
+    pub gold: String,
+    /// Share of its documents in that gold story.
+    pub precision: f64,
+    /// Share of that gold story's documents in it.
+    pub recall: f64,
+}
+
+/// Story sizes, largest first.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StorySizes {
+    /// readnext's.
+    pub readnext: Vec<usize>,
+    /// The gold stories'.
+    pub gold: Vec<usize>,
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> EvalError + '_ {
@@ -204,7 +237,12 @@ pub fn run_stories(
     for &i in &idx {
         assigner.add(&set.docs[i].article)?;
     }
-    systems.insert("readnext".to_string(), score(&gold, &assigner.assignments()));
+    let pred = assigner.assignments();
+    systems.insert("readnext".to_string(), score(&gold, &pred));
+    let titles: Vec<&str> = idx.iter().map(|&i| set.docs[i].article.title.as_str()).collect();
+    let gold_names: Vec<&str> = idx.iter().map(|&i| set.docs[i].story.as_str()).collect();
+    let largest = largest_stories(&gold, &pred, &titles, &gold_names);
+    let sizes = StorySizes { readnext: sorted_sizes(&pred), gold: sorted_sizes(&gold) };
 
     let texts: Vec<String> = idx
         .iter()
@@ -223,7 +261,126 @@ pub fn run_stories(
         gold_stories: gold_ids.len(),
         order: order_name.to_string(),
         systems,
+        largest,
+        sizes,
     })
+}
+
+fn sorted_sizes(labels: &[usize]) -> Vec<usize> {
+    let mut v: Vec<usize> = sizes(labels).into_values().collect();
+    v.sort_unstable_by(|a, b| b.cmp(a));
+    v
+}
+
+/// The largest predicted stories with their majority gold story.
+fn largest_stories(gold: &[usize], pred: &[usize], titles: &[&str], gold_names: &[&str]) -> Vec<LargestStory> {
+    let (gs, ps) = (sizes(gold), sizes(pred));
+    let both = contingency(gold, pred);
+    let mut stories: Vec<(usize, usize)> = ps.iter().map(|(&c, &n)| (c, n)).collect();
+    // Largest first; ties by the story that started first.
+    stories.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    stories
+        .into_iter()
+        .take(LARGEST_SHOWN)
+        .map(|(c, n)| {
+            let first = pred.iter().position(|&p| p == c).unwrap_or(0);
+            let (g, k) = both
+                .iter()
+                .filter(|((_, p), _)| *p == c)
+                .map(|((g, _), &k)| (*g, k))
+                .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)))
+                .unwrap_or((gold[first], 0));
+            let name = gold.iter().position(|&x| x == g).map_or("", |i| gold_names[i]);
+            LargestStory {
+                size: n,
+                title: titles[first].to_string(),
+                gold: name.to_string(),
+                precision: k as f64 / n as f64,
+                recall: k as f64 / gs.get(&g).copied().unwrap_or(1) as f64,
+            }
+        })
+        .collect()
+}
+
+/// Size bins of the report's histogram: (lowest, highest) documents.
+const SIZE_BINS: [(usize, usize); 8] =
+    [(1, 1), (2, 2), (3, 5), (6, 10), (11, 20), (21, 50), (51, 100), (101, usize::MAX)];
+
+/// Writes `index.html` (the scores, the story-size distribution of
+/// readnext and of the gold stories as an SVG histogram, and readnext's
+/// largest stories with their precision and recall) and `result.json` into
+/// `dir`.
+pub fn write_stories_html(r: &StoriesReport, dir: &Path) -> Result<(), EvalError> {
+    use crate::report::esc;
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    let count = |v: &[usize]| -> Vec<usize> {
+        SIZE_BINS.iter().map(|(lo, hi)| v.iter().filter(|&&n| n >= *lo && n <= *hi).count()).collect()
+    };
+    let (ours, gold) = (count(&r.sizes.readnext), count(&r.sizes.gold));
+    let top = ours.iter().chain(&gold).copied().max().unwrap_or(1).max(1) as f64;
+    let (w, h, bw) = (720.0, 220.0, 36.0);
+    let mut svg = format!("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{}\">", h + 40.0);
+    for (i, (lo, hi)) in SIZE_BINS.iter().enumerate() {
+        let x = 20.0 + i as f64 * 88.0;
+        for (j, (n, color)) in [(ours[i], "#1f77b4"), (gold[i], "#ff7f0e")].into_iter().enumerate() {
+            let bh = n as f64 / top * h;
+            svg.push_str(&format!(
+                "<rect x=\"{:.0}\" y=\"{:.1}\" width=\"{bw}\" height=\"{bh:.1}\" fill=\"{color}\"><title>{n}</title></rect>\
+                 <text x=\"{:.0}\" y=\"{:.1}\" font-size=\"11\" text-anchor=\"middle\">{n}</text>",
+                x + j as f64 * bw,
+                h - bh,
+                x + j as f64 * bw + bw / 2.0,
+                (h - bh - 3.0).max(10.0)
+            ));
+        }
+        let label = match (*lo, *hi) {
+            (a, b) if a == b => a.to_string(),
+            (a, usize::MAX) => format!("{a}+"),
+            (a, b) => format!("{a}-{b}"),
+        };
+        svg.push_str(&format!(
+            "<text x=\"{:.0}\" y=\"{:.0}\" font-size=\"12\" text-anchor=\"middle\">{label}</text>",
+            x + bw,
+            h + 18.0
+        ));
+    }
+    svg.push_str("</svg>");
+    let rows: String = r
+        .largest
+        .iter()
+        .map(|l| {
+            format!(
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{:.3}</td><td>{:.3}</td></tr>",
+                l.size,
+                esc(&l.title),
+                esc(&l.gold),
+                l.precision,
+                l.recall
+            )
+        })
+        .collect();
+    let html = format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>readnext eval stories: {ds}</title>\
+         <style>body{{font-family:sans-serif;max-width:820px;margin:2em auto}}pre{{background:#f5f5f5;padding:1em;overflow-x:auto}}td{{padding:2px 8px}}</style>\
+         </head><body><h1>readnext eval stories: {ds}</h1><pre>{table}</pre>\
+         <h2>Story sizes</h2><p>Stories per size bin (documents): \
+         <span style=\"color:#1f77b4\">&#9632; readnext ({n} stories)</span> \
+         <span style=\"color:#ff7f0e\">&#9632; gold ({g} stories)</span></p>{svg}\
+         <h2>readnext's largest stories</h2><p>Each against the gold story most of its documents belong to: \
+         precision is the share of its documents in that story, recall the share of that story it holds.</p>\
+         <table><tr><th>size</th><th>first headline</th><th>gold story</th><th>precision</th><th>recall</th></tr>{rows}</table>\
+         </body></html>",
+        ds = esc(&r.dataset),
+        table = esc(&stories_table(r)),
+        n = r.sizes.readnext.len(),
+        g = r.sizes.gold.len(),
+    );
+    let index = dir.join("index.html");
+    std::fs::write(&index, html).map_err(io(&index))?;
+    let json = dir.join("result.json");
+    let body = serde_json::to_string_pretty(r).map_err(|e| EvalError::Data(e.to_string()))?;
+    std::fs::write(&json, body).map_err(io(&json))?;
+    Ok(())
 }
 
 /// Single-pass clustering: each document (in index order) joins the
@@ -495,6 +652,19 @@ mod tests {
         // The related evaluation keeps its headline as it always was.
         let related = crate::datasets::ecbplus(dir.path()).unwrap();
         assert!(related.docs[1].article.title.contains("example.com"), "{:?}", related.docs[1].article.title);
+    }
+
+    #[test]
+    fn the_largest_stories_are_scored_against_their_majority_gold_story() {
+        // Predicted story 0 holds gold a, a, b; story 1 holds a and b, b.
+        let gold = [0, 0, 1, 0, 1, 1];
+        let pred = [0, 0, 0, 1, 1, 1];
+        let l = largest_stories(&gold, &pred, &["t0", "t1", "t2", "t3", "t4", "t5"], &["a", "a", "b", "a", "b", "b"]);
+        assert_eq!(l.len(), 2);
+        assert_eq!((l[0].size, l[0].title.as_str(), l[0].gold.as_str()), (3, "t0", "a"));
+        assert!((l[0].precision - 2.0 / 3.0).abs() < 1e-12 && (l[0].recall - 2.0 / 3.0).abs() < 1e-12);
+        assert_eq!((l[1].title.as_str(), l[1].gold.as_str()), ("t3", "b"));
+        assert_eq!(sorted_sizes(&[0, 1, 1, 2, 2, 2]), [3, 2, 1]);
     }
 
     #[test]

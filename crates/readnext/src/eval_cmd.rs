@@ -122,6 +122,10 @@ enum Task {
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
+        /// Write a self-contained HTML report (story sizes, the largest
+        /// stories' precision and recall) and result.json into this folder.
+        #[arg(long)]
+        report: Option<PathBuf>,
         /// Similarity to a story's centroid needed to join it (default: the
         /// assigner's).
         #[arg(long)]
@@ -217,7 +221,18 @@ fn default_path(dataset: &str) -> PathBuf {
 
 pub fn run(args: EvalArgs, model: &crate::ModelArgs) -> anyhow::Result<ExitCode> {
     match args.task {
-        Task::Stories { dataset, data, order, seed, format, join, entity_share, lead_words, merge } => {
+        Task::Stories {
+            dataset,
+            data,
+            order,
+            seed,
+            format,
+            report: report_dir,
+            join,
+            entity_share,
+            lead_words,
+            merge,
+        } => {
             let path = data.unwrap_or_else(|| default_path(dataset.trim_end_matches("-lead")));
             let set = match dataset.as_str() {
                 "ecbplus" => readnext_eval::ecbplus_stories(&path)?,
@@ -246,6 +261,9 @@ pub fn run(args: EvalArgs, model: &crate::ModelArgs) -> anyhow::Result<ExitCode>
                 StoryOrderArg::Time => (readnext_eval::StoryOrder::Time, "time".to_string()),
             };
             let report = readnext_eval::run_stories(&set, order, &name, &opts)?;
+            if let Some(dir) = &report_dir {
+                readnext_eval::write_stories_html(&report, dir)?;
+            }
             match format {
                 Format::Table => print!("{}", readnext_eval::stories_table(&report)),
                 Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),

@@ -470,6 +470,20 @@ fn story_evaluation_on_ecbplus_scores_readnext_and_its_baselines() {
     assert!(f1(&given, "readnext") >= 0.86, "{given}");
     let lead = stories(&["--dataset", "ecbplus-lead"]);
     assert!(f1(&lead, "readnext") >= 0.77, "{lead}");
+    // The HTML report: story sizes and the largest stories, with the JSON.
+    let tmp = tempfile::tempdir().unwrap();
+    let report = tmp.path().join("report");
+    let v = stories(&["--dataset", "ecbplus", "--report", report.to_str().unwrap()]);
+    let html = std::fs::read_to_string(report.join("index.html")).unwrap();
+    assert!(html.contains("Story sizes") && html.contains("<svg") && html.contains("largest stories"), "{html}");
+    let saved: serde_json::Value = serde_json::from_slice(&std::fs::read(report.join("result.json")).unwrap()).unwrap();
+    assert_eq!(saved["systems"], v["systems"]);
+    let sizes = saved["sizes"]["readnext"].as_array().unwrap();
+    assert_eq!(sizes.iter().map(|n| n.as_u64().unwrap()).sum::<u64>(), 982);
+    assert_eq!(sizes.len() as u64, v["systems"]["readnext"]["stories"].as_u64().unwrap());
+    let largest = saved["largest"].as_array().unwrap();
+    assert_eq!(largest[0]["size"], sizes[0]);
+    assert!(largest.iter().all(|l| (0.0..=1.0).contains(&l["precision"].as_f64().unwrap())));
     // Bad flags and data name themselves.
     let o = bin().args(["eval", "stories", "--dataset", "nope"]).output().unwrap();
     assert!(!o.status.success() && stderr(&o).contains("nope"), "{}", stderr(&o));
