@@ -225,15 +225,27 @@ pub fn agnews(path: &Path) -> Result<RelatedSet, EvalError> {
     Ok(RelatedSet { name: "agnews".into(), docs, grading: Grading::Category, files: vec![path.to_path_buf()] })
 }
 
-/// A publisher's JSON Lines with `labels` (and optionally `event`).
-pub fn labeled_jsonl(path: &Path) -> Result<RelatedSet, EvalError> {
+/// Calls `each` with every non-blank line of the JSON Lines file `path` and
+/// a function that names the file and line in an error.
+pub(crate) fn json_lines(
+    path: &Path,
+    mut each: impl FnMut(&str, &dyn Fn(String) -> EvalError) -> Result<(), EvalError>,
+) -> Result<(), EvalError> {
     let text = std::fs::read_to_string(path).map_err(io(path))?;
-    let mut docs = Vec::new();
     for (line, l) in text.lines().enumerate() {
         if l.trim().is_empty() {
             continue;
         }
         let bad = |m: String| EvalError::Data(format!("{}:{}: {m}", path.display(), line + 1));
+        each(l, &bad)?;
+    }
+    Ok(())
+}
+
+/// A publisher's JSON Lines with `labels` (and optionally `event`).
+pub fn labeled_jsonl(path: &Path) -> Result<RelatedSet, EvalError> {
+    let mut docs = Vec::new();
+    json_lines(path, |l, bad| {
         let j: JsonArticle = serde_json::from_str(l).map_err(|e| bad(e.to_string()))?;
         if j.labels.is_empty() {
             return Err(bad("field `labels` is missing or empty".into()));
@@ -242,7 +254,8 @@ pub fn labeled_jsonl(path: &Path) -> Result<RelatedSet, EvalError> {
         let mut article = j.into_article().map_err(bad)?;
         article.id = format!("d{}", docs.len());
         docs.push(EvalDoc { article, labels, event });
-    }
+        Ok(())
+    })?;
     if docs.len() < 2 {
         return Err(EvalError::Data(format!("{}: need at least two labelled articles", path.display())));
     }

@@ -158,13 +158,8 @@ pub fn ecbplus_stories(dir: &Path) -> Result<StorySet, EvalError> {
 /// Labelled JSON lines: an article a line (the fields of `readnext ingest`'s
 /// JSONL), with its gold story in `story` (or `event`). Errors name the line.
 pub fn labeled_jsonl_stories(path: &Path) -> Result<StorySet, EvalError> {
-    let text = std::fs::read_to_string(path).map_err(io(path))?;
     let mut docs = Vec::new();
-    for (line, l) in text.lines().enumerate() {
-        if l.trim().is_empty() {
-            continue;
-        }
-        let bad = |m: String| EvalError::Data(format!("{}:{}: {m}", path.display(), line + 1));
+    crate::datasets::json_lines(path, |l, bad| {
         let mut v: serde_json::Value = serde_json::from_str(l).map_err(|e| bad(e.to_string()))?;
         let obj = v.as_object_mut().ok_or_else(|| bad("not a JSON object".into()))?;
         let story = match obj.remove("story") {
@@ -180,7 +175,8 @@ pub fn labeled_jsonl_stories(path: &Path) -> Result<StorySet, EvalError> {
         let mut article = j.into_article().map_err(bad)?;
         article.id = format!("d{}", docs.len());
         docs.push(StoryDoc { article, story });
-    }
+        Ok(())
+    })?;
     if docs.len() < 2 {
         return Err(EvalError::Data(format!("{}: need at least two labelled articles", path.display())));
     }

@@ -986,17 +986,7 @@ impl Engine {
             if self.cached_blocks() >= crate::blocks::BLOCK_CACHE_ENTRIES * 9 / 10 {
                 return Ok((done, None));
             }
-            if self.blocks.read().unwrap_or_else(|p| p.into_inner()).get_fresh(id, &key).is_some() {
-                continue;
-            }
-            match self.query_for_id(id) {
-                Ok(q) => {
-                    self.related(&q, opts)?;
-                    done += 1;
-                }
-                Err(RecommendError::NotFound(_)) => {}
-                Err(e) => return Err(e),
-            }
+            done += usize::from(self.warm_one(id, &key, opts)?);
         }
         Ok((done, if ids.len() < limit { None } else { ids.last().cloned() }))
     }
@@ -1011,18 +1001,26 @@ impl Engine {
         let owners = self.blocks.write().unwrap_or_else(|p| p.into_inner()).next_to_warm(max);
         let key = block_key(opts);
         for id in &owners {
-            if self.blocks.read().unwrap_or_else(|p| p.into_inner()).get_fresh(id, &key).is_some() {
-                continue;
-            }
-            match self.query_for_id(id) {
-                Ok(q) => {
-                    self.related(&q, opts)?;
-                }
-                Err(RecommendError::NotFound(_)) => {}
-                Err(e) => return Err(e),
-            }
+            self.warm_one(id, &key, opts)?;
         }
         Ok(owners.len())
+    }
+
+    /// Computes and caches the block of `id` with `opts` (cache key `key`)
+    /// unless it is cached and fresh, or `id` is no longer stored; returns
+    /// whether it computed one.
+    fn warm_one(&self, id: &str, key: &str, opts: &RelatedOptions) -> Result<bool> {
+        if self.blocks.read().unwrap_or_else(|p| p.into_inner()).get_fresh(id, key).is_some() {
+            return Ok(false);
+        }
+        match self.query_for_id(id) {
+            Ok(q) => {
+                self.related(&q, opts)?;
+                Ok(true)
+            }
+            Err(RecommendError::NotFound(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 
     /// How often every cached block went at once: a warmer walks every id
