@@ -150,6 +150,26 @@ fn recency(opts: &RelatedOptions, query: Option<i64>, cand: Option<i64>) -> f32 
     }
 }
 
+/// The query's features and its scored candidates, each candidate's score
+/// multiplied by its recency when both it and the query have dates: what
+/// [`related_gated`] and [`nearest`] rank.
+fn recency_scored(
+    engine: &Engine,
+    stats: &CorpusStats,
+    q: &Query,
+    opts: &RelatedOptions,
+) -> Result<(Features, Scored), RecommendError> {
+    let qf = Features { dense: engine.query_vector(q)?, ..Features::new(&q.analysis, stats, true) };
+    let mut scored = scored_candidates(engine, stats, &qf, q.id.as_deref(), opts)?;
+    if opts.recency_weight > 0.0 && q.analysis.published.is_some() {
+        for c in scored.cands.iter_mut().filter(|c| c.f.published.is_some()) {
+            c.recency = recency(opts, q.analysis.published, c.f.published);
+            c.score = c.relevance * c.recency;
+        }
+    }
+    Ok((qf, scored))
+}
+
 /// The ids of the `n` stored articles that score highest against `q` with
 /// `opts` (relevance times recency, as [`related_gated`] scores them), best
 /// first: the candidates before copy collapsing, rules and diversity, and
@@ -163,13 +183,7 @@ pub(crate) fn nearest(
     opts: &RelatedOptions,
     n: usize,
 ) -> Result<Vec<String>, RecommendError> {
-    let qf = Features { dense: engine.query_vector(q)?, ..Features::new(&q.analysis, stats, true) };
-    let Scored { mut cands, .. } = scored_candidates(engine, stats, &qf, q.id.as_deref(), opts)?;
-    if opts.recency_weight > 0.0 && q.analysis.published.is_some() {
-        for c in cands.iter_mut().filter(|c| c.f.published.is_some()) {
-            c.score = c.relevance * recency(opts, q.analysis.published, c.f.published);
-        }
-    }
+    let (_, Scored { mut cands, .. }) = recency_scored(engine, stats, q, opts)?;
     cands.retain(|c| c.score > 0.0);
     cands.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.id.cmp(&b.id)));
     Ok(cands.into_iter().take(n).map(|c| c.id).collect())
@@ -187,16 +201,7 @@ pub(crate) fn related_gated(
     if opts.k == 0 {
         return Ok((vec![], Gate::open()));
     }
-    let qf = Features { dense: engine.query_vector(q)?, ..Features::new(&q.analysis, stats, true) };
-    let Scored { mut cands, pivot, feedback } = scored_candidates(engine, stats, &qf, q.id.as_deref(), opts)?;
-    if opts.recency_weight > 0.0 && q.analysis.published.is_some() {
-        for c in cands.iter_mut() {
-            if c.f.published.is_some() {
-                c.recency = recency(opts, q.analysis.published, c.f.published);
-                c.score = c.relevance * c.recency;
-            }
-        }
-    }
+    let (qf, Scored { mut cands, pivot, feedback }) = recency_scored(engine, stats, q, opts)?;
     let feedback_floor = if opts.feedback <= 0.0 {
         f32::INFINITY
     } else if feedback.is_empty() {

@@ -32,6 +32,7 @@
 use readnext_core::{Analysis, Article, FastMap, fnv1a64};
 
 use crate::RecommendError;
+use crate::vectors::{CorpusStats, tf_weight};
 
 /// How articles are grouped. One frozen configuration: the defaults are the
 /// configuration every evaluation runs with.
@@ -124,9 +125,8 @@ struct Building {
 #[derive(Debug, Clone)]
 pub struct StoryAssigner {
     opts: StoryOptions,
-    docs: u64,
-    term_df: FastMap<u64, u32>,
-    entity_df: FastMap<u64, u32>,
+    /// The stream's own statistics: every article added so far.
+    stats: CorpusStats,
     stories: Vec<Building>,
     /// Article index → story index (before following merges).
     story_of: Vec<usize>,
@@ -138,9 +138,7 @@ impl StoryAssigner {
     pub fn new(opts: StoryOptions) -> StoryAssigner {
         StoryAssigner {
             opts,
-            docs: 0,
-            term_df: FastMap::default(),
-            entity_df: FastMap::default(),
+            stats: CorpusStats::default(),
             stories: Vec::new(),
             story_of: Vec::new(),
             ids: Vec::new(),
@@ -162,22 +160,20 @@ impl StoryAssigner {
     pub fn add_analysed(&mut self, id: &str, lead: &Analysis, full: &Analysis) -> String {
         // The article counts in the statistics it is weighed with, as a
         // store's statistics count an article once it is written.
-        self.docs += 1;
-        let terms: Vec<u64> = sorted_keys(lead.terms.iter().map(|t| fnv1a64(t.stem.as_bytes())));
-        let ents: Vec<u64> = sorted_keys(full.entities.iter().map(|e| fnv1a64(e.match_key().as_bytes())));
-        for t in &terms {
-            *self.term_df.entry(*t).or_default() += 1;
+        self.stats.docs += 1;
+        for t in sorted_keys(lead.terms.iter().map(|t| fnv1a64(t.stem.as_bytes()))) {
+            *self.stats.term_df.entry(t).or_default() += 1;
         }
-        for e in &ents {
-            *self.entity_df.entry(*e).or_default() += 1;
+        for e in sorted_keys(full.entities.iter().map(|e| fnv1a64(e.match_key().as_bytes()))) {
+            *self.stats.entity_df.entry(e).or_default() += 1;
         }
         let text = unit(lead.terms.iter().map(|t| {
             let h = fnv1a64(t.stem.as_bytes());
-            (h, tf(t.tf) * self.idf(self.term_df.get(&h).copied().unwrap_or(0)))
+            (h, tf_weight(t.tf.max(1)) * self.stats.term_idf(h))
         }));
         let ent = unit(full.entities.iter().map(|e| {
             let h = fnv1a64(e.match_key().as_bytes());
-            (h, tf(e.count) * self.idf(self.entity_df.get(&h).copied().unwrap_or(0)))
+            (h, tf_weight(e.count.max(1)) * self.stats.entity_idf(h))
         }));
         let published = full.published;
 
@@ -273,10 +269,6 @@ impl StoryAssigner {
         (1.0 - share) * s.text.cosine(text) + share * s.ents.cosine(ent)
     }
 
-    fn idf(&self, df: u32) -> f32 {
-        (((1 + self.docs) as f32) / (1.0 + df as f32)).ln() + 1.0
-    }
-
     fn resolve(&self, mut story: usize) -> usize {
         while let Some(next) = self.stories[story].merged_into {
             story = next;
@@ -335,10 +327,6 @@ fn sorted_keys(keys: impl Iterator<Item = u64>) -> Vec<u64> {
     k.sort_unstable();
     k.dedup();
     k
-}
-
-fn tf(n: u32) -> f32 {
-    1.0 + (n.max(1) as f32).ln()
 }
 
 /// Merges weights of equal keys (max), sorts by key and scales to unit

@@ -22,11 +22,11 @@ impl CorpusStats {
         (((1 + self.docs) as f32) / (1.0 + df as f32)).ln() + 1.0
     }
 
-    fn term_idf(&self, hash: u64) -> f32 {
+    pub(crate) fn term_idf(&self, hash: u64) -> f32 {
         self.idf(self.term_df.get(&hash).copied().unwrap_or(0))
     }
 
-    fn entity_idf(&self, hash: u64) -> f32 {
+    pub(crate) fn entity_idf(&self, hash: u64) -> f32 {
         self.idf(self.entity_df.get(&hash).copied().unwrap_or(0))
     }
 }
@@ -149,7 +149,8 @@ impl SparseVec {
     }
 }
 
-fn tf_weight(tf: u32) -> f32 {
+/// Sublinear term frequency, `1 + ln tf`.
+pub(crate) fn tf_weight(tf: u32) -> f32 {
     1.0 + (tf as f32).ln()
 }
 
