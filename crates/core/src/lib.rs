@@ -1,7 +1,7 @@
 //! Core types shared by every readnext crate.
 //!
 //! This crate owns the vocabulary of the engine (articles, their analysis, the
-//! picks of a recommendation block and their explanations, and the unit-length
+//! picks of a recommendation block and their explanations, stories, and the unit-length
 //! convention of embeddings) and nothing else: no IO, no parsing, no scoring. Every other crate depends on it, and it
 //! depends on no other readnext crate.
 #![warn(missing_docs)]
@@ -12,6 +12,7 @@ mod event;
 mod hash;
 mod permits;
 mod pick;
+mod story;
 mod time;
 
 pub use article::{Analysis, Article, Entity, EntityKind, Keyphrase, RankInput, Term};
@@ -20,6 +21,7 @@ pub use event::{Event, EventKind, Profile, Rules};
 pub use hash::{FastMap, FastSet, FnvHasher, fnv1a64, stable_id};
 pub use permits::{Permit, Permits};
 pub use pick::{Pick, Signal, Why};
+pub use story::{Story, StoryEntry};
 pub use time::{civil_from_days, days_from_civil, format_date, format_datetime, parse_date};
 
 /// Errors raised by core helpers.

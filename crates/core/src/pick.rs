@@ -20,6 +20,10 @@ pub struct Why {
     pub keyphrases: Vec<String>,
     /// The signals that ranked the pick.
     pub signals: Vec<Signal>,
+    /// The story id, when the pick belongs to the story of the article the
+    /// block is for (left out of JSON otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub story: Option<String>,
 }
 
 /// One slot of a recommendation block.

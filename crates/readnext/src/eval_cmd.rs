@@ -139,6 +139,12 @@ enum Task {
         /// Centroid similarity at which two stories merge.
         #[arg(long)]
         merge: Option<f32>,
+        /// Share of articles past which a term or entity weighs nothing.
+        #[arg(long)]
+        max_df: Option<f32>,
+        /// Recent articles the shares of --max-df count.
+        #[arg(long)]
+        window: Option<usize>,
     },
 }
 
@@ -232,6 +238,8 @@ pub fn run(args: EvalArgs, model: &crate::ModelArgs) -> anyhow::Result<ExitCode>
             entity_share,
             lead_words,
             merge,
+            max_df,
+            window,
         } => {
             let path = data.unwrap_or_else(|| default_path(dataset.trim_end_matches("-lead")));
             let set = match dataset.as_str() {
@@ -252,6 +260,12 @@ pub fn run(args: EvalArgs, model: &crate::ModelArgs) -> anyhow::Result<ExitCode>
             }
             if let Some(x) = merge {
                 opts.merge = x;
+            }
+            if let Some(x) = max_df {
+                opts.max_df = x;
+            }
+            if let Some(x) = window {
+                opts.window = x;
             }
             let (order, name) = match order {
                 StoryOrderArg::Given => (readnext_eval::StoryOrder::Given, "given".to_string()),

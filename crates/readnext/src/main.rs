@@ -23,6 +23,7 @@ mod events_cmd;
 mod ingest_cmd;
 mod related_cmd;
 mod serve_cmd;
+mod stories_cmd;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -59,6 +60,11 @@ enum Command {
     Ingest(ingest_cmd::IngestArgs),
     /// Print the related block of a stored article or of a page file.
     Related(related_cmd::RelatedArgs),
+    /// List recent or trending stories: the articles grouped by event.
+    Stories(stories_cmd::StoriesArgs),
+    /// Print one story so far: by id, by one of its articles, or for a page
+    /// file that is not stored.
+    Story(stories_cmd::StoryArgs),
     /// Report what is stored.
     Stats {
         /// Output format.
@@ -176,6 +182,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Ingest(args) => ingest_cmd::run(&cli.store, &cli.model, args),
         Command::Related(args) => related_cmd::run(&cli.store, &cli.model, args),
+        Command::Stories(args) => stories_cmd::stories(&cli.store, args),
+        Command::Story(args) => stories_cmd::story(&cli.store, args),
         Command::Stats { format } => stats(&cli.store, format),
         Command::Reindex => {
             let engine = open_with_model(&cli.store, &cli.model)?;

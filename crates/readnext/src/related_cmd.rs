@@ -53,6 +53,9 @@ pub struct RelatedArgs {
     /// Pseudo-relevance feedback weight (0 turns it off).
     #[arg(long, default_value_t = RelatedOptions::default().feedback)]
     feedback: f32,
+    /// Print the story so far first, then related background from outside it.
+    #[arg(long)]
+    story: bool,
     /// Pivoted length normalisation slope (1 = plain cosine).
     #[arg(long, default_value_t = RelatedOptions::default().length_slope)]
     length_slope: f32,
@@ -60,6 +63,7 @@ pub struct RelatedArgs {
 
 pub fn run(store: &Path, model: &crate::ModelArgs, args: RelatedArgs) -> anyhow::Result<ExitCode> {
     let engine = crate::open_with_model(store, model)?;
+    let mut page = None;
     let query = match (&args.id, &args.file) {
         (Some(id), _) => engine.query_for_id(id)?,
         (None, Some(file)) => {
@@ -68,7 +72,9 @@ pub fn run(store: &Path, model: &crate::ModelArgs, args: RelatedArgs) -> anyhow:
             let Some(article) = parsed.articles.into_iter().next() else {
                 bail!("{}: no article found", file.display());
             };
-            engine.query_for_article(&article, false)?
+            let q = engine.query_for_article(&article, false)?;
+            page = Some(article);
+            q
         }
         (None, None) => bail!("give --id or --file"),
     };
@@ -86,8 +92,16 @@ pub fn run(store: &Path, model: &crate::ModelArgs, args: RelatedArgs) -> anyhow:
         length_slope: args.length_slope,
         ..Default::default()
     };
-    let picks = engine.related(&query, &opts)?;
-    let block = Block { query: BlockQuery { id: query.id.clone(), title: query.title.clone() }, picks };
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+    let (story, mut picks) = if args.story {
+        engine.story_block(&query, page.as_ref(), &opts, now)?
+    } else {
+        (None, engine.related(&query, &opts)?)
+    };
+    if let Some(id) = &query.id {
+        engine.mark_story(id, &mut picks)?;
+    }
+    let block = Block { query: BlockQuery { id: query.id.clone(), title: query.title.clone() }, picks, story };
     match args.format {
         OutFormat::Text => out!("{}", readnext_render::text(&block)),
         OutFormat::Json => outln!("{}", readnext_render::json(&block)?),

@@ -16,6 +16,8 @@ use crate::features::{FeatureCache, Features};
 use crate::live::{Counters, Groups};
 use crate::options::RelatedOptions;
 use crate::rank::{self, Gate};
+use crate::stories::{StoryFeatures, StoryOptions};
+use crate::story_index::StoryIndex;
 use crate::vectors::CorpusStats;
 
 type Result<T> = std::result::Result<T, RecommendError>;
@@ -134,6 +136,9 @@ pub struct Engine {
     /// Whether bulk writes moved the store's statistics past the snapshot
     /// (read back in [`Engine::finish`]).
     stats_behind: std::sync::atomic::AtomicBool,
+    /// The stories of the stored articles, built on first use and then
+    /// moved by every article write (see `story_index`).
+    stories: RwLock<Option<StoryIndex>>,
 }
 
 impl Engine {
@@ -162,6 +167,7 @@ impl Engine {
             dirty: std::sync::atomic::AtomicBool::new(false),
             last_commit: Mutex::new(std::time::Instant::now()),
             stats_behind: std::sync::atomic::AtomicBool::new(false),
+            stories: RwLock::new(None),
         };
         engine.load_stats()?;
         engine.sync_index()?;
@@ -549,6 +555,7 @@ impl Engine {
     /// candidates, ranked once now that the index holds it). A bulk write,
     /// or one of more than [`NEIGHBOUR_BATCH`] upserts, drops every block.
     fn after_article_writes(&self, writes: &[Write], applied: &[Applied], mode: Mode) -> Result<()> {
+        self.after_story_writes(writes, applied);
         let mut changed: Vec<&str> = Vec::new();
         let mut upserted: Vec<String> = Vec::new();
         for (w, a) in writes.iter().zip(applied) {
@@ -587,6 +594,60 @@ impl Engine {
         drop(pending);
         self.dirty.store(false, Ordering::Relaxed);
         self.mark_neighbours_stale(&ids)
+    }
+
+    /// Moves the stories, once built, by the article writes: under the
+    /// stories' lock, so that a build running now (which reads the store
+    /// after taking it) and this write agree.
+    fn after_story_writes(&self, writes: &[Write], applied: &[Applied]) {
+        let mut guard = self.stories.write().unwrap_or_else(|p| p.into_inner());
+        let Some(index) = guard.as_mut() else { return };
+        let lead_words = index.options().lead_words;
+        for (w, a) in writes.iter().zip(applied) {
+            match (w, a) {
+                (Write::Upsert(r), Applied::Inserted | Applied::Updated) => {
+                    index.upsert(&r.article.id, StoryFeatures::of(&r.article, &r.analysis, lead_words));
+                }
+                (Write::Delete(id), Applied::Deleted) => index.remove(id),
+                _ => {}
+            }
+        }
+    }
+
+    /// Runs `f` on the stories, up to date with every acknowledged write:
+    /// built from the store on first use, assigned again if a write left
+    /// them dirty.
+    pub(crate) fn with_stories<T>(&self, f: impl FnOnce(&StoryIndex) -> T) -> Result<T> {
+        {
+            let guard = self.stories.read().unwrap_or_else(|p| p.into_inner());
+            if let Some(index) = guard.as_ref().filter(|i| !i.is_dirty()) {
+                return Ok(f(index));
+            }
+        }
+        let mut guard = self.stories.write().unwrap_or_else(|p| p.into_inner());
+        let index = match guard.take() {
+            Some(index) => index,
+            None => {
+                let opts = StoryOptions::default();
+                let mut features = FastMap::default();
+                self.store.for_each(|r| {
+                    features.insert(r.article.id.clone(), StoryFeatures::of(&r.article, &r.analysis, opts.lead_words));
+                    Ok(())
+                })?;
+                StoryIndex::build(opts, features)
+            }
+        };
+        let index = guard.insert(index);
+        index.refresh();
+        Ok(f(index))
+    }
+
+    /// Runs `f` on the stories as they are, without building or assigning
+    /// them again: `None` until they are built. For the read path, which
+    /// must not wait for a rebuild.
+    pub(crate) fn try_stories<T>(&self, f: impl FnOnce(&StoryIndex) -> T) -> Option<T> {
+        let guard = self.stories.try_read().ok()?;
+        guard.as_ref().map(f)
     }
 
     /// The articles whose blocks `ids` may enter: each one's
@@ -838,16 +899,24 @@ impl Engine {
             return Ok(hit);
         }
         let query = self.query_for_id(id)?;
-        let picks = self.related(&query, opts)?;
+        let mut picks = self.related(&query, opts)?;
+        self.mark_same_story(id, &mut picks);
         Ok((query.title, picks))
     }
 
     /// The fresh cached block of the stored article `id`, with its
     /// headline, when there is one: no store read, no computation, one
     /// short read lock, so that a server may answer it on its event loop.
+    /// Picks from the article's story are marked ([`Why::story`]) from the
+    /// stories as they are when the block is served, not when it was
+    /// computed.
+    ///
+    /// [`Why::story`]: readnext_core::Why::story
     pub fn cached_related(&self, id: &str, opts: &RelatedOptions) -> Option<(String, Vec<Pick>)> {
         let (block, title) = self.blocks.read().unwrap_or_else(|p| p.into_inner()).get_fresh(id, &block_key(opts))?;
-        Some((title.to_string(), block.as_ref().clone()))
+        let (title, mut picks) = (title.to_string(), block.as_ref().clone());
+        self.mark_same_story(id, &mut picks);
+        Some((title, picks))
     }
 
     /// The related block of an article: up to `opts.k` picks, best first,

@@ -16,6 +16,7 @@ mod personal;
 mod rank;
 mod ranker;
 mod stories;
+mod story_index;
 mod vectors;
 
 pub use engine::{COMMIT_INTERVAL_MS, Engine, IngestOutcome, NEIGHBOURS, Query};
@@ -26,7 +27,8 @@ pub use ranker::{
     FEATURE_NAMES, FeatureRow, MODEL_VERSION, N_FEATURES, Popularity, RankerModel, TrainReport, center_slate,
     examination,
 };
-pub use stories::{StoryAssigner, StoryOptions};
+pub use stories::{StoryAssigner, StoryFeatures, StoryOptions};
+pub use story_index::{StoryOrder, StoryQuery};
 pub use vectors::CorpusStats;
 
 /// Errors of the recommend crate.

@@ -162,15 +162,16 @@ impl Engine {
         self.trending_except(k, now_ms, window_ms, &|_| false)
     }
 
-    fn trending_except(&self, k: usize, now_ms: i64, window_ms: i64, skip: &dyn Fn(&str) -> bool) -> Result<Vec<Pick>> {
+    /// Every article read in the last `window_ms` before `now_ms`, with its
+    /// trending score (clicks and, weakly, impressions, decayed by age),
+    /// clicks and impressions.
+    pub(crate) fn trend_scores(&self, now_ms: i64, window_ms: i64) -> Vec<(String, (f32, u32, u32))> {
         // The counters reach back to their horizon; a longer window counts
         // what they hold.
         let window = window_ms.clamp(1, crate::live::HORIZON_MS);
         let half_life = window as f32 / 2.0;
-        // id -> (score, clicks, impressions), from the counters' quarter
-        // hours; an event's age is its quarter hour's middle's.
-        let scores: Vec<(String, (f32, u32, u32))> = self
-            .counters(now_ms)
+        // An event's age is its quarter hour's middle's.
+        self.counters(now_ms)
             .in_window(now_ms, window)
             .map(|(id, buckets)| {
                 let mut s = (0.0f32, 0u32, 0u32);
@@ -184,7 +185,12 @@ impl Engine {
                 (id.to_string(), s)
             })
             .filter(|(_, s)| s.0 > 0.0)
-            .collect();
+            .collect()
+    }
+
+    fn trending_except(&self, k: usize, now_ms: i64, window_ms: i64, skip: &dyn Fn(&str) -> bool) -> Result<Vec<Pick>> {
+        let window = window_ms.clamp(1, crate::live::HORIZON_MS);
+        let scores = self.trend_scores(now_ms, window_ms);
         let rules = self.rules()?;
         let mut ranked: Vec<(String, (f32, u32, u32))> =
             scores.into_iter().filter(|(id, _)| !rules.blocked.contains(id) && !skip(id)).collect();
@@ -261,8 +267,7 @@ impl Engine {
             if let Some((c, _)) = &closest {
                 signals.push(Signal { name: "closest_read".into(), value: *c });
             }
-            let why =
-                Why { summary: "Close to your reading taste.".into(), entities: vec![], keyphrases: vec![], signals };
+            let why = Why { summary: "Close to your reading taste.".into(), signals, ..Default::default() };
             add_to_pool(pool, pick_of(&rec, score, why), score, closest.map(|(_, t)| t));
         }
         Ok(())
@@ -286,9 +291,8 @@ impl Engine {
             let score = FRESH_WEIGHT * freshness;
             let why = Why {
                 summary: format!("New: published {}.", rec.article.published.map(format_date).unwrap_or_default()),
-                entities: vec![],
-                keyphrases: vec![],
                 signals: vec![Signal { name: "fresh".into(), value: freshness }],
+                ..Default::default()
             };
             add_to_pool(pool, pick_of(&rec, score, why), score, None);
         }

@@ -551,5 +551,5 @@ fn explain(q: &Query, qf: &Features, c: &Candidate) -> Why {
     if let Some(r) = c.dense_rank {
         signals.push(Signal { name: "dense_rank".into(), value: (r + 1) as f32 });
     }
-    Why { summary, entities: names, keyphrases: phrases, signals }
+    Why { summary, entities: names, keyphrases: phrases, signals, story: None }
 }

@@ -49,16 +49,77 @@ pub struct StoryOptions {
     pub quiet_days: f64,
     /// Centroid cosine at which two stories an article joins both of merge.
     pub merge: f32,
+    /// Terms and entities in more than this share of the last
+    /// [`StoryOptions::window`] articles (once there are
+    /// [`MIN_DOCS_FOR_MAX_DF`]) weigh nothing: a publisher's boilerplate of
+    /// the moment ("Fact Sheet: President Donald J. Trump …" in every 2025
+    /// release) would otherwise chain every article into the story that
+    /// gathered most of it. Recent, not all-time, shares: boilerplate comes
+    /// and goes with an administration or a desk.
+    pub max_df: f32,
+    /// Articles the recent shares of [`StoryOptions::max_df`] count.
+    pub window: usize,
 }
+
+const ENTITY_BIT: u64 = 1 << 63;
+
+/// Articles seen before [`StoryOptions::max_df`] applies: below this, the
+/// shares are noise.
+pub const MIN_DOCS_FOR_MAX_DF: u64 = 100;
 
 impl Default for StoryOptions {
     fn default() -> Self {
-        StoryOptions { join: 0.25, entity_share: 0.3, lead_words: 60, quiet_days: 14.0, merge: 0.5 }
+        StoryOptions {
+            join: 0.25,
+            entity_share: 0.3,
+            lead_words: 60,
+            quiet_days: 35.0,
+            merge: 0.5,
+            max_df: 0.25,
+            window: 200,
+        }
     }
 }
 
 /// A sparse vector keyed by hashed stem or entity key, unit length.
 type Vector = Vec<(u64, f32)>;
+
+/// What the assigner reads of one article: small, computed once per
+/// write and kept, so that rebuilding the stories needs no analysis.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct StoryFeatures {
+    /// Publication time (Unix seconds).
+    pub published: Option<i64>,
+    /// Hashed stems of the headline and lead with their counts, sorted by
+    /// hash.
+    pub lead: Vec<(u64, u32)>,
+    /// Hashed entity match keys of the whole article with their mention
+    /// counts, sorted by hash.
+    pub entities: Vec<(u64, u32)>,
+}
+
+impl StoryFeatures {
+    /// The features of `article`, given its stored analysis (for the
+    /// language and the entities): the headline and the first
+    /// `lead_words` words of the body are stemmed again.
+    pub fn of(article: &Article, analysis: &Analysis, lead_words: usize) -> StoryFeatures {
+        let body = lead(&article.body, lead_words).join("\n");
+        let title = readnext_analysis::words(&article.title);
+        let body = readnext_analysis::words(&body);
+        let terms = readnext_analysis::stem_terms(&analysis.lang, &title, &body);
+        let lead = summed(terms.iter().map(|t| (fnv1a64(t.stem.as_bytes()), t.tf)));
+        let entities = summed(analysis.entities.iter().map(|e| (fnv1a64(e.match_key().as_bytes()), e.count)));
+        StoryFeatures { published: analysis.published.or(article.published), lead, entities }
+    }
+}
+
+/// Sorts by key, keeping the largest count of equal keys.
+fn summed(items: impl Iterator<Item = (u64, u32)>) -> Vec<(u64, u32)> {
+    let mut v: Vec<(u64, u32)> = items.collect();
+    v.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
+    v.dedup_by(|a, b| a.0 == b.0);
+    v
+}
 
 #[derive(Debug, Clone, Default)]
 struct Centroid {
@@ -127,6 +188,10 @@ pub struct StoryAssigner {
     opts: StoryOptions,
     /// The stream's own statistics: every article added so far.
     stats: CorpusStats,
+    /// The hashes of the last [`StoryOptions::window`] articles, and their
+    /// document frequencies.
+    recent: std::collections::VecDeque<Vec<u64>>,
+    recent_df: FastMap<u64, u32>,
     stories: Vec<Building>,
     /// Article index → story index (before following merges).
     story_of: Vec<usize>,
@@ -139,43 +204,53 @@ impl StoryAssigner {
         StoryAssigner {
             opts,
             stats: CorpusStats::default(),
+            recent: std::collections::VecDeque::new(),
+            recent_df: FastMap::default(),
             stories: Vec::new(),
             story_of: Vec::new(),
             ids: Vec::new(),
         }
     }
 
-    /// Analyses `article` (headline and lead for the text, the whole
-    /// article for entities) and assigns it; returns its story's id.
+    /// Analyses `article` and assigns it; returns its story's id.
     pub fn add(&mut self, article: &Article) -> Result<String, RecommendError> {
         let full = readnext_analysis::analyze(article)?;
-        let lead =
-            Article { body: lead(&article.body, self.opts.lead_words), dek: None, caption: None, ..article.clone() };
-        let lead = readnext_analysis::analyze(&lead)?;
-        Ok(self.add_analysed(&article.id, &lead, &full))
+        let f = StoryFeatures::of(article, &full, self.opts.lead_words);
+        Ok(self.add_features(&article.id, &f))
     }
 
-    /// Assigns an article given the analyses of its headline and lead
-    /// (`lead`) and of the whole article (`full`); returns its story's id.
-    pub fn add_analysed(&mut self, id: &str, lead: &Analysis, full: &Analysis) -> String {
+    /// Assigns an article given what the assigner reads of it
+    /// ([`StoryFeatures::of`]); returns its story's id.
+    pub fn add_features(&mut self, id: &str, f: &StoryFeatures) -> String {
         // The article counts in the statistics it is weighed with, as a
         // store's statistics count an article once it is written.
         self.stats.docs += 1;
-        for t in sorted_keys(lead.terms.iter().map(|t| fnv1a64(t.stem.as_bytes()))) {
-            *self.stats.term_df.entry(t).or_default() += 1;
+        for (t, _) in &f.lead {
+            *self.stats.term_df.entry(*t).or_default() += 1;
         }
-        for e in sorted_keys(full.entities.iter().map(|e| fnv1a64(e.match_key().as_bytes()))) {
-            *self.stats.entity_df.entry(e).or_default() += 1;
+        for (e, _) in &f.entities {
+            *self.stats.entity_df.entry(*e).or_default() += 1;
         }
-        let text = unit(lead.terms.iter().map(|t| {
-            let h = fnv1a64(t.stem.as_bytes());
-            (h, tf_weight(t.tf.max(1)) * self.stats.term_idf(h))
-        }));
-        let ent = unit(full.entities.iter().map(|e| {
-            let h = fnv1a64(e.match_key().as_bytes());
-            (h, tf_weight(e.count.max(1)) * self.stats.entity_idf(h))
-        }));
-        let published = full.published;
+        // Entity hashes are kept apart from stem hashes by a flipped top bit.
+        let keys: Vec<u64> = f.lead.iter().map(|k| k.0).chain(f.entities.iter().map(|k| k.0 ^ ENTITY_BIT)).collect();
+        for k in &keys {
+            *self.recent_df.entry(*k).or_default() += 1;
+        }
+        self.recent.push_back(keys);
+        if self.recent.len() > self.opts.window.max(1)
+            && let Some(gone) = self.recent.pop_front()
+        {
+            for k in gone {
+                if let Some(d) = self.recent_df.get_mut(&k) {
+                    *d -= 1;
+                    if *d == 0 {
+                        self.recent_df.remove(&k);
+                    }
+                }
+            }
+        }
+        let (text, ent) = self.vectors(f);
+        let published = f.published;
 
         // Best and second-best open story.
         let mut best: Option<(usize, f32)> = None;
@@ -224,6 +299,70 @@ impl StoryAssigner {
             self.maybe_merge(story, other);
         }
         self.story_id(index)
+    }
+
+    /// The weighted, unit-length text and entity vectors of `f`, with the
+    /// stream's statistics as they are now.
+    fn vectors(&self, f: &StoryFeatures) -> (Vector, Vector) {
+        let docs = self.recent.len() as u64;
+        let cap = if docs >= MIN_DOCS_FOR_MAX_DF { (self.opts.max_df * docs as f32) as u32 } else { u32::MAX };
+        let common = |key: u64| self.recent_df.get(&key).is_some_and(|&d| d > cap);
+        let text = unit(
+            f.lead
+                .iter()
+                .filter(|(h, _)| !common(*h))
+                .map(|&(h, tf)| (h, tf_weight(tf.max(1)) * self.stats.term_idf(h))),
+        );
+        let ent = unit(
+            f.entities
+                .iter()
+                .filter(|(h, _)| !common(h ^ ENTITY_BIT))
+                .map(|&(h, n)| (h, tf_weight(n.max(1)) * self.stats.entity_idf(h))),
+        );
+        (text, ent)
+    }
+
+    /// The open story most similar to an article, without adding it (an
+    /// unsaved page), and its similarity: the article would join it if the
+    /// similarity clears [`StoryOptions::join`].
+    pub fn peek(&self, f: &StoryFeatures) -> Option<(String, f32)> {
+        let (text, ent) = self.vectors(f);
+        let mut best: Option<(usize, f32)> = None;
+        for (i, s) in self.stories.iter().enumerate() {
+            if s.merged_into.is_some() || !self.open(s, f.published) {
+                continue;
+            }
+            let sim = self.similarity(s, &text, &ent);
+            if best.is_none_or(|(_, b)| sim > b) {
+                best = Some((i, sim));
+            }
+        }
+        best.map(|(i, sim)| (self.stories[i].id.clone(), sim))
+    }
+
+    /// How close each article of the stream is to its story's centroid
+    /// (the text cosine), by index of addition: the story's most
+    /// representative headline is that of its closest article.
+    pub fn centrality(&self, index: usize, f: &StoryFeatures) -> f32 {
+        let s = &self.stories[self.resolve(self.story_of[index])];
+        s.text.cosine(&self.vectors(f).0)
+    }
+
+    /// The stories, each as its id and the indexes of its articles in the
+    /// order they were added; stories in the order they started.
+    pub fn stories(&self) -> Vec<(&str, &[usize])> {
+        self.stories.iter().filter(|s| s.merged_into.is_none()).map(|s| (s.id.as_str(), s.members.as_slice())).collect()
+    }
+
+    /// The indexes of the articles in the story of the `index`-th article
+    /// added (following merges), in the order they were added.
+    pub fn members_of(&self, index: usize) -> &[usize] {
+        &self.stories[self.resolve(self.story_of[index])].members
+    }
+
+    /// The id of the `index`-th article added.
+    pub fn article_id(&self, index: usize) -> &str {
+        &self.ids[index]
     }
 
     fn maybe_merge(&mut self, a: usize, b: usize) {
@@ -320,13 +459,6 @@ fn lead(body: &[String], words: usize) -> Vec<String> {
         }
     }
     out
-}
-
-fn sorted_keys(keys: impl Iterator<Item = u64>) -> Vec<u64> {
-    let mut k: Vec<u64> = keys.collect();
-    k.sort_unstable();
-    k.dedup();
-    k
 }
 
 /// Merges weights of equal keys (max), sorts by key and scales to unit

@@ -5,7 +5,7 @@
 //! This is an edge crate: the engine never produces JSON or HTML itself.
 #![warn(missing_docs)]
 
-use readnext_core::Pick;
+use readnext_core::{Pick, Story};
 use serde::Serialize;
 
 /// Errors of rendering.
@@ -33,11 +33,19 @@ pub struct Block {
     pub query: BlockQuery,
     /// The picks, best first.
     pub picks: Vec<Pick>,
+    /// The story so far, when the block was asked for as a story and
+    /// background (the picks are then from outside the story).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub story: Option<Story>,
 }
 
 /// The block as a reader would see it: headline, date and a one-line why.
 pub fn text(block: &Block) -> String {
     let mut out = format!("RECOMMENDATION for: {}\n\n", one_line(&block.query.title));
+    if let Some(story) = &block.story {
+        out.push_str(&story_text(story));
+        out.push_str("\nBackground:\n");
+    }
     if block.picks.is_empty() {
         out.push_str("  (no related articles found)\n");
     }
@@ -90,7 +98,13 @@ pub fn html(block: &Block) -> String {
     if let Some(id) = &block.query.id {
         out.push_str(&format!(" data-readnext-article=\"{}\"", escape(id)));
     }
-    out.push_str(">\n  <h2 class=\"readnext-heading\">Recommended</h2>\n  <ol class=\"readnext-picks\">\n");
+    out.push_str(">\n");
+    if let Some(story) = &block.story {
+        for line in story_html(story).lines() {
+            out.push_str(&format!("  {line}\n"));
+        }
+    }
+    out.push_str("  <h2 class=\"readnext-heading\">Recommended</h2>\n  <ol class=\"readnext-picks\">\n");
     for p in &block.picks {
         out.push_str(&format!("    <li class=\"readnext-pick\" data-readnext-id=\"{}\">\n      ", escape(&p.id)));
         if let Some(img) = p.image.as_deref().and_then(safe_url) {
@@ -115,6 +129,74 @@ pub fn html(block: &Block) -> String {
     out
 }
 
+/// A story as a reader would see it: its headline, its span, sources and
+/// key entities, then its timeline (copies counted on their entry).
+pub fn story_text(story: &Story) -> String {
+    let span = match (&story.first, &story.last) {
+        (Some(a), Some(b)) if a != b => format!("{a} to {b}"),
+        (Some(a), _) | (None, Some(a)) => a.clone(),
+        (None, None) => "undated".into(),
+    };
+    let mut out = format!("STORY {}: {}\n", story.id, one_line(&story.title));
+    let articles = if story.articles == 1 { "1 article".to_string() } else { format!("{} articles", story.articles) };
+    out.push_str(&format!("  {articles}, {span}"));
+    if !story.sources.is_empty() {
+        out.push_str(&format!(", from {}", story.sources.join(", ")));
+    }
+    out.push('\n');
+    if !story.entities.is_empty() {
+        out.push_str(&format!("  about: {}\n", story.entities.join(", ")));
+    }
+    if !story.keyphrases.is_empty() {
+        out.push_str(&format!("  keyphrases: {}\n", story.keyphrases.join(", ")));
+    }
+    out.push_str("  timeline:\n");
+    for e in &story.timeline {
+        let date = e.published.as_deref().unwrap_or("undated");
+        let copies = match e.copies.len() {
+            0 => String::new(),
+            1 => " (+1 copy)".into(),
+            n => format!(" (+{n} copies)"),
+        };
+        out.push_str(&format!("    {date}  {}{copies}\n", one_line(&e.title)));
+    }
+    out
+}
+
+/// A story as an HTML fragment (`story.html`): its headline and its
+/// timeline, every piece of article text escaped.
+pub fn story_html(story: &Story) -> String {
+    let mut out = format!(
+        "<section class=\"readnext-story\" data-readnext-story=\"{}\">\n  <h2 class=\"readnext-story-title\">{}</h2>\n",
+        escape(&story.id),
+        escape(&story.title)
+    );
+    let mut meta = format!("{} articles", story.articles);
+    if let (Some(a), Some(b)) = (&story.first, &story.last) {
+        meta.push_str(&format!(", {} to {}", escape(a), escape(b)));
+    }
+    if !story.entities.is_empty() {
+        meta.push_str(&format!(" · {}", escape(&story.entities.join(", "))));
+    }
+    out.push_str(&format!("  <p class=\"readnext-story-meta\">{meta}</p>\n  <ol class=\"readnext-timeline\">\n"));
+    for e in &story.timeline {
+        out.push_str(&format!("    <li class=\"readnext-entry\" data-readnext-id=\"{}\">", escape(&e.id)));
+        if let Some(d) = &e.published {
+            out.push_str(&format!("<time datetime=\"{0}\">{0}</time> ", escape(d)));
+        }
+        match e.url.as_deref().and_then(safe_url) {
+            Some(u) => out.push_str(&format!("<a href=\"{}\">{}</a>", escape(u), escape(&e.title))),
+            None => out.push_str(&format!("<span class=\"readnext-title\">{}</span>", escape(&e.title))),
+        }
+        if !e.copies.is_empty() {
+            out.push_str(&format!(" <span class=\"readnext-copies\">+{}</span>", e.copies.len()));
+        }
+        out.push_str("</li>\n");
+    }
+    out.push_str("  </ol>\n</section>\n");
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -132,7 +214,58 @@ mod tests {
                 score: 0.5,
                 why: Why { summary: "Also about <b>Mexico</b>".into(), ..Default::default() },
             }],
+            story: None,
         }
+    }
+
+    fn story() -> Story {
+        Story {
+            id: "s1".into(),
+            title: "Tariffs <on> Mexico".into(),
+            entities: vec!["Mexico".into()],
+            keyphrases: vec![],
+            first: Some("2025-02-01".into()),
+            last: Some("2025-03-06".into()),
+            articles: 3,
+            sources: vec!["whitehouse.gov".into()],
+            languages: vec!["en".into()],
+            trending: 0.0,
+            timeline: vec![
+                readnext_core::StoryEntry {
+                    id: "a".into(),
+                    title: "Fact sheet".into(),
+                    url: Some("javascript:x".into()),
+                    published: Some("2025-02-01".into()),
+                    source: None,
+                    lang: "en".into(),
+                    copies: vec!["a2".into()],
+                },
+                readnext_core::StoryEntry {
+                    id: "b".into(),
+                    title: "Adjustment".into(),
+                    url: Some("https://example.org/b".into()),
+                    published: Some("2025-03-06".into()),
+                    source: None,
+                    lang: "en".into(),
+                    copies: vec![],
+                },
+            ],
+        }
+    }
+
+    #[test]
+    fn a_story_renders_its_timeline_in_order_with_copies_counted_and_text_escaped() {
+        let t = story_text(&story());
+        assert!(t.contains("3 articles, 2025-02-01 to 2025-03-06"), "{t}");
+        let (a, b) = (t.find("2025-02-01  Fact sheet (+1 copy)").unwrap(), t.find("2025-03-06  Adjustment").unwrap());
+        assert!(a < b, "{t}");
+        let h = story_html(&story());
+        assert!(h.contains("Tariffs &lt;on&gt; Mexico") && !h.contains("javascript:"), "{h}");
+        assert!(h.contains("<a href=\"https://example.org/b\">Adjustment</a>"));
+        let mut with_story = block();
+        with_story.story = Some(story());
+        assert!(html(&with_story).contains("readnext-timeline"));
+        assert!(text(&with_story).contains("Background:"));
     }
 
     #[test]

@@ -12,10 +12,10 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
-use readnext_core::{Article, Event, Rules, format_datetime, parse_date, stable_id};
+use readnext_core::{Article, Event, Rules, Story, format_datetime, parse_date, stable_id};
 use readnext_index::Filter;
 use readnext_ingest::{JsonArticle, host, parse_event};
-use readnext_recommend::{RelatedOptions, UserOptions};
+use readnext_recommend::{RelatedOptions, StoryOrder, StoryQuery, UserOptions};
 use readnext_render::{Block, BlockQuery};
 use readnext_store::{Applied, Record, Write};
 use serde::Serialize;
@@ -42,6 +42,11 @@ pub(crate) fn routes() -> Router<Shared> {
         .route("/v1/articles/{id}", get(get_article).put(put_article).delete(delete_article))
         .route("/v1/articles/{id}/related", get(related_json))
         .route("/v1/articles/{id}/related.html", get(related_html))
+        .route("/v1/articles/{id}/story", get(article_story))
+        .route("/v1/articles/{id}/story.html", get(article_story_html))
+        .route("/v1/stories", get(list_stories))
+        .route("/v1/stories/{id}", get(get_story))
+        .route("/v1/stories/{id}/story.html", get(get_story_html))
         .route("/v1/related", post(related_unsaved))
         .route("/v1/events", post(post_events))
         .route("/v1/users/{id}/recommendations", get(user_recommendations))
@@ -336,18 +341,37 @@ fn related_options(q: &HashMap<String, String>) -> Result<RelatedOptions, ApiErr
     })
 }
 
+/// Whether `?story=` asks for the block as the story so far plus
+/// background.
+fn story_layout(q: &HashMap<String, String>) -> Result<bool, ApiError> {
+    match q.get("story").map(String::as_str) {
+        None | Some("" | "0" | "false") => Ok(false),
+        Some("1" | "true") => Ok(true),
+        Some(other) => Err(ApiError::field("story", format!("expected true or false, got {other:?}"))),
+    }
+}
+
 async fn block_for(s: &Shared, id: String, q: &HashMap<String, String>) -> Result<Block, ApiError> {
     let opts = related_options(q)?;
+    if story_layout(q)? {
+        let engine = s.engine.clone();
+        return blocking(move || {
+            let query = engine.query_for_id(&id)?;
+            let (story, picks) = engine.story_block(&query, None, &opts, now_ms())?;
+            Ok(Block { query: BlockQuery { id: Some(id), title: query.title }, picks, story })
+        })
+        .await;
+    }
     // A cached block is answered here, on the event loop: it costs a lock
     // and a copy, less than handing it to the blocking pool, and it keeps
     // that pool's threads (and the cores) for computations and writes.
     if let Some((title, picks)) = s.engine.cached_related(&id, &opts) {
-        return Ok(Block { query: BlockQuery { id: Some(id), title }, picks });
+        return Ok(Block { query: BlockQuery { id: Some(id), title }, picks, story: None });
     }
     let engine = s.engine.clone();
     blocking(move || {
         let (title, picks) = engine.related_to_id(&id, &opts)?;
-        Ok(Block { query: BlockQuery { id: Some(id), title }, picks })
+        Ok(Block { query: BlockQuery { id: Some(id), title }, picks, story: None })
     })
     .await
 }
@@ -373,13 +397,64 @@ async fn related_unsaved(
     let bytes = body(&s, b)?;
     let v: Value = parse_json(&bytes)?;
     let opts = related_options(&q)?;
+    let as_story = story_layout(&q)?;
     let engine = s.engine.clone();
     blocking(move || {
         let rec = record_of(v, None)?;
         // Not stored: the page is not yet published.
         let query = engine.query_for_article(&rec.article, false)?;
-        let picks = engine.related(&query, &opts)?;
-        Ok(Json(Block { query: BlockQuery { id: None, title: query.title }, picks }))
+        let (story, picks) = if as_story {
+            engine.story_block(&query, Some(&rec.article), &opts, now_ms())?
+        } else {
+            (None, engine.related(&query, &opts)?)
+        };
+        Ok(Json(Block { query: BlockQuery { id: None, title: query.title }, picks, story }))
+    })
+    .await
+}
+
+async fn article_story(State(s): State<Shared>, Path(id): Path<String>) -> Result<Json<Story>, ApiError> {
+    let engine = s.engine.clone();
+    blocking(move || Ok(Json(engine.story_of_article(&id, now_ms())?))).await
+}
+
+async fn article_story_html(State(s): State<Shared>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let Json(story) = article_story(State(s), Path(id)).await?;
+    Ok(typed("text/html; charset=utf-8", readnext_render::story_html(&story)))
+}
+
+async fn get_story(State(s): State<Shared>, Path(id): Path<String>) -> Result<Json<Story>, ApiError> {
+    let engine = s.engine.clone();
+    blocking(move || match engine.story(&id, now_ms())? {
+        Some(story) => Ok(Json(story)),
+        None => Err(ApiError::not_found(format!("no story with id {id:?} (a story's id is its first article's)"))),
+    })
+    .await
+}
+
+async fn get_story_html(State(s): State<Shared>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let Json(story) = get_story(State(s), Path(id)).await?;
+    Ok(typed("text/html; charset=utf-8", readnext_render::story_html(&story)))
+}
+
+/// `GET /v1/stories?order=recent|trending&k=&since=&timeline=&window=`.
+async fn list_stories(State(s): State<Shared>, Query(q): Params) -> Result<Json<Value>, ApiError> {
+    let k = k_param(&q, 10)?;
+    let since = match q.get("since").filter(|s| !s.is_empty()) {
+        Some(v) => Some(parse_date(v).map_err(|e| ApiError::field("since", e))?),
+        None => None,
+    };
+    let order = match q.get("order").map(String::as_str) {
+        None | Some("" | "recent") => StoryOrder::Recent,
+        Some("trending") => StoryOrder::Trending,
+        Some(other) => return Err(ApiError::field("order", format!("expected recent or trending, got {other:?}"))),
+    };
+    let timeline = number(&q, "timeline")?.unwrap_or(3).min(MAX_K);
+    let window = window_ms(&q)?;
+    let engine = s.engine.clone();
+    blocking(move || {
+        let query = StoryQuery { since, k, order, timeline, now_ms: now_ms(), window_ms: window };
+        Ok(Json(json!({ "order": if order == StoryOrder::Recent { "recent" } else { "trending" }, "stories": engine.stories(&query)? })))
     })
     .await
 }

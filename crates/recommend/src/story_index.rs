@@ -1,0 +1,557 @@
+//! The stories of a store: [`StoryAssigner`] run over every stored article
+//! in `(published, id)` order, and kept so by the write path.
+//!
+//! Invariants:
+//! - **Incremental equals rebuilt.** An article that is new and sorts after
+//!   every article assigned so far (the newsroom's normal case) is assigned
+//!   at once, exactly as a rebuild would assign it. Anything else (a
+//!   backdated article, a correction, a delete) marks the index dirty, and
+//!   the next read rebuilds it from the kept features, in the same order.
+//!   So the stories are always those of one pass over the store in
+//!   `(published, id)` order, whatever the history of writes.
+//! - **Stable ids.** A story's id is the id of its first article in that
+//!   order, so a restart, which rebuilds, gives every story the same id.
+//!   Only deleting a story's first article moves its id (to the next one's).
+
+use readnext_core::{Article, FastMap, Pick, Story, StoryEntry, format_date};
+use readnext_store::Record;
+
+use crate::stories::{StoryAssigner, StoryFeatures, StoryOptions};
+use crate::{Engine, RecommendError};
+
+type Result<T> = std::result::Result<T, RecommendError>;
+
+/// The order articles are assigned in: undated ones first, then by
+/// publication time, ties by id.
+fn key(id: &str, f: &StoryFeatures) -> (i64, String) {
+    (f.published.unwrap_or(i64::MIN), id.to_string())
+}
+
+/// Every stored article's features and the stories they make.
+pub(crate) struct StoryIndex {
+    opts: StoryOptions,
+    features: FastMap<String, StoryFeatures>,
+    assigner: StoryAssigner,
+    /// Article id → its index in the assigner.
+    index_of: FastMap<String, usize>,
+    /// The key of the last article assigned.
+    last: Option<(i64, String)>,
+    /// Whether the assignment is behind `features`.
+    dirty: bool,
+}
+
+impl StoryIndex {
+    /// The stories of `features`, assigned in order.
+    pub(crate) fn build(opts: StoryOptions, features: FastMap<String, StoryFeatures>) -> StoryIndex {
+        let mut index = StoryIndex {
+            assigner: StoryAssigner::new(opts.clone()),
+            opts,
+            features,
+            index_of: FastMap::default(),
+            last: None,
+            dirty: true,
+        };
+        index.refresh();
+        index
+    }
+
+    /// The options every assignment uses.
+    pub(crate) fn options(&self) -> &StoryOptions {
+        &self.opts
+    }
+
+    /// Assigns everything again if a write made the assignment stale;
+    /// returns whether it did.
+    pub(crate) fn refresh(&mut self) -> bool {
+        if !self.dirty {
+            return false;
+        }
+        let mut order: Vec<((i64, String), &StoryFeatures)> =
+            self.features.iter().map(|(id, f)| (key(id, f), f)).collect();
+        order.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let mut assigner = StoryAssigner::new(self.opts.clone());
+        let mut index_of = FastMap::default();
+        for (i, ((_, id), f)) in order.iter().enumerate() {
+            assigner.add_features(id, f);
+            index_of.insert(id.clone(), i);
+        }
+        self.last = order.last().map(|(k, _)| k.clone());
+        self.assigner = assigner;
+        self.index_of = index_of;
+        self.dirty = false;
+        true
+    }
+
+    /// Whether a read must [`refresh`](Self::refresh) first.
+    pub(crate) fn is_dirty(&self) -> bool {
+        self.dirty
+    }
+
+    /// An article was written (inserted or updated).
+    pub(crate) fn upsert(&mut self, id: &str, f: StoryFeatures) {
+        match self.features.get(id) {
+            Some(old) if *old == f => return,
+            Some(_) => self.dirty = true,
+            None => {
+                let k = key(id, &f);
+                if !self.dirty && self.last.as_ref().is_none_or(|last| k > *last) {
+                    let i = self.index_of.len();
+                    self.assigner.add_features(id, &f);
+                    self.index_of.insert(id.to_string(), i);
+                    self.last = Some(k);
+                } else {
+                    self.dirty = true;
+                }
+            }
+        }
+        self.features.insert(id.to_string(), f);
+    }
+
+    /// An article was deleted: it leaves its story.
+    pub(crate) fn remove(&mut self, id: &str) {
+        if self.features.remove(id).is_some() {
+            self.dirty = true;
+        }
+    }
+
+    /// The story id of a stored article.
+    pub(crate) fn story_of(&self, id: &str) -> Option<String> {
+        self.index_of.get(id).map(|&i| self.assigner.story_id(i))
+    }
+
+    /// The ids of the articles of the story of article `id` (a story id is
+    /// its first article's id), in assignment order.
+    pub(crate) fn members(&self, id: &str) -> Vec<String> {
+        let Some(&i) = self.index_of.get(id) else { return Vec::new() };
+        self.assigner.members_of(i).iter().map(|&m| self.assigner.article_id(m).to_string()).collect()
+    }
+
+    /// How central article `id` is to its story (its text cosine with the
+    /// story's centroid).
+    pub(crate) fn centrality(&self, id: &str) -> f32 {
+        match (self.index_of.get(id), self.features.get(id)) {
+            (Some(&i), Some(f)) => self.assigner.centrality(i, f),
+            _ => 0.0,
+        }
+    }
+
+    /// The story an unsaved article would join, and its similarity.
+    pub(crate) fn matching(&self, f: &StoryFeatures) -> Option<(String, f32)> {
+        let best = self.assigner.peek(f);
+        tracing::debug!(?best, join = self.opts.join, "closest story of an unsaved article");
+        best.filter(|(_, sim)| *sim >= self.opts.join)
+    }
+
+    /// Every story: its id and its articles' ids.
+    pub(crate) fn all(&self) -> Vec<(String, Vec<String>)> {
+        self.assigner
+            .stories()
+            .into_iter()
+            .map(|(id, members)| {
+                (id.to_string(), members.iter().map(|&m| self.assigner.article_id(m).to_string()).collect())
+            })
+            .collect()
+    }
+
+    /// Publication time of a stored article.
+    pub(crate) fn published(&self, id: &str) -> Option<i64> {
+        self.features.get(id).and_then(|f| f.published)
+    }
+}
+
+/// Which stories [`Engine::stories`] lists first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StoryOrder {
+    /// Newest last article first.
+    #[default]
+    Recent,
+    /// Most read in the trending window first (stories nobody read are
+    /// left out).
+    Trending,
+}
+
+/// What [`Engine::stories`] lists.
+#[derive(Debug, Clone)]
+pub struct StoryQuery {
+    /// Only stories with an article published at or after this (Unix
+    /// seconds).
+    pub since: Option<i64>,
+    /// How many stories.
+    pub k: usize,
+    /// Their order.
+    pub order: StoryOrder,
+    /// Timeline entries kept per story (the newest; 0 keeps all).
+    pub timeline: usize,
+    /// Now, for the trending window (ms since the epoch).
+    pub now_ms: i64,
+    /// The trending window (ms).
+    pub window_ms: i64,
+}
+
+/// Related picks an unsaved page's neighbours vote with.
+pub const VOTE_PICKS: usize = 5;
+/// Votes a story needs to be an unsaved page's story by its neighbours.
+pub const VOTE_MIN: usize = 2;
+/// Entities and keyphrases a story lists.
+const STORY_TERMS: usize = 6;
+/// The trending window a single story's `trending` counts.
+const STORY_WINDOW_MS: i64 = 24 * 3_600_000;
+
+impl Engine {
+    /// Builds the stories now if they are not built yet (the server calls
+    /// this at start, so that no reader waits for it); returns how many
+    /// there are.
+    pub fn build_stories(&self) -> Result<usize> {
+        self.with_stories(|ix| ix.all().len())
+    }
+
+    /// The story `id` (a story's id is its first article's id), with its
+    /// whole timeline; `None` when no story has that id.
+    pub fn story(&self, id: &str, now_ms: i64) -> Result<Option<Story>> {
+        let Some(members) =
+            self.with_stories(|ix| (ix.story_of(id).as_deref() == Some(id)).then(|| members_with_centrality(ix, id)))?
+        else {
+            return Ok(None);
+        };
+        let trend = self.trend_map(now_ms, STORY_WINDOW_MS);
+        self.story_view(id.to_string(), members, &trend, 0).map(Some)
+    }
+
+    /// The story of the stored article `id`.
+    pub fn story_of_article(&self, id: &str, now_ms: i64) -> Result<Story> {
+        let found = self.with_stories(|ix| ix.story_of(id).map(|s| (members_with_centrality(ix, &s), s)))?;
+        let Some((members, story)) = found else { return Err(RecommendError::NotFound(id.to_string())) };
+        let trend = self.trend_map(now_ms, STORY_WINDOW_MS);
+        self.story_view(story, members, &trend, 0)
+    }
+
+    /// The story an article belongs to: its own if it is stored, else the
+    /// story it would join (an unsaved page is matched without being
+    /// stored); `None` when it would start a story of its own.
+    ///
+    /// An unsaved page is first matched as the assigner would assign it. A
+    /// page that clears no story's join threshold (another outlet's
+    /// article, whose headline and lead word the event differently) is
+    /// matched by its neighbours: the story holding the most, and at least
+    /// [`VOTE_MIN`], of its [`VOTE_PICKS`] best related picks (ties to the
+    /// better-ranked pick). One similar article is not a story; several
+    /// agreeing are.
+    pub fn story_for_article(&self, article: &Article, now_ms: i64) -> Result<Option<Story>> {
+        if !article.id.is_empty() && self.store().get(&article.id)?.is_some() {
+            return self.story_of_article(&article.id, now_ms).map(Some);
+        }
+        let analysis = readnext_analysis::analyze(article)?;
+        let mut found = self.with_stories(|ix| {
+            let f = StoryFeatures::of(article, &analysis, ix.options().lead_words);
+            ix.matching(&f).map(|(s, _)| (members_with_centrality(ix, &s), s))
+        })?;
+        if found.is_none() {
+            let query = self.query_for_article(article, false)?;
+            let opts = crate::RelatedOptions { k: VOTE_PICKS, ..Default::default() };
+            let picks = self.related(&query, &opts)?;
+            found = self.with_stories(|ix| {
+                let stories: Vec<Option<String>> = picks.iter().map(|p| ix.story_of(&p.id)).collect();
+                let mut best: Option<(usize, usize, &str)> = None;
+                for (rank, s) in stories.iter().enumerate() {
+                    let Some(s) = s else { continue };
+                    let votes = stories.iter().filter(|o| o.as_deref() == Some(s.as_str())).count();
+                    if votes >= VOTE_MIN && best.is_none_or(|(v, _, _)| votes > v) {
+                        best = Some((votes, rank, s.as_str()));
+                    }
+                }
+                tracing::debug!(?stories, ?best, "stories of an unsaved article's best picks");
+                best.map(|(_, _, s)| (members_with_centrality(ix, s), s.to_string()))
+            })?;
+        }
+        let Some((members, story)) = found else { return Ok(None) };
+        let trend = self.trend_map(now_ms, STORY_WINDOW_MS);
+        self.story_view(story, members, &trend, 0).map(Some)
+    }
+
+    /// Recent or trending stories.
+    pub fn stories(&self, q: &StoryQuery) -> Result<Vec<Story>> {
+        let trend = self.trend_map(q.now_ms, q.window_ms);
+        let mut listed: Vec<(String, Vec<String>, Option<i64>, f32)> = self.with_stories(|ix| {
+            ix.all()
+                .into_iter()
+                .map(|(id, members)| {
+                    let last = members.iter().filter_map(|m| ix.published(m)).max();
+                    let score: f32 = members.iter().filter_map(|m| trend.get(m)).sum();
+                    (id, members, last, score)
+                })
+                .filter(|(_, _, last, _)| q.since.is_none_or(|since| last.is_some_and(|l| l >= since)))
+                .filter(|(_, _, _, score)| q.order == StoryOrder::Recent || *score > 0.0)
+                .collect()
+        })?;
+        match q.order {
+            StoryOrder::Recent => listed.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| a.0.cmp(&b.0))),
+            StoryOrder::Trending => listed.sort_by(|a, b| b.3.total_cmp(&a.3).then_with(|| a.0.cmp(&b.0))),
+        }
+        listed.truncate(q.k);
+        let mut out = Vec::with_capacity(listed.len());
+        for (id, _, _, _) in listed {
+            let members = self.with_stories(|ix| members_with_centrality(ix, &id))?;
+            out.push(self.story_view(id, members, &trend, q.timeline)?);
+        }
+        Ok(out)
+    }
+
+    /// Marks the picks that belong to the story of `query` (a stored
+    /// article): their why names the story and says so first. Uses the
+    /// stories as they are, so a read never waits for them to be built.
+    pub(crate) fn mark_same_story(&self, query: &str, picks: &mut [Pick]) {
+        self.try_stories(|ix| {
+            let Some(story) = ix.story_of(query) else { return };
+            for p in picks.iter_mut() {
+                if ix.story_of(&p.id).as_deref() == Some(story.as_str()) {
+                    let date = p.published.as_deref().map(|d| format!(", {d}")).unwrap_or_default();
+                    p.why.summary = if p.why.summary.is_empty() {
+                        format!("Same story{date}")
+                    } else {
+                        format!("Same story{date}. {}", p.why.summary)
+                    };
+                    p.why.story = Some(story.clone());
+                }
+            }
+        });
+    }
+
+    /// The related block as "the story so far" plus background: the
+    /// query's story (stored or matched), and up to `opts.k` related picks
+    /// from outside it, marked picks of the story being left to the
+    /// timeline. `page` is the unsaved article of a query that is not
+    /// stored (without it, such a query has no story).
+    pub fn story_block(
+        &self,
+        query: &crate::Query,
+        page: Option<&Article>,
+        opts: &crate::RelatedOptions,
+        now_ms: i64,
+    ) -> Result<(Option<Story>, Vec<Pick>)> {
+        let story = match (&query.id, page) {
+            (Some(id), _) => Some(self.story_of_article(id, now_ms)?),
+            (None, Some(page)) => self.story_for_article(page, now_ms)?,
+            (None, None) => None,
+        };
+        let members: readnext_core::FastSet<&str> = story
+            .iter()
+            .flat_map(|s| {
+                s.timeline
+                    .iter()
+                    .flat_map(|e| std::iter::once(e.id.as_str()).chain(e.copies.iter().map(String::as_str)))
+            })
+            .collect();
+        let wider = crate::RelatedOptions { k: opts.k + members.len().min(crate::NEIGHBOURS), ..opts.clone() };
+        let mut picks: Vec<Pick> =
+            self.related(query, &wider)?.into_iter().filter(|p| !members.contains(p.id.as_str())).collect();
+        picks.truncate(opts.k);
+        Ok((story, picks))
+    }
+
+    /// [`Engine::mark_same_story`], building the stories first if they are
+    /// not (for one-shot commands, which have no warmer).
+    pub fn mark_story(&self, query: &str, picks: &mut [Pick]) -> Result<()> {
+        self.with_stories(|_| ())?;
+        self.mark_same_story(query, picks);
+        Ok(())
+    }
+
+    fn trend_map(&self, now_ms: i64, window_ms: i64) -> FastMap<String, f32> {
+        self.trend_scores(now_ms, window_ms).into_iter().map(|(id, (score, _, _))| (id, score)).collect()
+    }
+
+    /// A story as readers see it, from its members' records.
+    fn story_view(
+        &self,
+        id: String,
+        members: Vec<(String, f32)>,
+        trend: &FastMap<String, f32>,
+        timeline: usize,
+    ) -> Result<Story> {
+        let ids: Vec<&str> = members.iter().map(|(m, _)| m.as_str()).collect();
+        let mut records: Vec<(Record, f32)> = self
+            .store()
+            .get_many(&ids)?
+            .into_iter()
+            .zip(&members)
+            .filter_map(|(r, (_, c))| r.map(|r| (r, *c)))
+            .collect();
+        records.sort_by(|a, b| {
+            (a.0.analysis.published.unwrap_or(i64::MIN), &a.0.article.id)
+                .cmp(&(b.0.analysis.published.unwrap_or(i64::MIN), &b.0.article.id))
+        });
+        let title = records
+            .iter()
+            .max_by(|a, b| a.1.total_cmp(&b.1).then_with(|| b.0.article.id.cmp(&a.0.article.id)))
+            .map(|(r, _)| r.article.title.clone())
+            .unwrap_or_default();
+        let mut entities: Tally = Tally::default();
+        let mut phrases: Tally = Tally::default();
+        let mut sources: Tally = Tally::default();
+        let mut langs: Tally = Tally::default();
+        let dup_bits = crate::RelatedOptions::default().dup_bits;
+        let mut entries: Vec<(StoryEntry, u64, u64)> = Vec::new();
+        for (r, _) in &records {
+            let a = &r.analysis;
+            let mut seen = readnext_core::FastSet::default();
+            for e in &a.entities {
+                if seen.insert(e.match_key()) {
+                    entities.add(e.match_key(), &e.name, e.count as f32);
+                }
+            }
+            for k in a.keyphrases.iter().take(10) {
+                phrases.add(&k.key, &k.text, k.score);
+            }
+            if let Some(src) = &r.article.source {
+                sources.add(src, src, 1.0);
+            }
+            langs.add(&a.lang, &a.lang, 1.0);
+            let copy_of = entries.iter_mut().find(|(_, hash, sim)| {
+                *hash == a.content_hash || readnext_analysis::hamming(*sim, a.simhash) <= dup_bits
+            });
+            match copy_of {
+                Some((entry, _, _)) => entry.copies.push(r.article.id.clone()),
+                None => entries.push((
+                    StoryEntry {
+                        id: r.article.id.clone(),
+                        title: r.article.title.clone(),
+                        url: r.article.url.clone(),
+                        published: a.published.map(format_date),
+                        source: r.article.source.clone(),
+                        lang: a.lang.clone(),
+                        copies: Vec::new(),
+                    },
+                    a.content_hash,
+                    a.simhash,
+                )),
+            }
+        }
+        let dated: Vec<i64> = records.iter().filter_map(|(r, _)| r.analysis.published).collect();
+        let mut timeline_entries: Vec<StoryEntry> = entries.into_iter().map(|(e, _, _)| e).collect();
+        if timeline > 0 && timeline_entries.len() > timeline {
+            timeline_entries.drain(..timeline_entries.len() - timeline);
+        }
+        let min_share = if records.len() > 1 { 2 } else { 1 };
+        Ok(Story {
+            trending: records.iter().filter_map(|(r, _)| trend.get(&r.article.id)).sum(),
+            id,
+            title,
+            entities: entities.top(STORY_TERMS, min_share),
+            keyphrases: phrases.top(STORY_TERMS, min_share),
+            first: dated.iter().min().copied().map(format_date),
+            last: dated.iter().max().copied().map(format_date),
+            articles: records.len(),
+            sources: sources.top(usize::MAX, 1),
+            languages: langs.top(usize::MAX, 1),
+            timeline: timeline_entries,
+        })
+    }
+}
+
+/// The members of the story of `id` with how central each is.
+fn members_with_centrality(ix: &StoryIndex, id: &str) -> Vec<(String, f32)> {
+    ix.members(id)
+        .into_iter()
+        .map(|m| {
+            let c = ix.centrality(&m);
+            (m, c)
+        })
+        .collect()
+}
+
+/// Counts of keys across a story's articles (and a weight summed over
+/// them: mentions, salience), with a display name each.
+#[derive(Default)]
+struct Tally {
+    counts: FastMap<String, (u32, f32, String)>,
+}
+
+impl Tally {
+    fn add(&mut self, key: &str, name: &str, weight: f32) {
+        let e = self.counts.entry(key.to_string()).or_insert_with(|| (0, 0.0, name.to_string()));
+        e.0 += 1;
+        e.1 += weight;
+    }
+
+    /// The `n` names in most articles, in at least `min`; ties by weight,
+    /// then by name.
+    fn top(self, n: usize, min: u32) -> Vec<String> {
+        let mut v: Vec<(u32, f32, String)> = self.counts.into_values().filter(|(c, _, _)| *c >= min).collect();
+        v.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| b.1.total_cmp(&a.1)).then_with(|| a.2.cmp(&b.2)));
+        v.into_iter().take(n).map(|(_, _, name)| name).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn f(published: i64, terms: &[u64]) -> StoryFeatures {
+        StoryFeatures {
+            published: Some(published),
+            lead: terms.iter().map(|&t| (t, 2)).collect(),
+            entities: Vec::new(),
+        }
+    }
+
+    fn stream() -> Vec<(&'static str, StoryFeatures)> {
+        let d = 1_700_000_000;
+        vec![
+            ("a1", f(d, &[1, 2, 3, 4])),
+            ("b1", f(d + 10, &[10, 11, 12, 13])),
+            ("a2", f(d + 20, &[1, 2, 3, 5])),
+            ("b2", f(d + 30, &[10, 11, 12, 14])),
+            ("a3", f(d + 40, &[1, 2, 4, 5])),
+        ]
+    }
+
+    fn stories(index: &StoryIndex) -> Vec<(String, Vec<String>)> {
+        let mut all = index.all();
+        all.iter_mut().for_each(|(_, m)| m.sort());
+        all.sort();
+        all
+    }
+
+    #[test]
+    fn incremental_writes_in_any_order_give_the_stories_of_a_rebuild() {
+        let rebuilt = StoryIndex::build(
+            StoryOptions::default(),
+            stream().into_iter().map(|(id, f)| (id.to_string(), f)).collect(),
+        );
+        assert_eq!(rebuilt.story_of("a3").as_deref(), Some("a1"));
+        assert_eq!(rebuilt.story_of("b2").as_deref(), Some("b1"));
+        // In order: every write is assigned at once.
+        let mut live = StoryIndex::build(StoryOptions::default(), FastMap::default());
+        for (id, f) in stream() {
+            live.upsert(id, f);
+            assert!(!live.is_dirty(), "{id} came in order");
+        }
+        assert_eq!(stories(&live), stories(&rebuilt));
+        // Backwards: each write but the first is out of order, and a read
+        // after a refresh sees the same stories with the same ids.
+        let mut back = StoryIndex::build(StoryOptions::default(), FastMap::default());
+        for (id, f) in stream().into_iter().rev() {
+            back.upsert(id, f);
+        }
+        assert!(back.is_dirty());
+        assert!(back.refresh());
+        assert_eq!(stories(&back), stories(&rebuilt));
+    }
+
+    #[test]
+    fn a_deleted_article_leaves_its_story_and_a_rewrite_of_the_same_article_changes_nothing() {
+        let mut index = StoryIndex::build(
+            StoryOptions::default(),
+            stream().into_iter().map(|(id, f)| (id.to_string(), f)).collect(),
+        );
+        let (id, same) = stream().remove(2);
+        index.upsert(id, same);
+        assert!(!index.is_dirty(), "an unchanged article moves nothing");
+        index.remove("a2");
+        index.refresh();
+        assert_eq!(index.story_of("a2"), None);
+        let mut members = index.members("a1");
+        members.sort();
+        assert_eq!(members, ["a1", "a3"]);
+    }
+}
