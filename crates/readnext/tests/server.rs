@@ -125,6 +125,11 @@ fn api_routes_and_their_errors() {
         "/v1/users/{id}/recommendations",
         "/v1/users/{id}",
         "/v1/trending",
+        "/v1/stories",
+        "/v1/stories/{id}",
+        "/v1/stories/{id}/story.html",
+        "/v1/articles/{id}/story",
+        "/v1/articles/{id}/story.html",
         "/metrics",
     ] {
         assert!(doc["paths"].get(path).is_some(), "{path} documented");
@@ -356,6 +361,79 @@ fn api_routes_and_their_errors() {
     let r =
         c.post(url("/ui/rules")).header("Cookie", &cookie).form(&[("action", "explode"), ("id", "q")]).send().unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+}
+
+#[test]
+fn stories_their_fragment_and_the_story_block_over_http() {
+    let s = start(&["--rate-limit-ip", "0"]);
+    let c = client();
+    let url = |p: &str| format!("{}{p}", s.base);
+    seed(&s, &c);
+
+    // An article's story is public (the widget shows it): the Hegseth
+    // articles in date order, the story named by its first article.
+    let (st, story) = body(c.get(url("/v1/articles/sheinbaum/story")).send().unwrap());
+    assert_eq!(st, StatusCode::OK, "{story}");
+    assert_eq!(story["id"], "q", "{story}");
+    let ids: Vec<&str> = story["timeline"].as_array().unwrap().iter().map(|e| e["id"].as_str().unwrap()).collect();
+    assert!(ids.contains(&"sheinbaum") && !ids.contains(&"baseball"), "{ids:?}");
+    let dates: Vec<&str> =
+        story["timeline"].as_array().unwrap().iter().filter_map(|e| e["published"].as_str()).collect();
+    assert!(dates.windows(2).all(|w| w[0] <= w[1]), "{dates:?}");
+    assert_eq!(story["first"], "2025-03-01");
+    assert_eq!(body(c.get(url("/v1/articles/nope/story")).send().unwrap()).0, StatusCode::NOT_FOUND);
+    let html = c.get(url("/v1/articles/q/story.html")).send().unwrap();
+    assert!(html.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    let html = html.text().unwrap();
+    assert!(html.contains("readnext-timeline") && !html.contains("<script>"), "{html}");
+
+    // The story endpoints need a read key; a story's id is its first article's.
+    assert_eq!(c.get(url("/v1/stories")).send().unwrap().status(), StatusCode::UNAUTHORIZED);
+    let (st, one) = body(key(c.get(url("/v1/stories/q")), READER).send().unwrap());
+    assert_eq!((st, &one["timeline"]), (StatusCode::OK, &story["timeline"]));
+    let (st, v) = body(key(c.get(url("/v1/stories/sheinbaum")), READER).send().unwrap());
+    assert_eq!(st, StatusCode::NOT_FOUND, "{v}");
+    assert!(v["error"]["message"].as_str().unwrap().contains("first article"), "{v}");
+    let (st, list) = body(key(c.get(url("/v1/stories?k=10&timeline=1")), READER).send().unwrap());
+    assert_eq!(st, StatusCode::OK, "{list}");
+    let listed: Vec<&str> = list["stories"].as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap()).collect();
+    assert_eq!(listed, ["baseball", "q"], "newest article first: {list}");
+    assert!(list["stories"].as_array().unwrap().iter().all(|s| s["timeline"].as_array().unwrap().len() == 1));
+    let (st, v) = body(key(c.get(url("/v1/stories?order=loudest")), READER).send().unwrap());
+    assert_eq!((st, error_code(&v)), (StatusCode::BAD_REQUEST, "invalid_field"), "{v}");
+    let (st, v) = body(key(c.get(url("/v1/stories?since=2025-03-05")), READER).send().unwrap());
+    assert_eq!((st, v["stories"].as_array().unwrap().len()), (StatusCode::OK, 1), "{v}");
+
+    // Trending stories come from the clicks on their articles.
+    let (st, v) = body(key(c.get(url("/v1/stories?order=trending")), READER).send().unwrap());
+    assert_eq!((st, v["stories"].as_array().unwrap().len()), (StatusCode::OK, 0), "nobody read anything: {v}");
+    let events = json!([
+        {"user": "ana", "article": "tariffs", "type": "click"},
+        {"user": "bob", "article": "sheinbaum", "type": "click"},
+        {"user": "cy", "article": "baseball", "type": "click"},
+    ]);
+    assert_eq!(c.post(url("/v1/events")).json(&events).send().unwrap().status(), StatusCode::ACCEPTED);
+    let (_, v) = body(key(c.get(url("/v1/stories?order=trending")), READER).send().unwrap());
+    let trending: Vec<&str> = v["stories"].as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap()).collect();
+    assert_eq!(trending, ["q", "baseball"], "two reads beat one: {v}");
+
+    // The related block marks picks of the query's story; asked as a
+    // story, it answers the story so far and background from outside it.
+    let (_, block) = body(c.get(url("/v1/articles/sheinbaum/related")).send().unwrap());
+    let tariffs = block["picks"].as_array().unwrap().iter().find(|p| p["id"] == "tariffs").unwrap();
+    assert_eq!(tariffs["why"]["story"], "q", "{block}");
+    assert!(tariffs["why"]["summary"].as_str().unwrap().starts_with("Same story, 2025-03-04"), "{block}");
+    let (st, block) = body(c.get(url("/v1/articles/sheinbaum/related?story=true")).send().unwrap());
+    assert_eq!(st, StatusCode::OK, "{block}");
+    assert_eq!(block["story"]["id"], "q");
+    assert!(block["picks"].as_array().unwrap().iter().all(|p| !ids.contains(&p["id"].as_str().unwrap())), "{block}");
+    let (st, v) = body(c.get(url("/v1/articles/q/related?story=maybe")).send().unwrap());
+    assert_eq!((st, error_code(&v)), (StatusCode::BAD_REQUEST, "invalid_field"), "{v}");
+    let page = json!({"title": "Hegseth and Sheinbaum clash over the cartels",
+        "body": "Hegseth said the military could act against the cartels in Mexico; Sheinbaum rejected it.",
+        "published": "2025-03-06"});
+    let (st, block) = body(key(c.post(url("/v1/related?story=true")), READER).json(&page).send().unwrap());
+    assert_eq!((st, &block["story"]["id"]), (StatusCode::OK, &json!("q")), "an unsaved page finds its story: {block}");
 }
 
 fn body_of(r: RequestBuilder) -> (StatusCode, Value) {

@@ -642,6 +642,17 @@ impl Engine {
         Ok(f(index))
     }
 
+    /// Assigns the stories again if a write left them dirty (a backdated
+    /// article, a correction, a delete), so that no reader waits for it;
+    /// returns whether it did. The server's warmer calls it when idle.
+    pub fn refresh_stories(&self) -> Result<bool> {
+        let dirty = self.stories.read().unwrap_or_else(|p| p.into_inner()).as_ref().is_some_and(|i| i.is_dirty());
+        if dirty {
+            self.with_stories(|_| ())?;
+        }
+        Ok(dirty)
+    }
+
     /// Runs `f` on the stories as they are, without building or assigning
     /// them again: `None` until they are built. For the read path, which
     /// must not wait for a rebuild.

@@ -539,9 +539,9 @@ mod tests {
         let mut first = stream()[0].clone();
         first.published = Some(1_700_000_000);
         let mut later = stream()[2].clone();
-        later.published = Some(1_700_000_000 + 30 * 86_400);
+        later.published = Some(1_700_000_000 + 40 * 86_400);
         a.add(&first).unwrap();
-        assert_eq!(a.add(&later).unwrap(), "q2", "30 days on, past the 14-day quiet period");
+        assert_eq!(a.add(&later).unwrap(), "q2", "40 days on, past the 35-day quiet period");
     }
 
     #[test]

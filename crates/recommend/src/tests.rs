@@ -799,3 +799,90 @@ fn a_cached_block_is_served_by_id_with_its_headline_and_never_when_stale() {
     assert_eq!(engine.related_to_id("tariffs", &opts).unwrap().0, "Tariffs take effect at last");
     assert!(matches!(engine.related_to_id("nope", &opts), Err(crate::RecommendError::NotFound(_))));
 }
+
+/// Every stored article's story id, by article id.
+fn story_ids(engine: &Engine, ids: &[&str]) -> Vec<(String, String)> {
+    ids.iter().map(|id| (id.to_string(), engine.story_of_article(id, 0).unwrap().id)).collect()
+}
+
+const IDS: [&str; 6] = ["q", "copy", "copy2", "tariffs", "sheinbaum", "baseball"];
+
+#[test]
+fn stories_kept_by_the_write_path_equal_a_rebuild_and_keep_their_ids_across_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let writes = corpus();
+    let live = {
+        let engine = Engine::open(dir.path()).unwrap();
+        // Built on the first two, then moved by each write: in order, out
+        // of order (sheinbaum is older than tariffs) and a rewrite.
+        engine.write(&writes[..2]).unwrap();
+        assert_eq!(engine.build_stories().unwrap(), 1);
+        for w in &writes[2..] {
+            engine.write(std::slice::from_ref(w)).unwrap();
+        }
+        engine.write(&writes[3..4]).unwrap();
+        story_ids(&engine, &IDS)
+    };
+    let rebuilt = story_ids(&Engine::open(dir.path()).unwrap(), &IDS);
+    assert_eq!(live, rebuilt, "the incremental path and a rebuild after a restart agree, ids included");
+    let story = |id: &str| live.iter().find(|(a, _)| a == id).map(|(_, s)| s.as_str()).unwrap();
+    assert_eq!(story("copy"), "q", "a story's id is its first article's");
+    assert_eq!(story("sheinbaum"), "q");
+    assert_eq!(story("baseball"), "baseball");
+}
+
+#[test]
+fn a_story_has_a_timeline_in_time_order_with_copies_collapsed_and_a_deleted_article_leaves_it() {
+    let (_dir, engine) = stored(&corpus());
+    let s = engine.story_of_article("sheinbaum", 0).unwrap();
+    assert_eq!(s.id, "q");
+    let dates: Vec<&str> = s.timeline.iter().filter_map(|e| e.published.as_deref()).collect();
+    let mut sorted = dates.clone();
+    sorted.sort();
+    assert_eq!(dates, sorted, "{:?}", s.timeline);
+    let q = s.timeline.iter().find(|e| e.id == "q").unwrap();
+    assert!(q.copies.contains(&"copy2".to_string()), "an identical copy is counted on the first entry: {q:?}");
+    assert!(s.timeline.iter().all(|e| e.id != "copy2"));
+    assert_eq!(s.articles, s.timeline.len() + s.timeline.iter().map(|e| e.copies.len()).sum::<usize>());
+    assert!(s.entities.iter().any(|e| e.contains("Hegseth")), "{:?}", s.entities);
+    assert_eq!(s.first.as_deref(), Some(readnext_core::format_date(20_000 * 86_400).as_str()));
+
+    engine.write(&[Write::Delete("sheinbaum".into())]).unwrap();
+    let after = engine.story_of_article("q", 0).unwrap();
+    assert!(after.timeline.iter().all(|e| e.id != "sheinbaum"));
+    assert_eq!(after.articles, s.articles - 1);
+    assert!(matches!(engine.story_of_article("sheinbaum", 0), Err(crate::RecommendError::NotFound(_))));
+    assert!(engine.story("sheinbaum", 0).unwrap().is_none(), "not a story id");
+    assert_eq!(engine.story("q", 0).unwrap().map(|s| s.articles), Some(after.articles));
+}
+
+#[test]
+fn related_picks_from_the_query_story_say_same_story_and_an_unsaved_page_finds_its_story_without_being_stored() {
+    let (_dir, engine) = stored(&corpus());
+    engine.build_stories().unwrap();
+    let (_, picks) = engine.related_to_id("sheinbaum", &RelatedOptions::default()).unwrap();
+    let tariffs = picks.iter().find(|p| p.id == "tariffs").unwrap();
+    assert_eq!(tariffs.why.story.as_deref(), Some("q"));
+    assert!(tariffs.why.summary.starts_with("Same story, "), "{}", tariffs.why.summary);
+    assert!(picks.iter().filter(|p| p.id == "baseball").all(|p| p.why.story.is_none()));
+
+    let page = article(
+        "",
+        "Hegseth and Sheinbaum clash over the cartels",
+        "Hegseth said the military could act against the cartels; Sheinbaum rejected it. Tariffs loom.",
+        20_011,
+    );
+    let s = engine.story_for_article(&page, 0).unwrap().unwrap();
+    assert_eq!(s.id, "q");
+    assert_eq!(engine.store().len().unwrap(), 6, "the page is not stored");
+    let (story, background) = engine
+        .story_block(&engine.query_for_article(&page, false).unwrap(), Some(&page), &RelatedOptions::default(), 0)
+        .unwrap();
+    let story = story.unwrap();
+    let members: Vec<&str> = story
+        .timeline
+        .iter()
+        .flat_map(|e| std::iter::once(e.id.as_str()).chain(e.copies.iter().map(String::as_str)))
+        .collect();
+    assert!(background.iter().all(|p| !members.contains(&p.id.as_str())), "background is from outside the story");
+}

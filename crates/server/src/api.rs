@@ -449,7 +449,10 @@ async fn list_stories(State(s): State<Shared>, Query(q): Params) -> Result<Json<
         Some("trending") => StoryOrder::Trending,
         Some(other) => return Err(ApiError::field("order", format!("expected recent or trending, got {other:?}"))),
     };
-    let timeline = number(&q, "timeline")?.unwrap_or(3).min(MAX_K);
+    let timeline = number(&q, "timeline")?.unwrap_or(3);
+    if timeline > MAX_K {
+        return Err(ApiError::field("timeline", format!("at most {MAX_K}")));
+    }
     let window = window_ms(&q)?;
     let engine = s.engine.clone();
     blocking(move || {

@@ -17,11 +17,17 @@ pub(crate) const UI_COOKIE: &str = "readnext_key";
 
 /// The scope a route needs; `None` for the public ones: health, the
 /// OpenAPI document, and what the widget calls from readers' browsers
-/// (the widget script, related blocks and fragments, events).
+/// (the widget script, related blocks, stories and fragments, events).
 pub(crate) fn required(method: &Method, route: &str) -> Option<Scope> {
     match (method.as_str(), route) {
         (_, "/healthz" | "/readyz" | "/widget.js" | "/v1/openapi.json" | "/ui/login") => None,
-        ("GET", "/v1/articles/{id}/related" | "/v1/articles/{id}/related.html") => None,
+        (
+            "GET",
+            "/v1/articles/{id}/related"
+            | "/v1/articles/{id}/related.html"
+            | "/v1/articles/{id}/story"
+            | "/v1/articles/{id}/story.html",
+        ) => None,
         ("POST", "/v1/events") => None,
         ("OPTIONS", _) => None,
         (
@@ -29,6 +35,9 @@ pub(crate) fn required(method: &Method, route: &str) -> Option<Scope> {
             "/v1/articles"
             | "/v1/articles/{id}"
             | "/v1/trending"
+            | "/v1/stories"
+            | "/v1/stories/{id}"
+            | "/v1/stories/{id}/story.html"
             | "/v1/users/{id}/recommendations"
             | "/metrics"
             | "/v1/rules",

@@ -198,6 +198,12 @@ fn warm(engine: &Engine, stop: &std::sync::atomic::AtomicBool) {
     let mut next_walk = Instant::now();
     // The cache's epoch and clears when the last complete walk started.
     let (mut walked_at, mut walk_epoch) = (None::<(u64, u64)>, (0, 0));
+    // The stories first: same-story marks and the story endpoints need
+    // them, and they cost a second or two on a large store.
+    match engine.build_stories() {
+        Ok(n) => tracing::info!(stories = n, secs = started.elapsed().as_secs_f64(), "stories built"),
+        Err(e) => tracing::warn!("building stories: {e}"),
+    }
     while !stop.load(Relaxed) {
         if !walking {
             match engine.warm_queued(WARM_STEP, &opts) {
@@ -211,6 +217,9 @@ fn warm(engine: &Engine, stop: &std::sync::atomic::AtomicBool) {
             if cleared || (dropped && Instant::now() >= next_walk) {
                 walking = true;
             } else {
+                if let Err(e) = engine.refresh_stories() {
+                    tracing::warn!("assigning stories again: {e}");
+                }
                 std::thread::sleep(std::time::Duration::from_millis(20));
                 continue;
             }

@@ -126,9 +126,27 @@ fn components() -> Value {
         "image": {"type": "string"}, "score": {"type": "number"},
         "why": {"type": "object", "required": ["summary", "entities", "keyphrases", "signals"], "properties": {
             "summary": {"type": "string"}, "entities": strings, "keyphrases": strings,
+            "story": {"type": "string", "description": "The story id, when the pick is from the query's story"},
             "signals": {"type": "array", "items": {"type": "object", "required": ["name", "value"], "properties": {
                 "name": {"type": "string"}, "value": {"type": "number"}}}}}}}});
     let picks = json!({"type": "array", "items": {"$ref": "#/components/schemas/Pick"}});
+    let story_entry = json!({"type": "object", "required": ["id", "title", "url", "published", "source", "lang", "copies"], "properties": {
+        "id": {"type": "string"}, "title": {"type": "string"}, "url": nullable_string,
+        "published": {"type": "string", "nullable": true, "description": "YYYY-MM-DD"},
+        "source": nullable_string, "lang": {"type": "string"},
+        "copies": {"type": "array", "items": {"type": "string"}, "description": "Ids of near-duplicate copies collapsed into this entry"}}});
+    let story = json!({"type": "object",
+        "required": ["id", "title", "entities", "keyphrases", "first", "last", "articles", "sources", "languages", "trending", "timeline"],
+        "properties": {
+            "id": {"type": "string", "description": "Stable: the id of the story's first article"},
+            "title": {"type": "string", "description": "The most representative headline"},
+            "entities": strings, "keyphrases": strings,
+            "first": {"type": "string", "nullable": true, "description": "YYYY-MM-DD"},
+            "last": {"type": "string", "nullable": true, "description": "YYYY-MM-DD"},
+            "articles": {"type": "integer", "description": "Articles, copies included"},
+            "sources": strings, "languages": strings,
+            "trending": {"type": "number", "description": "Decayed reads in the trending window"},
+            "timeline": {"type": "array", "items": {"$ref": "#/components/schemas/StoryEntry"}}}});
     let counts = json!({"type": "array", "items": {"type": "object", "required": ["key", "reads"], "properties": {
         "key": {"type": "string"}, "reads": {"type": "integer"}}}});
     json!({
@@ -165,7 +183,13 @@ fn components() -> Value {
             "Block": {"type": "object", "required": ["query", "picks"], "properties": {
                 "query": {"type": "object", "required": ["id", "title"], "properties": {
                     "id": {"type": "string", "nullable": true}, "title": {"type": "string"}}},
-                "picks": picks.clone()}},
+                "picks": picks.clone(),
+                "story": {"$ref": "#/components/schemas/Story"}}},
+            "Story": story,
+            "StoryEntry": story_entry,
+            "Stories": {"type": "object", "required": ["order", "stories"], "properties": {
+                "order": {"type": "string", "enum": ["recent", "trending"]},
+                "stories": {"type": "array", "items": {"$ref": "#/components/schemas/Story"}}}},
             "Trending": {"type": "object", "required": ["window_ms", "picks"], "properties": {
                 "window_ms": {"type": "integer"}, "picks": picks.clone()}},
             "ReaderBlock": {"type": "object", "required": ["user", "profile", "picks"], "properties": {
@@ -208,7 +232,15 @@ pub(crate) fn document() -> Value {
                              {"type": "string", "maxLength": 0}]}),
         ),
         ("section", "query", "Only this section", json!({"type": "string"})),
+        (
+            "story",
+            "query",
+            "Answer the story so far (`story`) and related background from outside it (`picks`)",
+            json!({"type": "boolean", "default": false}),
+        ),
     ];
+    let since: Param = filters[3].clone();
+    let story_id: Param = ("id", "path", "Story id (its first article's id)", json!({"type": "string"}));
     let html = json!({"text/html": {"schema": {"type": "string"}}});
     let text_plain = json!({"text/plain": {"schema": {"type": "string"}}});
     let post_articles = answering(
@@ -278,7 +310,22 @@ pub(crate) fn document() -> Value {
                 "delete": op("Delete an article", Some("write"), std::slice::from_ref(&id), None, ("204", None)),
             },
             "/v1/articles/{id}/related": {"get": op("The related block (JSON)", None, &filters, None, ("200", Some(json_of("Block"))))},
-            "/v1/articles/{id}/related.html": {"get": op("The related block as an HTML fragment", None, &filters, None, ("200", Some(html)))},
+            "/v1/articles/{id}/related.html": {"get": op("The related block as an HTML fragment", None, &filters, None, ("200", Some(html.clone())))},
+            "/v1/articles/{id}/story": {"get": op("The story of an article: its timeline, copies collapsed", None,
+                std::slice::from_ref(&id), None, ("200", Some(json_of("Story"))))},
+            "/v1/articles/{id}/story.html": {"get": op("The story of an article as an HTML fragment (story.html)", None,
+                std::slice::from_ref(&id), None, ("200", Some(html.clone())))},
+            "/v1/stories": {"get": op("Recent or trending stories (trending: by the clicks of their articles)", Some("read"), &[
+                ("k", "query", "Number of stories", json!({"type": "integer", "minimum": 1, "maximum": MAX_K, "default": 10})),
+                since,
+                ("order", "query", "recent: newest article first; trending: most read in the window first", json!({"type": "string", "enum": ["recent", "trending"], "default": "recent"})),
+                ("timeline", "query", "Timeline entries per story, the newest (0: all)", json!({"type": "integer", "minimum": 0, "maximum": MAX_K, "default": 3})),
+                window.clone(),
+            ], None, ("200", Some(json_of("Stories"))))},
+            "/v1/stories/{id}": {"get": op("A story with its whole timeline", Some("read"), std::slice::from_ref(&story_id), None,
+                ("200", Some(json_of("Story"))))},
+            "/v1/stories/{id}/story.html": {"get": op("A story as an HTML fragment (story.html)", Some("read"),
+                std::slice::from_ref(&story_id), None, ("200", Some(html.clone())))},
             "/v1/related": {"post": op("The related block of an unsaved article", Some("read"), &filters[1..], Some("Article"), ("200", Some(json_of("Block"))))},
             "/v1/events": {"post": post_events},
             "/v1/users/{id}/recommendations": {"get": op("A reader's block", Some("read"), &[
