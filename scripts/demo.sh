@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job on the embedded default store: build readnext, ingest the
 # White House briefings, and print the filled RECOMMENDATION block of the
-# reference page. The first block comes from a lexical ingest, seconds
+# reference page, then its story so far. The first block comes from a lexical ingest, seconds
 # after the build; the vectors are filled in next, and the hybrid block
 # follows. Re-running it reuses what is built and stored: the build, the
 # model and the vectors are done once, and ingest updates in place.
@@ -27,3 +27,8 @@ scripts/fetch-model.sh
 "$BIN" --store "$STORE" embed
 echo "== The reference page's block, hybrid ($((SECONDS - START)) s since the start):"
 "$BIN" --store "$STORE" related --file "$SEED"
+
+# The story so far: the story the reference page belongs to (matched, not
+# stored), in date order, copies collapsed.
+echo "== The reference page's story so far:"
+"$BIN" --store "$STORE" story --file "$SEED"

@@ -44,6 +44,19 @@ impl Rules {
     }
 }
 
+/// Editorial rules on stories, stored and applied everywhere like pins.
+/// Stories are derived, so the rules name what stays: an article split off
+/// always starts a story of its own (later articles may join it), and a
+/// story merged into another is shown as part of it. A rule whose article
+/// or story is gone does nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct StoryRules {
+    /// Articles split off their story.
+    pub splits: std::collections::BTreeSet<String>,
+    /// Story merged away → the story it joins.
+    pub merges: std::collections::BTreeMap<String, String>,
+}
+
 /// What a reader's reads add up to, kept up to date as clicks arrive: how
 /// often they read each section, subsection and entity.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]

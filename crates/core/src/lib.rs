@@ -17,7 +17,7 @@ mod time;
 
 pub use article::{Analysis, Article, Entity, EntityKind, Keyphrase, RankInput, Term};
 pub use embedding::{TASTE_DECAY, add_to_taste, dot, normalize};
-pub use event::{Event, EventKind, Profile, Rules};
+pub use event::{Event, EventKind, Profile, Rules, StoryRules};
 pub use hash::{FastMap, FastSet, FnvHasher, fnv1a64, stable_id};
 pub use permits::{Permit, Permits};
 pub use pick::{Pick, Signal, Why};

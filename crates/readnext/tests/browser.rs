@@ -159,7 +159,9 @@ fn widget_renders_the_seed_block_escapes_titles_and_records_clicks() {
     let page = format!(
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>Host</title></head><body>\
          <h1>Hegseth threatens to enter Mexico militarily</h1><p>Article text.</p>\
-         <div data-readnext-article=\"{seed_id}\"></div><script src=\"{api}/widget.js\" async></script></body></html>"
+         <div data-readnext-article=\"{seed_id}\"></div>\
+         <div id=\"story\" data-readnext-article=\"{seed_id}\" data-readnext-story=\"true\" data-readnext-k=\"3\"></div>\
+         <script src=\"{api}/widget.js\" async></script></body></html>"
     );
     std::thread::spawn(move || {
         for mut conn in host.incoming().flatten() {
@@ -196,11 +198,21 @@ fn widget_renders_the_seed_block_escapes_titles_and_records_clicks() {
     let d = Driver { http: http.clone(), base: wd.clone(), session };
     d.call(reqwest::Method::POST, "/url", json!({"url": host_origin}));
 
-    let n = wait_for("the block to render", Duration::from_secs(30), || {
+    let n = wait_for("the blocks to render", Duration::from_secs(30), || {
         let n = d.script("return document.querySelectorAll('.readnext-pick').length");
-        (n.as_u64()? >= 8).then_some(n)
+        (n.as_u64()? >= 11).then_some(n)
     });
-    assert_eq!(n, 8, "eight slots");
+    assert_eq!(n, 11, "eight slots, and three of background under the story");
+    // The story so far: the seed's neighbours agree on the tariff story,
+    // shown in date order, all of it from 2025.
+    let dates = d.script(
+        "return Array.from(document.querySelectorAll('#story .readnext-entry time')).map(t => t.textContent.trim())",
+    );
+    let dates: Vec<String> = serde_json::from_value(dates).unwrap();
+    assert!(dates.len() >= 2 && dates.iter().all(|d| d.starts_with("2025-")), "{dates:?}");
+    assert!(dates.windows(2).all(|w| w[0] <= w[1]), "{dates:?}");
+    let heading = d.script("return document.querySelector('#story .readnext-story-title').textContent");
+    assert!(heading.as_str().is_some_and(|h| h.contains("Tariff")), "{heading}");
     let titles = d.script("return Array.from(document.querySelectorAll('.readnext-title')).map(a => a.textContent)");
     let titles: Vec<String> = serde_json::from_value(titles).unwrap();
     assert_eq!(titles[0], xss, "the hostile title is shown as text");

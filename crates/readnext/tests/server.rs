@@ -434,6 +434,46 @@ fn stories_their_fragment_and_the_story_block_over_http() {
         "published": "2025-03-06"});
     let (st, block) = body(key(c.post(url("/v1/related?story=true")), READER).json(&page).send().unwrap());
     assert_eq!((st, &block["story"]["id"]), (StatusCode::OK, &json!("q")), "an unsaved page finds its story: {block}");
+
+    // Editors split and merge, over the API (admin) and the editor page.
+    let split = url("/v1/rules/stories/split/sheinbaum");
+    assert_eq!(key(c.put(&split), READER).send().unwrap().status(), StatusCode::FORBIDDEN);
+    assert_eq!(key(c.put(url("/v1/rules/stories/split/nope")), ADMIN).send().unwrap().status(), StatusCode::NOT_FOUND);
+    let (st, rules) = body(key(c.put(&split), ADMIN).send().unwrap());
+    assert_eq!((st, &rules["stories"]["splits"]), (StatusCode::OK, &json!(["sheinbaum"])), "{rules}");
+    assert_eq!(body(c.get(url("/v1/articles/sheinbaum/story")).send().unwrap()).1["id"], "sheinbaum");
+    let merge = url("/v1/rules/stories/merges/baseball");
+    let (st, v) = body(key(c.put(&merge), ADMIN).json(&json!({"into": "nowhere"})).send().unwrap());
+    assert_eq!((st, error_code(&v)), (StatusCode::BAD_REQUEST, "invalid_field"), "{v}");
+    let (st, rules) = body(key(c.put(&merge), ADMIN).json(&json!({"into": "q"})).send().unwrap());
+    assert_eq!((st, &rules["stories"]["merges"]["baseball"]), (StatusCode::OK, &json!("q")), "{rules}");
+    assert_eq!(body(c.get(url("/v1/articles/baseball/story")).send().unwrap()).1["id"], "q");
+    assert_eq!(key(c.delete(&merge), ADMIN).send().unwrap().status(), StatusCode::OK);
+    assert_eq!(key(c.delete(&split), ADMIN).send().unwrap().status(), StatusCode::OK);
+    assert_eq!(body(c.get(url("/v1/articles/baseball/story")).send().unwrap()).1["id"], "baseball");
+    assert_eq!(body(c.get(url("/v1/articles/sheinbaum/story")).send().unwrap()).1["id"], "q");
+
+    let r = c.post(url("/ui/login")).form(&[("key", ADMIN)]).send().unwrap();
+    let cookie = r.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
+    let list = c.get(url("/ui/stories")).header("Cookie", &cookie).send().unwrap().text().unwrap();
+    assert!(list.contains("/ui/stories/q") && list.contains("/ui/stories/baseball"), "{list}");
+    let page = c.get(url("/ui/stories/q")).header("Cookie", &cookie).send().unwrap().text().unwrap();
+    assert!(page.contains("split off") && page.contains("&lt;script&gt;") && !page.contains("<script>alert"), "{page}");
+    let r = c
+        .post(url("/ui/rules"))
+        .header("Cookie", &cookie)
+        .form(&[("action", "split"), ("id", "tariffs")])
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(body(c.get(url("/v1/articles/tariffs/story")).send().unwrap()).1["id"], "tariffs");
+    let r = c
+        .post(url("/ui/rules"))
+        .header("Cookie", &cookie)
+        .form(&[("action", "merge"), ("id", "tariffs")])
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST, "a merge names the story it joins");
 }
 
 fn body_of(r: RequestBuilder) -> (StatusCode, Value) {

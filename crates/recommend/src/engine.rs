@@ -625,6 +625,7 @@ impl Engine {
             }
         }
         let mut guard = self.stories.write().unwrap_or_else(|p| p.into_inner());
+        let started = std::time::Instant::now();
         let index = match guard.take() {
             Some(index) => index,
             None => {
@@ -634,11 +635,21 @@ impl Engine {
                     features.insert(r.article.id.clone(), StoryFeatures::of(&r.article, &r.analysis, opts.lead_words));
                     Ok(())
                 })?;
-                StoryIndex::build(opts, features)
+                let read = started.elapsed().as_secs_f64();
+                let index = StoryIndex::build(opts, features, self.store.story_rules()?);
+                tracing::info!(
+                    articles = index.len(),
+                    read_secs = read,
+                    assign_secs = started.elapsed().as_secs_f64() - read,
+                    "stories built"
+                );
+                index
             }
         };
         let index = guard.insert(index);
-        index.refresh();
+        if index.refresh() {
+            tracing::info!(articles = index.len(), secs = started.elapsed().as_secs_f64(), "stories assigned again");
+        }
         Ok(f(index))
     }
 
@@ -688,6 +699,19 @@ impl Engine {
         let mut owners: Vec<String> = Vec::new();
         let mut shown: Vec<&str> = Vec::new();
         let mut unblocked: Vec<&str> = Vec::new();
+        let story_rules = writes.iter().zip(applied).any(|(w, a)| {
+            *a == Applied::Changed
+                && matches!(
+                    w,
+                    Write::SplitStory(_) | Write::MergeStories { .. } | Write::UnsplitStory(_) | Write::UnmergeStory(_)
+                )
+        });
+        if story_rules {
+            let rules = self.store.story_rules()?;
+            if let Some(index) = self.stories.write().unwrap_or_else(|p| p.into_inner()).as_mut() {
+                index.set_rules(rules);
+            }
+        }
         for (w, a) in writes.iter().zip(applied) {
             if *a != Applied::Changed {
                 continue;

@@ -180,6 +180,8 @@ struct Building {
     newest: Option<i64>,
     /// Merged into another story (its index).
     merged_into: Option<usize>,
+    /// Started by an article an editor split off: never merged.
+    split: bool,
 }
 
 /// Groups a stream of articles into stories ([module docs](self)).
@@ -195,6 +197,15 @@ pub struct StoryAssigner {
     stories: Vec<Building>,
     /// Article index → story index (before following merges).
     story_of: Vec<usize>,
+    /// The stories that may still take articles, in the order they
+    /// started: while the dated articles come in time order, a story gone
+    /// quiet before the newest one can never take another and leaves this
+    /// list, so an assignment costs the open stories, not all of them.
+    open_list: Vec<usize>,
+    /// The newest dated article so far, and whether every dated article
+    /// came at or after the ones before it.
+    watermark: Option<i64>,
+    in_order: bool,
     ids: Vec<String>,
 }
 
@@ -208,6 +219,9 @@ impl StoryAssigner {
             recent_df: FastMap::default(),
             stories: Vec::new(),
             story_of: Vec::new(),
+            open_list: Vec::new(),
+            watermark: None,
+            in_order: true,
             ids: Vec::new(),
         }
     }
@@ -222,6 +236,12 @@ impl StoryAssigner {
     /// Assigns an article given what the assigner reads of it
     /// ([`StoryFeatures::of`]); returns its story's id.
     pub fn add_features(&mut self, id: &str, f: &StoryFeatures) -> String {
+        self.add_with(id, f, false)
+    }
+
+    /// [`StoryAssigner::add_features`], where `split` (an editor split the
+    /// article off its story) makes the article start a story of its own.
+    pub fn add_with(&mut self, id: &str, f: &StoryFeatures, split: bool) -> String {
         // The article counts in the statistics it is weighed with, as a
         // store's statistics count an article once it is written.
         self.stats.docs += 1;
@@ -255,7 +275,23 @@ impl StoryAssigner {
         // Best and second-best open story.
         let mut best: Option<(usize, f32)> = None;
         let mut second: Option<(usize, f32)> = None;
-        for (i, s) in self.stories.iter().enumerate() {
+        if let Some(p) = published {
+            if self.watermark.is_some_and(|w| p < w) {
+                self.in_order = false;
+            }
+            self.watermark = Some(self.watermark.map_or(p, |w| w.max(p)));
+        }
+        if self.in_order
+            && let Some(w) = self.watermark
+        {
+            let (stories, quiet) = (&self.stories, self.opts.quiet_days * 86_400.0);
+            self.open_list.retain(|&i| {
+                let s = &stories[i];
+                s.merged_into.is_none() && s.newest.is_none_or(|n| (w - n) as f64 <= quiet)
+            });
+        }
+        for &i in &self.open_list {
+            let s = &self.stories[i];
             if s.merged_into.is_some() || !self.open(s, published) {
                 continue;
             }
@@ -269,6 +305,7 @@ impl StoryAssigner {
         }
         let index = self.ids.len();
         self.ids.push(id.to_string());
+        let best = if split { None } else { best };
         let story = match best {
             Some((i, sim)) if sim >= self.opts.join => i,
             _ => {
@@ -279,7 +316,9 @@ impl StoryAssigner {
                     ents: Centroid::default(),
                     newest: None,
                     merged_into: None,
+                    split,
                 });
+                self.open_list.push(self.stories.len() - 1);
                 self.stories.len() - 1
             }
         };
@@ -367,6 +406,10 @@ impl StoryAssigner {
 
     fn maybe_merge(&mut self, a: usize, b: usize) {
         let (sa, sb) = (&self.stories[a], &self.stories[b]);
+        if sa.split || sb.split {
+            // An editor said the split article's story is not the other one.
+            return;
+        }
         let share = self.opts.entity_share;
         let sim = (1.0 - share) * sa.text.cosine_with(&sb.text) + share * sa.ents.cosine_with(&sb.ents);
         if sim < self.opts.merge {
@@ -383,6 +426,7 @@ impl StoryAssigner {
                 ents: Centroid::default(),
                 newest: None,
                 merged_into: Some(keep),
+                split: false,
             },
         );
         let k = &mut self.stories[keep];

@@ -13,7 +13,7 @@
 //!   order, so a restart, which rebuilds, gives every story the same id.
 //!   Only deleting a story's first article moves its id (to the next one's).
 
-use readnext_core::{Article, FastMap, Pick, Story, StoryEntry, format_date};
+use readnext_core::{Article, FastMap, Pick, Story, StoryEntry, StoryRules, format_date};
 use readnext_store::Record;
 
 use crate::stories::{StoryAssigner, StoryFeatures, StoryOptions};
@@ -38,11 +38,13 @@ pub(crate) struct StoryIndex {
     last: Option<(i64, String)>,
     /// Whether the assignment is behind `features`.
     dirty: bool,
+    /// The editors' splits and merges.
+    rules: StoryRules,
 }
 
 impl StoryIndex {
     /// The stories of `features`, assigned in order.
-    pub(crate) fn build(opts: StoryOptions, features: FastMap<String, StoryFeatures>) -> StoryIndex {
+    pub(crate) fn build(opts: StoryOptions, features: FastMap<String, StoryFeatures>, rules: StoryRules) -> StoryIndex {
         let mut index = StoryIndex {
             assigner: StoryAssigner::new(opts.clone()),
             opts,
@@ -50,6 +52,7 @@ impl StoryIndex {
             index_of: FastMap::default(),
             last: None,
             dirty: true,
+            rules,
         };
         index.refresh();
         index
@@ -72,7 +75,7 @@ impl StoryIndex {
         let mut assigner = StoryAssigner::new(self.opts.clone());
         let mut index_of = FastMap::default();
         for (i, ((_, id), f)) in order.iter().enumerate() {
-            assigner.add_features(id, f);
+            assigner.add_with(id, f, self.rules.splits.contains(id.as_str()));
             index_of.insert(id.clone(), i);
         }
         self.last = order.last().map(|(k, _)| k.clone());
@@ -80,6 +83,11 @@ impl StoryIndex {
         self.index_of = index_of;
         self.dirty = false;
         true
+    }
+
+    /// How many articles it holds.
+    pub(crate) fn len(&self) -> usize {
+        self.features.len()
     }
 
     /// Whether a read must [`refresh`](Self::refresh) first.
@@ -96,7 +104,7 @@ impl StoryIndex {
                 let k = key(id, &f);
                 if !self.dirty && self.last.as_ref().is_none_or(|last| k > *last) {
                     let i = self.index_of.len();
-                    self.assigner.add_features(id, &f);
+                    self.assigner.add_with(id, &f, self.rules.splits.contains(id));
                     self.index_of.insert(id.to_string(), i);
                     self.last = Some(k);
                 } else {
@@ -114,16 +122,55 @@ impl StoryIndex {
         }
     }
 
+    /// New editorial rules: everything is assigned again at the next read.
+    pub(crate) fn set_rules(&mut self, rules: StoryRules) {
+        if rules != self.rules {
+            self.rules = rules;
+            self.dirty = true;
+        }
+    }
+
+    /// The story a story is shown as, following the editors' merges (a
+    /// merge into a story that is gone, or a cycle, stops where it is).
+    fn merged(&self, story: String) -> String {
+        let mut at = story;
+        for _ in 0..self.rules.merges.len() {
+            match self.rules.merges.get(&at) {
+                Some(into) if self.is_story(into) && *into != at => at = into.clone(),
+                _ => break,
+            }
+        }
+        at
+    }
+
+    /// Whether `id` is the id of a story as assigned (merged or not).
+    pub(crate) fn is_story(&self, id: &str) -> bool {
+        self.index_of.get(id).is_some_and(|&i| self.assigner.story_id(i) == id)
+    }
+
     /// The story id of a stored article.
     pub(crate) fn story_of(&self, id: &str) -> Option<String> {
-        self.index_of.get(id).map(|&i| self.assigner.story_id(i))
+        self.index_of.get(id).map(|&i| self.merged(self.assigner.story_id(i)))
     }
 
     /// The ids of the articles of the story of article `id` (a story id is
-    /// its first article's id), in assignment order.
+    /// its first article's id), with the stories merged into it, in
+    /// assignment order.
     pub(crate) fn members(&self, id: &str) -> Vec<String> {
         let Some(&i) = self.index_of.get(id) else { return Vec::new() };
-        self.assigner.members_of(i).iter().map(|&m| self.assigner.article_id(m).to_string()).collect()
+        if self.rules.merges.is_empty() {
+            return self.assigner.members_of(i).iter().map(|&m| self.assigner.article_id(m).to_string()).collect();
+        }
+        let Some(story) = self.story_of(id) else { return Vec::new() };
+        let mut all: Vec<usize> = self
+            .assigner
+            .stories()
+            .into_iter()
+            .filter(|(s, _)| self.merged(s.to_string()) == story)
+            .flat_map(|(_, m)| m.iter().copied())
+            .collect();
+        all.sort_unstable();
+        all.into_iter().map(|m| self.assigner.article_id(m).to_string()).collect()
     }
 
     /// How central article `id` is to its story (its text cosine with the
@@ -142,15 +189,23 @@ impl StoryIndex {
         best.filter(|(_, sim)| *sim >= self.opts.join)
     }
 
-    /// Every story: its id and its articles' ids.
+    /// Every story (merged ones within the story they joined): its id and
+    /// its articles' ids.
     pub(crate) fn all(&self) -> Vec<(String, Vec<String>)> {
-        self.assigner
-            .stories()
-            .into_iter()
-            .map(|(id, members)| {
-                (id.to_string(), members.iter().map(|&m| self.assigner.article_id(m).to_string()).collect())
-            })
-            .collect()
+        let mut out: Vec<(String, Vec<String>)> = Vec::new();
+        let mut at: FastMap<String, usize> = FastMap::default();
+        for (id, members) in self.assigner.stories() {
+            let story = self.merged(id.to_string());
+            let ids = members.iter().map(|&m| self.assigner.article_id(m).to_string());
+            match at.get(&story) {
+                Some(&k) => out[k].1.extend(ids),
+                None => {
+                    at.insert(story.clone(), out.len());
+                    out.push((story, ids.collect()));
+                }
+            }
+        }
+        out
     }
 
     /// Publication time of a stored article.
@@ -206,15 +261,15 @@ impl Engine {
     }
 
     /// The story `id` (a story's id is its first article's id), with its
-    /// whole timeline; `None` when no story has that id.
+    /// whole timeline; a story an editor merged into another is shown as
+    /// that one. `None` when no story has that id.
     pub fn story(&self, id: &str, now_ms: i64) -> Result<Option<Story>> {
-        let Some(members) =
-            self.with_stories(|ix| (ix.story_of(id).as_deref() == Some(id)).then(|| members_with_centrality(ix, id)))?
-        else {
-            return Ok(None);
-        };
+        let found = self.with_stories(|ix| {
+            ix.is_story(id).then(|| ix.story_of(id)).flatten().map(|s| (members_with_centrality(ix, id), s))
+        })?;
+        let Some((members, story)) = found else { return Ok(None) };
         let trend = self.trend_map(now_ms, STORY_WINDOW_MS);
-        self.story_view(id.to_string(), members, &trend, 0).map(Some)
+        self.story_view(story, members, &trend, 0).map(Some)
     }
 
     /// The story of the stored article `id`.
@@ -246,26 +301,31 @@ impl Engine {
             ix.matching(&f).map(|(s, _)| (members_with_centrality(ix, &s), s))
         })?;
         if found.is_none() {
-            let query = self.query_for_article(article, false)?;
-            let opts = crate::RelatedOptions { k: VOTE_PICKS, ..Default::default() };
-            let picks = self.related(&query, &opts)?;
-            found = self.with_stories(|ix| {
-                let stories: Vec<Option<String>> = picks.iter().map(|p| ix.story_of(&p.id)).collect();
-                let mut best: Option<(usize, usize, &str)> = None;
-                for (rank, s) in stories.iter().enumerate() {
-                    let Some(s) = s else { continue };
-                    let votes = stories.iter().filter(|o| o.as_deref() == Some(s.as_str())).count();
-                    if votes >= VOTE_MIN && best.is_none_or(|(v, _, _)| votes > v) {
-                        best = Some((votes, rank, s.as_str()));
-                    }
-                }
-                tracing::debug!(?stories, ?best, "stories of an unsaved article's best picks");
-                best.map(|(_, _, s)| (members_with_centrality(ix, s), s.to_string()))
-            })?;
+            found = self.voted_story(&self.query_for_article(article, false)?)?;
         }
         let Some((members, story)) = found else { return Ok(None) };
         let trend = self.trend_map(now_ms, STORY_WINDOW_MS);
         self.story_view(story, members, &trend, 0).map(Some)
+    }
+
+    /// The story that holds the most, and at least [`VOTE_MIN`], of the
+    /// query's [`VOTE_PICKS`] best related picks, with its members.
+    fn voted_story(&self, query: &crate::Query) -> Result<Option<(Members, String)>> {
+        let opts = crate::RelatedOptions { k: VOTE_PICKS, ..Default::default() };
+        let picks = self.related(query, &opts)?;
+        self.with_stories(|ix| {
+            let stories: Vec<Option<String>> = picks.iter().map(|p| ix.story_of(&p.id)).collect();
+            let mut best: Option<(usize, &str)> = None;
+            for s in stories.iter().flatten() {
+                let votes = stories.iter().filter(|o| o.as_deref() == Some(s.as_str())).count();
+                // Ties go to the better-ranked pick: the first seen.
+                if votes >= VOTE_MIN && best.is_none_or(|(v, _)| votes > v) {
+                    best = Some((votes, s.as_str()));
+                }
+            }
+            tracing::debug!(?stories, ?best, "stories of an article's best picks");
+            best.map(|(_, s)| (members_with_centrality(ix, s), s.to_string()))
+        })
     }
 
     /// Recent or trending stories.
@@ -317,9 +377,9 @@ impl Engine {
     }
 
     /// The related block as "the story so far" plus background: the
-    /// query's story (stored or matched), and up to `opts.k` related picks
-    /// from outside it, marked picks of the story being left to the
-    /// timeline. `page` is the unsaved article of a query that is not
+    /// query's story (stored or matched; for a stored article alone in its
+    /// story, the story its neighbours agree on, as for an unsaved page),
+    /// and up to `opts.k` related picks from outside it. `page` is the unsaved article of a query that is not
     /// stored (without it, such a query has no story).
     pub fn story_block(
         &self,
@@ -329,7 +389,22 @@ impl Engine {
         now_ms: i64,
     ) -> Result<(Option<Story>, Vec<Pick>)> {
         let story = match (&query.id, page) {
-            (Some(id), _) => Some(self.story_of_article(id, now_ms)?),
+            (Some(id), _) => {
+                let own = self.story_of_article(id, now_ms)?;
+                // A story of one has no story so far to show: the block shows
+                // the story the article's neighbours agree on, as for an
+                // unsaved page.
+                if own.articles > 1 {
+                    Some(own)
+                } else {
+                    match self.voted_story(query)? {
+                        Some((members, s)) => {
+                            Some(self.story_view(s, members, &self.trend_map(now_ms, STORY_WINDOW_MS), 0)?)
+                        }
+                        None => Some(own),
+                    }
+                }
+            }
             (None, Some(page)) => self.story_for_article(page, now_ms)?,
             (None, None) => None,
         };
@@ -364,7 +439,7 @@ impl Engine {
     fn story_view(
         &self,
         id: String,
-        members: Vec<(String, f32)>,
+        members: Members,
         trend: &FastMap<String, f32>,
         timeline: usize,
     ) -> Result<Story> {
@@ -448,8 +523,11 @@ impl Engine {
     }
 }
 
+/// A story's article ids, each with how central it is.
+type Members = Vec<(String, f32)>;
+
 /// The members of the story of `id` with how central each is.
-fn members_with_centrality(ix: &StoryIndex, id: &str) -> Vec<(String, f32)> {
+fn members_with_centrality(ix: &StoryIndex, id: &str) -> Members {
     ix.members(id)
         .into_iter()
         .map(|m| {
@@ -517,11 +595,12 @@ mod tests {
         let rebuilt = StoryIndex::build(
             StoryOptions::default(),
             stream().into_iter().map(|(id, f)| (id.to_string(), f)).collect(),
+            StoryRules::default(),
         );
         assert_eq!(rebuilt.story_of("a3").as_deref(), Some("a1"));
         assert_eq!(rebuilt.story_of("b2").as_deref(), Some("b1"));
         // In order: every write is assigned at once.
-        let mut live = StoryIndex::build(StoryOptions::default(), FastMap::default());
+        let mut live = StoryIndex::build(StoryOptions::default(), FastMap::default(), StoryRules::default());
         for (id, f) in stream() {
             live.upsert(id, f);
             assert!(!live.is_dirty(), "{id} came in order");
@@ -529,7 +608,7 @@ mod tests {
         assert_eq!(stories(&live), stories(&rebuilt));
         // Backwards: each write but the first is out of order, and a read
         // after a refresh sees the same stories with the same ids.
-        let mut back = StoryIndex::build(StoryOptions::default(), FastMap::default());
+        let mut back = StoryIndex::build(StoryOptions::default(), FastMap::default(), StoryRules::default());
         for (id, f) in stream().into_iter().rev() {
             back.upsert(id, f);
         }
@@ -543,6 +622,7 @@ mod tests {
         let mut index = StoryIndex::build(
             StoryOptions::default(),
             stream().into_iter().map(|(id, f)| (id.to_string(), f)).collect(),
+            StoryRules::default(),
         );
         let (id, same) = stream().remove(2);
         index.upsert(id, same);

@@ -886,3 +886,43 @@ fn related_picks_from_the_query_story_say_same_story_and_an_unsaved_page_finds_i
         .collect();
     assert!(background.iter().all(|p| !members.contains(&p.id.as_str())), "background is from outside the story");
 }
+
+#[test]
+fn an_editor_splits_an_article_off_a_story_and_merges_stories_and_the_rules_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let engine = Engine::open(dir.path()).unwrap();
+        engine.write(&corpus()).unwrap();
+        assert_eq!(engine.story_of_article("sheinbaum", 0).unwrap().id, "q");
+        engine.write(&[Write::SplitStory("sheinbaum".into())]).unwrap();
+        let own = engine.story_of_article("sheinbaum", 0).unwrap();
+        assert_eq!((own.id.as_str(), own.articles), ("sheinbaum", 1), "split off: a story of its own");
+        assert!(engine.story_of_article("q", 0).unwrap().timeline.iter().all(|e| e.id != "sheinbaum"));
+        // Merging baseball's story into q's shows it as part of q's.
+        engine.write(&[Write::MergeStories { from: "baseball".into(), into: "q".into() }]).unwrap();
+        assert_eq!(engine.story_of_article("baseball", 0).unwrap().id, "q");
+        assert_eq!(
+            engine.story("baseball", 0).unwrap().map(|s| s.id),
+            Some("q".into()),
+            "a merged id leads to its story"
+        );
+        let listed = engine
+            .stories(&crate::StoryQuery {
+                since: None,
+                k: 10,
+                order: crate::StoryOrder::Recent,
+                timeline: 0,
+                now_ms: 0,
+                window_ms: 1,
+            })
+            .unwrap();
+        let ids: Vec<&str> = listed.iter().map(|s| s.id.as_str()).collect();
+        assert!(ids.contains(&"q") && !ids.contains(&"baseball"), "{ids:?}");
+    }
+    let engine = Engine::open(dir.path()).unwrap();
+    assert_eq!(engine.story_of_article("sheinbaum", 0).unwrap().id, "sheinbaum", "the split is stored");
+    assert_eq!(engine.story_of_article("baseball", 0).unwrap().id, "q", "the merge is stored");
+    engine.write(&[Write::UnsplitStory("sheinbaum".into()), Write::UnmergeStory("baseball".into())]).unwrap();
+    assert_eq!(engine.story_of_article("sheinbaum", 0).unwrap().id, "q");
+    assert_eq!(engine.story_of_article("baseball", 0).unwrap().id, "baseball");
+}

@@ -2,7 +2,8 @@
    <script src="https://READNEXT/widget.js" async></script>.
    Optional attributes on the div: data-readnext-k (picks, default 8),
    data-readnext-reader (your own reader id), data-readnext-storage
-   ("local", the default, or "cookie"; first-party only).
+   ("local", the default, or "cookie"; first-party only),
+   data-readnext-story ("true": the story so far above the picks).
    No dependencies; every failure is silent so the host page never breaks. */
 (function () {
   "use strict";
@@ -48,14 +49,35 @@
       return n;
     }
     function safe(u) { return typeof u === "string" && /^(https?:\/\/|\/)/i.test(u) ? u : null; }
+    function story(box, st) {
+      var sec = document.createElement("section");
+      sec.className = "readnext-story";
+      sec.appendChild(text("h2", "readnext-story-title", "The story so far: " + st.title));
+      var ol = document.createElement("ol");
+      ol.className = "readnext-timeline";
+      (st.timeline || []).forEach(function (e) {
+        var li = document.createElement("li");
+        li.className = "readnext-entry";
+        li.setAttribute("data-readnext-id", e.id);
+        if (e.published) li.appendChild(text("time", "readnext-date", e.published + " "));
+        var a = text("a", "readnext-title", e.title);
+        a.href = safe(e.url) || "#";
+        li.appendChild(a);
+        if (e.copies && e.copies.length) li.appendChild(text("span", "readnext-copies", " +" + e.copies.length));
+        ol.appendChild(li);
+      });
+      sec.appendChild(ol);
+      box.appendChild(sec);
+    }
     function render(el, block) {
       var user = readerId(el);
       var picks = block.picks || [];
-      if (!picks.length) return;
+      if (!picks.length && !block.story) return;
       var slate = picks.map(function (p) { return p.id; });
       var box = document.createElement("section");
       box.className = "readnext-block";
-      box.appendChild(text("h2", "readnext-heading", "Recommended"));
+      if (block.story) story(box, block.story);
+      box.appendChild(text("h2", "readnext-heading", block.story ? "Background" : "Recommended"));
       var ol = document.createElement("ol");
       ol.className = "readnext-picks";
       picks.forEach(function (p, i) {
@@ -79,14 +101,15 @@
       box.appendChild(ol);
       el.textContent = "";
       el.appendChild(box);
-      send(picks.map(function (p, i) { return { user: user, article: p.id, type: "impression", position: i, slate: slate }; }));
+      if (picks.length) send(picks.map(function (p, i) { return { user: user, article: p.id, type: "impression", position: i, slate: slate }; }));
     }
     function load(el) {
       var id = el.getAttribute("data-readnext-article");
       if (!id || el.getAttribute("data-readnext-done")) return;
       el.setAttribute("data-readnext-done", "1");
       var k = parseInt(el.getAttribute("data-readnext-k") || "8", 10) || 8;
-      fetch(base + "/v1/articles/" + encodeURIComponent(id) + "/related?k=" + k)
+      var asStory = el.getAttribute("data-readnext-story") === "true" ? "&story=true" : "";
+      fetch(base + "/v1/articles/" + encodeURIComponent(id) + "/related?k=" + k + asStory)
         .then(function (r) { return r.ok ? r.json() : null; })
         .then(function (b) { if (b) render(el, b); })
         .catch(function () {});

@@ -55,6 +55,8 @@ pub(crate) fn routes() -> Router<Shared> {
         .route("/v1/rules", get(get_rules))
         .route("/v1/rules/pins/{owner}", put(put_pins))
         .route("/v1/rules/blocked/{id}", put(block).delete(unblock))
+        .route("/v1/rules/stories/split/{id}", put(split_story).delete(unsplit_story))
+        .route("/v1/rules/stories/merges/{from}", put(merge_stories).delete(unmerge_story))
 }
 
 type Params = Query<HashMap<String, String>>;
@@ -606,13 +608,18 @@ async fn forget_user(State(s): State<Shared>, Path(user): Path<String>) -> Resul
 }
 
 /// The rules as the API answers them.
-fn rules_json(rules: &Rules) -> Result<Json<Value>, ApiError> {
-    Ok(Json(serde_json::to_value(rules).map_err(ApiError::internal)?))
+/// The pins and blocks, with the story rules under `stories`.
+fn rules_json(engine: &readnext_recommend::Engine) -> Result<Json<Value>, ApiError> {
+    let rules: Rules = (*engine.rules()?).clone();
+    let mut v = serde_json::to_value(rules).map_err(ApiError::internal)?;
+    v["stories"] =
+        serde_json::to_value(engine.store().story_rules().map_err(ApiError::internal)?).map_err(ApiError::internal)?;
+    Ok(Json(v))
 }
 
 async fn get_rules(State(s): State<Shared>) -> Result<Json<Value>, ApiError> {
     let engine = s.engine.clone();
-    blocking(move || rules_json(&*engine.rules()?)).await
+    blocking(move || rules_json(&engine)).await
 }
 
 /// Applies a rule write and answers the new rules.
@@ -620,9 +627,58 @@ async fn edit_rules(s: &Shared, w: Write) -> Result<Json<Value>, ApiError> {
     let engine = s.engine.clone();
     blocking(move || {
         engine.write(&[w])?;
-        rules_json(&*engine.rules()?)
+        rules_json(&engine)
     })
     .await
+}
+
+/// 404 unless `id` is a stored article.
+async fn stored_article(s: &Shared, id: &str) -> Result<(), ApiError> {
+    let engine = s.engine.clone();
+    let i = id.to_string();
+    if blocking(move || engine.store().get(&i).map_err(ApiError::internal)).await?.is_none() {
+        return Err(ApiError::not_found(format!("no article with id {id:?}")));
+    }
+    Ok(())
+}
+
+async fn split_story(State(s): State<Shared>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    stored_article(&s, &id).await?;
+    edit_rules(&s, Write::SplitStory(id)).await
+}
+
+async fn unsplit_story(State(s): State<Shared>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    edit_rules(&s, Write::UnsplitStory(id)).await
+}
+
+/// `PUT /v1/rules/stories/merges/{from}` with `{"into": STORY}`.
+async fn merge_stories(
+    State(s): State<Shared>,
+    Path(from): Path<String>,
+    b: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Into {
+        into: String,
+    }
+    let bytes = body(&s, b)?;
+    let Into { into } = parse_json(&bytes)?;
+    if into == from {
+        return Err(ApiError::field("into", "a story cannot merge into itself"));
+    }
+    let engine = s.engine.clone();
+    let (f, i) = (from.clone(), into.clone());
+    let found = blocking(move || Ok((engine.story(&f, 0)?.is_some(), engine.story(&i, 0)?.is_some()))).await?;
+    match found {
+        (false, _) => Err(ApiError::not_found(format!("no story with id {from:?}"))),
+        (_, false) => Err(ApiError::field("into", format!("no story with id {into:?}"))),
+        _ => edit_rules(&s, Write::MergeStories { from, into }).await,
+    }
+}
+
+async fn unmerge_story(State(s): State<Shared>, Path(from): Path<String>) -> Result<Json<Value>, ApiError> {
+    edit_rules(&s, Write::UnmergeStory(from)).await
 }
 
 async fn put_pins(

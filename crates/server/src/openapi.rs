@@ -200,8 +200,14 @@ fn components() -> Value {
                 "picks": picks}},
             "Forgotten": {"type": "object", "required": ["user", "events_removed"], "properties": {
                 "user": {"type": "string"}, "events_removed": {"type": "integer"}}},
-            "Rules": {"type": "object", "required": ["pins", "blocked"], "properties": {
-                "pins": {"type": "object", "additionalProperties": strings}, "blocked": strings}},
+            "Rules": {"type": "object", "required": ["pins", "blocked", "stories"], "properties": {
+                "pins": {"type": "object", "additionalProperties": strings}, "blocked": strings,
+                "stories": {"type": "object", "required": ["splits", "merges"], "properties": {
+                    "splits": strings,
+                    "merges": {"type": "object", "additionalProperties": {"type": "string"},
+                               "description": "Story merged away → the story it joins"}}}}},
+            "MergeInto": {"type": "object", "required": ["into"], "additionalProperties": false, "properties": {
+                "into": {"type": "string", "description": "The story to show this one as part of"}}},
             "Ready": {"type": "object", "required": ["ready", "articles"], "properties": {
                 "ready": {"type": "boolean"}, "articles": {"type": "integer"}, "warm": {"type": "boolean"},
                 "index_lag": {"type": "integer"}}},
@@ -343,6 +349,16 @@ pub(crate) fn document() -> Value {
             "/v1/rules/blocked/{id}": {
                 "put": op("Block an article from every block", Some("admin"), std::slice::from_ref(&id), None, ("200", Some(json_of("Rules")))),
                 "delete": op("Unblock an article", Some("admin"), std::slice::from_ref(&id), None, ("200", Some(json_of("Rules")))),
+            },
+            "/v1/rules/stories/split/{id}": {
+                "put": op("Split an article off its story (it starts a story of its own)", Some("admin"), std::slice::from_ref(&id), None, ("200", Some(json_of("Rules")))),
+                "delete": op("Undo a split", Some("admin"), std::slice::from_ref(&id), None, ("200", Some(json_of("Rules")))),
+            },
+            "/v1/rules/stories/merges/{from}": {
+                "put": op("Show a story as part of another", Some("admin"),
+                    &[("from", "path", "The story merged away", json!({"type": "string"}))], Some("MergeInto"), ("200", Some(json_of("Rules")))),
+                "delete": op("Undo a merge", Some("admin"),
+                    &[("from", "path", "The story merged away", json!({"type": "string"}))], None, ("200", Some(json_of("Rules")))),
             },
             "/healthz": {"get": op("Liveness", None, &[], None, ("200", Some(text_plain.clone())))},
             "/readyz": {"get": readyz},

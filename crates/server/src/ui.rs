@@ -1,5 +1,7 @@
 //! The editor page: search articles, inspect any article's block with its
-//! scores and reasons, pin and block, and read the latest evaluation report.
+//! scores and reasons, pin and block, list stories and their timelines,
+//! split an article off a story or merge two, and read the latest
+//! evaluation report.
 //! Server-rendered HTML; every piece of article text goes through `escape`.
 
 use std::collections::HashMap;
@@ -22,6 +24,8 @@ pub(crate) fn routes() -> Router<Shared> {
     Router::new()
         .route("/ui", get(home))
         .route("/ui/articles/{id}", get(article))
+        .route("/ui/stories", get(stories))
+        .route("/ui/stories/{id}", get(story))
         .route("/ui/rules", axum::routing::post(rules))
         .route("/ui/report", get(report))
         .route("/ui/login", get(login_form).post(login))
@@ -35,7 +39,7 @@ fn page(title: &str, body: &str) -> Response {
              <style>body{{font:15px/1.45 system-ui,sans-serif;max-width:72rem;margin:1.5rem auto;padding:0 1rem}}\
              table{{border-collapse:collapse;width:100%}}td,th{{border-bottom:1px solid #ddd;padding:.35rem;text-align:left;vertical-align:top}}\
              .why{{color:#555}}.sig{{font:12px monospace;color:#777}}form.inline{{display:inline}}nav a{{margin-right:1rem}}</style>\
-             </head><body><nav><a href=\"/ui\">Articles</a><a href=\"/ui/report\">Evaluation report</a></nav><h1>{}</h1>{}</body></html>",
+             </head><body><nav><a href=\"/ui\">Articles</a><a href=\"/ui/stories\">Stories</a><a href=\"/ui/report\">Evaluation report</a></nav><h1>{}</h1>{}</body></html>",
             escape(title),
             escape(title),
             body
@@ -200,12 +204,119 @@ async fn article(State(s): State<Shared>, Path(id): Path<String>) -> Result<Resp
     Ok(page(&a.title, &b))
 }
 
+async fn stories(State(s): State<Shared>) -> Result<Response, ApiError> {
+    let engine = s.engine.clone();
+    let (list, rules) = blocking(move || {
+        let q = readnext_recommend::StoryQuery {
+            since: None,
+            k: 50,
+            order: readnext_recommend::StoryOrder::Recent,
+            timeline: 1,
+            now_ms: now_ms(),
+            window_ms: 24 * 3_600_000,
+        };
+        Ok((engine.stories(&q)?, engine.store().story_rules().map_err(ApiError::internal)?))
+    })
+    .await?;
+    let mut b = String::from(
+        "<p>The 50 stories with the newest articles.</p><table><tr><th>Story</th><th>Articles</th><th>From</th><th>To</th><th>About</th></tr>",
+    );
+    for st in &list {
+        b.push_str(&format!(
+            "<tr><td><a href=\"/ui/stories/{}\">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td class=\"why\">{}</td></tr>",
+            url_part(&st.id),
+            escape(&st.title),
+            st.articles,
+            escape(st.first.as_deref().unwrap_or("")),
+            escape(st.last.as_deref().unwrap_or("")),
+            escape(&st.entities.join(", "))
+        ));
+    }
+    b.push_str("</table><h2>Story rules</h2><p>Split off: ");
+    if rules.splits.is_empty() {
+        b.push_str("none");
+    }
+    for id in &rules.splits {
+        b.push_str(&format!(
+            "<a href=\"/ui/articles/{0}\">{1}</a> <form class=\"inline\" method=\"post\" action=\"/ui/rules\">\
+             <input type=\"hidden\" name=\"action\" value=\"unsplit\"><input type=\"hidden\" name=\"id\" value=\"{1}\">\
+             <button>undo</button></form> ",
+            url_part(id),
+            escape(id)
+        ));
+    }
+    b.push_str("</p><p>Merged: ");
+    if rules.merges.is_empty() {
+        b.push_str("none");
+    }
+    for (from, into) in &rules.merges {
+        b.push_str(&format!(
+            "{} into <a href=\"/ui/stories/{}\">{}</a> <form class=\"inline\" method=\"post\" action=\"/ui/rules\">\
+             <input type=\"hidden\" name=\"action\" value=\"unmerge\"><input type=\"hidden\" name=\"id\" value=\"{}\">\
+             <button>undo</button></form> ",
+            escape(from),
+            url_part(into),
+            escape(into),
+            escape(from)
+        ));
+    }
+    b.push_str("</p>");
+    Ok(page("Stories", &b))
+}
+
+async fn story(State(s): State<Shared>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let engine = s.engine.clone();
+    let i = id.clone();
+    let Some(st) = blocking(move || Ok(engine.story(&i, now_ms())?)).await? else {
+        return Err(ApiError::not_found(format!("no story with id {id:?}")));
+    };
+    let mut b = format!(
+        "<p>{} articles, {} to {}, from {}.</p><p class=\"why\">About {}. Keyphrases: {}.</p>\
+         <table><tr><th>Published</th><th>Article</th><th>Copies</th><th></th></tr>",
+        st.articles,
+        escape(st.first.as_deref().unwrap_or("?")),
+        escape(st.last.as_deref().unwrap_or("?")),
+        escape(&st.sources.join(", ")),
+        escape(&st.entities.join(", ")),
+        escape(&st.keyphrases.join(", "))
+    );
+    for e in &st.timeline {
+        b.push_str(&format!(
+            "<tr><td>{}</td><td><a href=\"/ui/articles/{}\">{}</a></td><td>{}</td><td>\
+             <form class=\"inline\" method=\"post\" action=\"/ui/rules\"><input type=\"hidden\" name=\"action\" value=\"split\">\
+             <input type=\"hidden\" name=\"id\" value=\"{}\"><button>split off</button></form></td></tr>",
+            escape(e.published.as_deref().unwrap_or("")),
+            url_part(&e.id),
+            escape(&e.title),
+            e.copies.len(),
+            escape(&e.id)
+        ));
+    }
+    b.push_str(&format!(
+        "</table><form method=\"post\" action=\"/ui/rules\"><input type=\"hidden\" name=\"action\" value=\"merge\">\
+         <input type=\"hidden\" name=\"id\" value=\"{}\">Merge this story into story <input name=\"into\" size=\"24\" placeholder=\"story id\"> \
+         <button>merge</button></form>",
+        escape(&st.id)
+    ));
+    Ok(page(&st.title, &b))
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
 async fn rules(State(s): State<Shared>, Form(f): Form<HashMap<String, String>>) -> Result<Response, ApiError> {
     let action = f.get("action").cloned().unwrap_or_default();
     let id = f.get("id").map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
     let Some(id) = id else { return Err(ApiError::field("id", "is required")) };
     let owner = f.get("owner").map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
-    let back = format!("/ui/articles/{}", url_part(owner.as_deref().unwrap_or(&id)));
+    let into = f.get("into").map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+    let back = match action.as_str() {
+        "split" | "unsplit" => format!("/ui/stories/{}", url_part(&id)),
+        "merge" => format!("/ui/stories/{}", url_part(into.as_deref().unwrap_or(&id))),
+        "unmerge" => "/ui/stories".to_string(),
+        _ => format!("/ui/articles/{}", url_part(owner.as_deref().unwrap_or(&id))),
+    };
     let engine = s.engine.clone();
     blocking(move || {
         match (action.as_str(), owner) {
@@ -230,8 +341,30 @@ async fn rules(State(s): State<Shared>, Form(f): Form<HashMap<String, String>>) 
             ("unblock", _) => {
                 engine.write(&[Write::Unblock(id)])?;
             }
+            ("split", _) => {
+                if engine.store().get(&id).map_err(ApiError::internal)?.is_none() {
+                    return Err(ApiError::field("id", format!("no article with id {id:?}")));
+                }
+                engine.write(&[Write::SplitStory(id)])?;
+            }
+            ("unsplit", _) => {
+                engine.write(&[Write::UnsplitStory(id)])?;
+            }
+            ("merge", _) => {
+                let Some(into) = into else { return Err(ApiError::field("into", "is required")) };
+                if into == id || engine.story(&into, 0)?.is_none() {
+                    return Err(ApiError::field("into", format!("no other story with id {into:?}")));
+                }
+                engine.write(&[Write::MergeStories { from: id, into }])?;
+            }
+            ("unmerge", _) => {
+                engine.write(&[Write::UnmergeStory(id)])?;
+            }
             (other, _) => {
-                return Err(ApiError::field("action", format!("{other:?}: expected pin, unpin, block or unblock")));
+                return Err(ApiError::field(
+                    "action",
+                    format!("{other:?}: expected pin, unpin, block, unblock, split, unsplit, merge or unmerge"),
+                ));
             }
         }
         Ok(())

@@ -4,7 +4,7 @@
 //! reader (a profile reads a reader's recent history; forgetting a reader
 //! deletes exactly their rows). Both rows are written in one transaction.
 
-use readnext_core::{Analysis, Article, Event, EventKind, Profile, Rules, add_to_taste};
+use readnext_core::{Analysis, Article, Event, EventKind, Profile, Rules, StoryRules, add_to_taste};
 use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 
 use super::{Result, Store, Tx, Write, db_err, decode, encode, vector_bytes, vector_from_bytes};
@@ -24,6 +24,9 @@ pub(crate) const TASTES: TableDefinition<&str, &[u8]> = TableDefinition::new("ta
 /// Fitted models by name (the reader ranker), serialised by their owner.
 pub(crate) const MODELS: TableDefinition<&str, &[u8]> = TableDefinition::new("models");
 const RULES_KEY: &str = "rules";
+/// The story rules: a row of their own, so that the pins' row keeps its
+/// format.
+const STORY_RULES_KEY: &str = "story_rules";
 
 fn kind_byte(k: EventKind) -> u8 {
     match k {
@@ -163,6 +166,20 @@ impl Tx<'_> {
         t.insert(RULES_KEY, bytes.as_slice()).map_err(|e| db_err(path, e))?;
         Ok(super::Applied::Changed)
     }
+
+    /// Edits the story rules row.
+    pub(crate) fn edit_story_rules(&mut self, f: impl FnOnce(&mut StoryRules)) -> Result<super::Applied> {
+        let path = self.path;
+        let mut t = self.txn.open_table(RULES).map_err(|e| db_err(path, e))?;
+        let mut r: StoryRules = match t.get(STORY_RULES_KEY).map_err(|e| db_err(path, e))? {
+            Some(v) => decode("story rules", v.value())?,
+            None => StoryRules::default(),
+        };
+        f(&mut r);
+        let bytes = encode(&r, "story rules")?;
+        t.insert(STORY_RULES_KEY, bytes.as_slice()).map_err(|e| db_err(path, e))?;
+        Ok(super::Applied::Changed)
+    }
 }
 
 impl Store {
@@ -279,6 +296,16 @@ impl Store {
         match t.get(RULES_KEY).map_err(|e| self.err(e))? {
             Some(v) => decode("rules", v.value()),
             None => Ok(Rules::default()),
+        }
+    }
+
+    /// The editorial story rules.
+    pub fn story_rules(&self) -> Result<StoryRules> {
+        let txn = self.db.begin_read().map_err(|e| self.err(e))?;
+        let t = txn.open_table(RULES).map_err(|e| self.err(e))?;
+        match t.get(STORY_RULES_KEY).map_err(|e| self.err(e))? {
+            Some(v) => decode("story rules", v.value()),
+            None => Ok(StoryRules::default()),
         }
     }
 }

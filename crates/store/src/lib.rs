@@ -115,6 +115,19 @@ pub enum Write {
     Unblock(String),
     /// Erase everything recorded about a reader.
     Forget(String),
+    /// Split an article off its story: it starts a story of its own.
+    SplitStory(String),
+    /// Show the story `from` as part of the story `into`.
+    MergeStories {
+        /// The story merged away.
+        from: String,
+        /// The story it joins.
+        into: String,
+    },
+    /// Undo [`Write::SplitStory`].
+    UnsplitStory(String),
+    /// Undo [`Write::MergeStories`] of the story merged away.
+    UnmergeStory(String),
     /// Store a fitted model's bytes under a name, replacing the previous one.
     Model {
         /// The model's name.
@@ -722,6 +735,20 @@ impl<'t> Tx<'t> {
                 r.blocked.remove(id);
             }),
             Write::Forget(user) => self.forget(user).map(Applied::Forgotten),
+            Write::SplitStory(id) => self.edit_story_rules(|r| {
+                r.splits.insert(id.clone());
+            }),
+            Write::MergeStories { from, into } => self.edit_story_rules(|r| {
+                if from != into {
+                    r.merges.insert(from.clone(), into.clone());
+                }
+            }),
+            Write::UnsplitStory(id) => self.edit_story_rules(|r| {
+                r.splits.remove(id);
+            }),
+            Write::UnmergeStory(id) => self.edit_story_rules(|r| {
+                r.merges.remove(id);
+            }),
             Write::Model { name, bytes } => {
                 let mut t = self.txn.open_table(events::MODELS).map_err(|e| db_err(path, e))?;
                 t.insert(name.as_str(), bytes.as_slice()).map_err(|e| db_err(path, e))?;
