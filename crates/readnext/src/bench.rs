@@ -150,6 +150,7 @@ pub fn run(args: BenchArgs, model: &crate::ModelArgs) -> anyhow::Result<ExitCode
         outln!("  {} files failed to ingest", totals.failed_files);
     }
     store_bytes_per_article(&engine, stored)?;
+    stories_bench(&engine, lat.p50)?;
 
     if !args.no_baseline {
         baseline(&files, &ids)?;
@@ -409,6 +410,54 @@ fn scaled(data: &PathBuf, n: usize, queries: usize, keep: Option<&std::path::Pat
         "  synthetic: corpus repeated with perturbed ids, dates (+3 days a copy) and 5% of words; store {:.1} MiB, index {:.1} MiB (ingest excludes file reading, includes compaction)",
         mib(engine.store().stats()?.store_bytes),
         mib(engine.index().size_bytes())
+    );
+    stories_bench(&engine, lat.p50)?;
+    Ok(())
+}
+
+/// Articles whose assignment [`stories_bench`] times, one by one.
+const STORY_TAIL: usize = 500;
+
+/// The stories of a store: the rebuild from the store (what every start
+/// does), and what one new article costs the write path, its features and
+/// its assignment, for the newest articles in time order, each assigned
+/// after every older one, as a live newsroom's articles are. The related
+/// query's median of the same run is printed beside it.
+fn stories_bench(engine: &Engine, related_p50_ms: f64) -> anyhow::Result<()> {
+    use readnext_recommend::{StoryAssigner, StoryFeatures, StoryOptions};
+    let opts = StoryOptions::default();
+    let started = Instant::now();
+    let stories = engine.build_stories()?;
+    let rebuild_s = started.elapsed().as_secs_f64();
+
+    let mut keyed: Vec<((i64, String), StoryFeatures)> = Vec::new();
+    engine.store().for_each(|r| {
+        let f = StoryFeatures::of(&r.article, &r.analysis, opts.lead_words);
+        keyed.push(((f.published.unwrap_or(i64::MIN), r.article.id), f));
+        Ok(())
+    })?;
+    keyed.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    let tail = STORY_TAIL.min(keyed.len());
+    let (older, newest) = keyed.split_at(keyed.len() - tail);
+    let mut assigner = StoryAssigner::new(opts.clone());
+    for ((_, id), f) in older {
+        assigner.add_features(id, f);
+    }
+    let ids: Vec<&str> = newest.iter().map(|((_, id), _)| id.as_str()).collect();
+    let mut times = Vec::with_capacity(tail);
+    for rec in engine.store().get_many(&ids)?.into_iter().flatten() {
+        let t = Instant::now();
+        let f = StoryFeatures::of(&rec.article, &rec.analysis, opts.lead_words);
+        assigner.add_features(&rec.article.id, &f);
+        times.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    let lat = latency(times);
+    outln!(
+        "  stories: {stories} from {} articles, rebuilt from the store in {rebuild_s:.2} s; one new article (features + assignment, the newest {tail}): p50 {:.3} ms, p99 {:.3} ms ({:.2}x the related p50 of this run)",
+        keyed.len(),
+        lat.p50,
+        lat.p99,
+        lat.p50 / related_p50_ms.max(1e-9)
     );
     Ok(())
 }

@@ -436,13 +436,7 @@ impl Engine {
     }
 
     /// A story as readers see it, from its members' records.
-    fn story_view(
-        &self,
-        id: String,
-        members: Members,
-        trend: &FastMap<String, f32>,
-        timeline: usize,
-    ) -> Result<Story> {
+    fn story_view(&self, id: String, members: Members, trend: &FastMap<String, f32>, timeline: usize) -> Result<Story> {
         let ids: Vec<&str> = members.iter().map(|(m, _)| m.as_str()).collect();
         let mut records: Vec<(Record, f32)> = self
             .store()
