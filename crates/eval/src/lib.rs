@@ -25,9 +25,10 @@ pub use mind::{
 pub use report::{to_json, to_table, write_html};
 pub use run::{Embedded, EvalRun, SEED, SystemResult, build_engine, run_related, run_semeval};
 pub use stories::{
-    AGGLOMERATIVE_THRESHOLD, ClusterScores, LARGEST_SHOWN, LargestStory, Prf, SINGLE_PASS_THRESHOLD, StoriesReport,
-    StoryDoc, StoryOrder, StorySet, StorySizes, agglomerative, ari, b_cubed, ecbplus_stories, labeled_jsonl_stories,
-    lead_only, nmi, run_stories, score, single_pass, stories_table, stream_order, write_stories_html,
+    AGGLOMERATIVE_THRESHOLD, ClusterScores, DISSIMILAR_MIN, LARGEST_SHOWN, LargestStory, PairRates, PairStoriesReport,
+    Prf, SIMILAR_MAX, SINGLE_PASS_THRESHOLD, StoriesReport, StoryDoc, StoryOrder, StorySet, StorySizes, agglomerative,
+    ari, b_cubed, ecbplus_stories, labeled_jsonl_stories, lead_only, nmi, pair_rates_table, pair_story_rates,
+    run_stories, score, single_pass, stories_table, stream_order, write_stories_html,
 };
 
 use std::path::{Path, PathBuf};

@@ -556,9 +556,192 @@ pub fn stories_table(r: &StoriesReport) -> String {
     s
 }
 
+/// Pairs rated at most this `Overall` are "very similar" (SemEval-2022
+/// task 8: 1 very similar .. 4 very dissimilar).
+pub const SIMILAR_MAX: f64 = 1.5;
+/// Pairs rated at least this are "dissimilar".
+pub const DISSIMILAR_MIN: f64 = 3.5;
+
+/// How often the pairs of one language pair land in one story.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct PairRates {
+    /// `lang1-lang2`, as in the data, or `all`.
+    pub langs: String,
+    /// Very similar pairs, and how many of them share a story.
+    pub similar: usize,
+    /// Very similar pairs in one story.
+    pub similar_together: usize,
+    /// Dissimilar pairs.
+    pub dissimilar: usize,
+    /// Dissimilar pairs in one story.
+    pub dissimilar_together: usize,
+}
+
+impl PairRates {
+    /// Share of the very similar pairs in one story (0 when there are none).
+    pub fn similar_rate(&self) -> f64 {
+        self.similar_together as f64 / self.similar.max(1) as f64
+    }
+
+    /// Share of the dissimilar pairs in one story.
+    pub fn dissimilar_rate(&self) -> f64 {
+        self.dissimilar_together as f64 / self.dissimilar.max(1) as f64
+    }
+}
+
+/// `readnext eval stories --dataset semeval`: every article of the rated
+/// pairs streamed once, then, per system, how often the pairs land in one
+/// story.
+#[derive(Debug, Clone, Serialize)]
+pub struct PairStoriesReport {
+    /// Distinct articles streamed.
+    pub documents: usize,
+    /// Rated pairs.
+    pub pairs: usize,
+    /// Per system, the rates of each language pair asked for, then `all`.
+    pub systems: BTreeMap<String, Vec<PairRates>>,
+}
+
+/// Streams every distinct article of `pairs` (in the order they first
+/// appear) through the story assigner and the single-pass baseline, and
+/// counts, for the language pairs `langs` (and for all pairs), how many
+/// very similar and how many dissimilar pairs share a story. An article
+/// with no text is a story of its own.
+pub fn pair_story_rates<'a>(
+    pairs: &'a [crate::Pair],
+    langs: &[&str],
+    opts: &StoryOptions,
+) -> Result<PairStoriesReport, EvalError> {
+    // The same article recurs across pairs: stream it once.
+    let mut index: HashMap<u64, usize> = HashMap::new();
+    let mut docs: Vec<&'a Article> = Vec::new();
+    let mut ends: Vec<(usize, usize)> = Vec::with_capacity(pairs.len());
+    for p in pairs {
+        let mut place = |a: &'a Article| -> usize {
+            let key = readnext_core::fnv1a64(a.body.join("\n").as_bytes());
+            let next = docs.len();
+            let at = *index.entry(key).or_insert(next);
+            if at == next {
+                docs.push(a);
+            }
+            at
+        };
+        let x = place(&p.a);
+        let y = place(&p.b);
+        ends.push((x, y));
+    }
+
+    let mut assigner = StoryAssigner::new(opts.clone());
+    let mut story: Vec<String> = Vec::with_capacity(docs.len());
+    for (i, a) in docs.iter().enumerate() {
+        story.push(match assigner.add(a) {
+            Ok(id) => id,
+            // No words to compare: a story of its own.
+            Err(_) => format!("empty-{i}"),
+        });
+    }
+    // Merges after an article was added move its story: read them at the end.
+    let mut k = 0;
+    for s in story.iter_mut() {
+        if !s.starts_with("empty-") {
+            *s = assigner.story_id(k);
+            k += 1;
+        }
+    }
+    let texts: Vec<String> = docs.iter().map(|a| format!("{}\n{}", a.title, a.body.join("\n"))).collect();
+    let baseline = single_pass(&Tfidf::new(&LexCorpus::new(&texts)), SINGLE_PASS_THRESHOLD);
+
+    let rates = |together: &dyn Fn(usize, usize) -> bool| -> Vec<PairRates> {
+        let mut out: Vec<PairRates> = Vec::new();
+        for name in langs.iter().copied().chain(std::iter::once("all")) {
+            let mut r = PairRates {
+                langs: name.to_string(),
+                similar: 0,
+                similar_together: 0,
+                dissimilar: 0,
+                dissimilar_together: 0,
+            };
+            for (p, &(x, y)) in pairs.iter().zip(&ends) {
+                if name != "all" && format!("{}-{}", p.lang1, p.lang2) != name {
+                    continue;
+                }
+                let same = together(x, y);
+                if p.overall <= SIMILAR_MAX {
+                    r.similar += 1;
+                    r.similar_together += usize::from(same);
+                } else if p.overall >= DISSIMILAR_MIN {
+                    r.dissimilar += 1;
+                    r.dissimilar_together += usize::from(same);
+                }
+            }
+            out.push(r);
+        }
+        out
+    };
+    let mut systems = BTreeMap::new();
+    systems.insert("readnext".to_string(), rates(&|x, y| story[x] == story[y]));
+    systems.insert("single_pass_tfidf".to_string(), rates(&|x, y| baseline[x] == baseline[y]));
+    Ok(PairStoriesReport { documents: docs.len(), pairs: pairs.len(), systems })
+}
+
+/// The pair rates as a Markdown table.
+pub fn pair_rates_table(r: &PairStoriesReport) -> String {
+    let mut s = format!(
+        "{} rated pairs, {} distinct articles streamed once; very similar: Overall <= {SIMILAR_MAX}, dissimilar: >= {DISSIMILAR_MIN}\n\n| system | pairs | very similar in one story | dissimilar in one story |\n|---|---|---|---|\n",
+        r.pairs, r.documents
+    );
+    for (name, rates) in &r.systems {
+        for x in rates {
+            s.push_str(&format!(
+                "| {name} | {} | {}/{} ({:.0}%) | {}/{} ({:.0}%) |\n",
+                x.langs,
+                x.similar_together,
+                x.similar,
+                100.0 * x.similar_rate(),
+                x.dissimilar_together,
+                x.dissimilar,
+                100.0 * x.dissimilar_rate()
+            ));
+        }
+    }
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pair_rates_count_pairs_of_one_story_by_rating_and_languages() {
+        let art = |id: &str, text: &str, lang: &str| Article {
+            id: id.into(),
+            body: vec![text.into()],
+            lang: Some(lang.into()),
+            ..Default::default()
+        };
+        let quake = "A strong earthquake hit Aceh province in Indonesia, killing ten people in Bener Meriah.";
+        let quake2 = "The toll of the Aceh earthquake in Indonesia rose as rescuers searched Bener Meriah.";
+        let rehab = "Actress Tara Reid has entered the Promises rehab centre in Malibu, her publicist said.";
+        let pair = |a: Article, b: Article, overall: f64| crate::Pair {
+            lang1: a.lang.clone().unwrap_or_default(),
+            lang2: b.lang.clone().unwrap_or_default(),
+            a,
+            b,
+            overall,
+        };
+        let pairs = vec![
+            pair(art("1", quake, "en"), art("2", quake2, "en"), 1.0),
+            pair(art("1", quake, "en"), art("3", rehab, "en"), 4.0),
+            pair(art("2", quake2, "en"), art("3", rehab, "en"), 2.5),
+        ];
+        let r = pair_story_rates(&pairs, &["en-en"], &StoryOptions::default()).unwrap();
+        assert_eq!((r.documents, r.pairs), (3, 3), "articles recurring across pairs are streamed once");
+        let en = &r.systems["readnext"][0];
+        assert_eq!(en.langs, "en-en");
+        assert_eq!((en.similar, en.similar_together, en.dissimilar, en.dissimilar_together), (1, 1, 1, 0));
+        assert_eq!(r.systems["readnext"][1].langs, "all");
+        assert!(pair_rates_table(&r).contains("| readnext | en-en | 1/1 (100%) | 0/1 (0%) |"));
+    }
 
     #[test]
     fn b_cubed_on_a_hand_computed_case() {

@@ -106,8 +106,10 @@ enum Task {
     /// code of the write path, and scores the stories against the gold
     /// ones (B-cubed, NMI, ARI), with the baselines of the same run.
     Stories {
-        /// Dataset kind: ecbplus or labeled-jsonl (a `story` or `event`
-        /// field per line).
+        /// Dataset kind: ecbplus, ecbplus-lead, labeled-jsonl (a `story` or
+        /// `event` field per line), or semeval (the rated pairs of
+        /// SemEval-2022 task 8: how often very similar and dissimilar pairs
+        /// land in one story).
         #[arg(long)]
         dataset: String,
         /// Path of the dataset (folder or file); defaults under $READNEXT_DATA.
@@ -243,10 +245,13 @@ pub fn run(args: EvalArgs, model: &crate::ModelArgs) -> anyhow::Result<ExitCode>
         } => {
             let path = data.unwrap_or_else(|| default_path(dataset.trim_end_matches("-lead")));
             let set = match dataset.as_str() {
-                "ecbplus" => readnext_eval::ecbplus_stories(&path)?,
-                "ecbplus-lead" => readnext_eval::lead_only(readnext_eval::ecbplus_stories(&path)?),
-                "labeled-jsonl" => readnext_eval::labeled_jsonl_stories(&path)?,
-                other => anyhow::bail!("unknown story dataset {other:?} (ecbplus, ecbplus-lead or labeled-jsonl)"),
+                "ecbplus" => Some(readnext_eval::ecbplus_stories(&path)?),
+                "ecbplus-lead" => Some(readnext_eval::lead_only(readnext_eval::ecbplus_stories(&path)?)),
+                "labeled-jsonl" => Some(readnext_eval::labeled_jsonl_stories(&path)?),
+                "semeval" => None,
+                other => {
+                    anyhow::bail!("unknown story dataset {other:?} (ecbplus, ecbplus-lead, labeled-jsonl or semeval)")
+                }
             };
             let mut opts = readnext_recommend::StoryOptions::default();
             if let Some(x) = join {
@@ -267,6 +272,17 @@ pub fn run(args: EvalArgs, model: &crate::ModelArgs) -> anyhow::Result<ExitCode>
             if let Some(x) = window {
                 opts.window = x;
             }
+            let Some(set) = set else {
+                // SemEval-2022 task 8 pairs: how often the rated pairs land
+                // in one story (the cross-lingual check).
+                let pairs = readnext_eval::semeval(&path)?;
+                let report = readnext_eval::pair_story_rates(&pairs, &["es-en", "es-es", "en-en"], &opts)?;
+                match format {
+                    Format::Table => print!("{}", readnext_eval::pair_rates_table(&report)),
+                    Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+                }
+                return Ok(ExitCode::SUCCESS);
+            };
             let (order, name) = match order {
                 StoryOrderArg::Given => (readnext_eval::StoryOrder::Given, "given".to_string()),
                 StoryOrderArg::Shuffled => {

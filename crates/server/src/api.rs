@@ -664,15 +664,13 @@ async fn merge_stories(
     }
     let bytes = body(&s, b)?;
     let Into { into } = parse_json(&bytes)?;
-    if into == from {
-        return Err(ApiError::field("into", "a story cannot merge into itself"));
-    }
     let engine = s.engine.clone();
     let (f, i) = (from.clone(), into.clone());
     let found = blocking(move || Ok((engine.story(&f, 0)?.is_some(), engine.story(&i, 0)?.is_some()))).await?;
     match found {
         (false, _) => Err(ApiError::not_found(format!("no story with id {from:?}"))),
-        (_, false) => Err(ApiError::field("into", format!("no story with id {into:?}"))),
+        (_, false) => Err(ApiError::not_found(format!("`into`: no story with id {into:?}"))),
+        // A story merged into itself: nothing to do (the store ignores it).
         _ => edit_rules(&s, Write::MergeStories { from, into }).await,
     }
 }

@@ -355,7 +355,7 @@ pub(crate) fn document() -> Value {
                 "delete": op("Undo a split", Some("admin"), std::slice::from_ref(&id), None, ("200", Some(json_of("Rules")))),
             },
             "/v1/rules/stories/merges/{from}": {
-                "put": op("Show a story as part of another", Some("admin"),
+                "put": op("Show a story as part of another (404 when either story is unknown; into itself changes nothing)", Some("admin"),
                     &[("from", "path", "The story merged away", json!({"type": "string"}))], Some("MergeInto"), ("200", Some(json_of("Rules")))),
                 "delete": op("Undo a merge", Some("admin"),
                     &[("from", "path", "The story merged away", json!({"type": "string"}))], None, ("200", Some(json_of("Rules")))),
