@@ -17,7 +17,7 @@ use crate::live::{Counters, Groups};
 use crate::options::RelatedOptions;
 use crate::rank::{self, Gate};
 use crate::stories::{StoryFeatures, StoryOptions};
-use crate::story_index::StoryIndex;
+use crate::story_index::{StoryIndex, StoryOp};
 use crate::vectors::CorpusStats;
 
 type Result<T> = std::result::Result<T, RecommendError>;
@@ -139,6 +139,15 @@ pub struct Engine {
     /// The stories of the stored articles, built on first use and then
     /// moved by every article write (see `story_index`).
     stories: RwLock<Option<StoryIndex>>,
+    /// While a build of the stories runs outside their lock: the changes
+    /// since its snapshot, replayed on what it built. Taken before
+    /// `stories` whenever both are.
+    story_ops: Mutex<Option<Vec<StoryOp>>>,
+    /// Held by the one build of the stories at a time.
+    story_build: Mutex<()>,
+    /// Whether something calls [`Engine::refresh_stories`] (then reads use
+    /// the stories as they are instead of assigning them again).
+    story_refresher: std::sync::atomic::AtomicBool,
 }
 
 impl Engine {
@@ -168,6 +177,9 @@ impl Engine {
             last_commit: Mutex::new(std::time::Instant::now()),
             stats_behind: std::sync::atomic::AtomicBool::new(false),
             stories: RwLock::new(None),
+            story_ops: Mutex::new(None),
+            story_build: Mutex::new(()),
+            story_refresher: std::sync::atomic::AtomicBool::new(false),
         };
         engine.load_stats()?;
         engine.sync_index()?;
@@ -596,72 +608,128 @@ impl Engine {
         self.mark_neighbours_stale(&ids)
     }
 
-    /// Moves the stories, once built, by the article writes: under the
-    /// stories' lock, so that a build running now (which reads the store
-    /// after taking it) and this write agree.
+    /// Moves the stories, once built, by the article writes.
     fn after_story_writes(&self, writes: &[Write], applied: &[Applied]) {
+        let lead_words = StoryOptions::default().lead_words;
+        let ops: Vec<StoryOp> = writes
+            .iter()
+            .zip(applied)
+            .filter_map(|(w, a)| match (w, a) {
+                (Write::Upsert(r), Applied::Inserted | Applied::Updated) => Some(StoryOp::Upsert(
+                    r.article.id.clone(),
+                    Arc::new(StoryFeatures::of(&r.article, &r.analysis, lead_words)),
+                )),
+                (Write::Delete(id), Applied::Deleted) => Some(StoryOp::Remove(id.clone())),
+                _ => None,
+            })
+            .collect();
+        self.apply_story_ops(ops);
+    }
+
+    /// Applies changes to the stories, and records them for a build running
+    /// beside them. Both locks are held together, so that a build's
+    /// snapshot either holds a change or records it.
+    fn apply_story_ops(&self, ops: Vec<StoryOp>) {
+        if ops.is_empty() {
+            return;
+        }
+        let mut recording = self.story_ops.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(r) = recording.as_mut() {
+            r.extend(ops.iter().cloned());
+        }
         let mut guard = self.stories.write().unwrap_or_else(|p| p.into_inner());
-        let Some(index) = guard.as_mut() else { return };
-        let lead_words = index.options().lead_words;
-        for (w, a) in writes.iter().zip(applied) {
-            match (w, a) {
-                (Write::Upsert(r), Applied::Inserted | Applied::Updated) => {
-                    index.upsert(&r.article.id, StoryFeatures::of(&r.article, &r.analysis, lead_words));
-                }
-                (Write::Delete(id), Applied::Deleted) => index.remove(id),
-                _ => {}
-            }
+        if let Some(index) = guard.as_mut() {
+            ops.into_iter().for_each(|op| index.apply(op));
         }
     }
 
-    /// Runs `f` on the stories, up to date with every acknowledged write:
-    /// built from the store on first use, assigned again if a write left
-    /// them dirty.
-    pub(crate) fn with_stories<T>(&self, f: impl FnOnce(&StoryIndex) -> T) -> Result<T> {
-        {
+    /// Builds the stories from the store (`from_store`, when they are not
+    /// built), or assigns them again from the kept features when a write
+    /// left them dirty, outside the stories' lock: reads use the old
+    /// stories and writes go on meanwhile (their changes are recorded and
+    /// replayed on the new ones). Returns whether it built anything.
+    pub(crate) fn rebuild_stories(&self, from_store: bool) -> Result<bool> {
+        let _one = self.story_build.lock().unwrap_or_else(|p| p.into_inner());
+        let base = {
+            let mut recording = self.story_ops.lock().unwrap_or_else(|p| p.into_inner());
             let guard = self.stories.read().unwrap_or_else(|p| p.into_inner());
-            if let Some(index) = guard.as_ref().filter(|i| !i.is_dirty()) {
-                return Ok(f(index));
-            }
-        }
-        let mut guard = self.stories.write().unwrap_or_else(|p| p.into_inner());
+            let base = match guard.as_ref() {
+                Some(index) if !from_store && index.is_dirty() => Some(index.snapshot()),
+                Some(_) => return Ok(false),
+                None if from_store => None,
+                None => return Ok(false),
+            };
+            *recording = Some(Vec::new());
+            base
+        };
         let started = std::time::Instant::now();
-        let index = match guard.take() {
-            Some(index) => index,
-            None => {
-                let opts = StoryOptions::default();
-                let mut features = FastMap::default();
-                self.store.for_each(|r| {
-                    features.insert(r.article.id.clone(), StoryFeatures::of(&r.article, &r.analysis, opts.lead_words));
-                    Ok(())
-                })?;
-                let read = started.elapsed().as_secs_f64();
-                let index = StoryIndex::build(opts, features, self.store.story_rules()?);
-                tracing::info!(
-                    articles = index.len(),
-                    read_secs = read,
-                    assign_secs = started.elapsed().as_secs_f64() - read,
-                    "stories built"
-                );
-                index
+        let built = match base {
+            Some((opts, features, rules)) => Ok(StoryIndex::build(opts, features, rules)),
+            None => self.stories_from_store(),
+        };
+        let mut recording = self.story_ops.lock().unwrap_or_else(|p| p.into_inner());
+        let ops = recording.take().unwrap_or_default();
+        let index = built?;
+        let mut guard = self.stories.write().unwrap_or_else(|p| p.into_inner());
+        let index = guard.insert(index);
+        let replayed = ops.len();
+        ops.into_iter().for_each(|op| index.apply(op));
+        tracing::info!(
+            articles = index.len(),
+            secs = started.elapsed().as_secs_f64(),
+            replayed,
+            from_store,
+            "stories assigned"
+        );
+        Ok(true)
+    }
+
+    /// Every stored article's story features and the story rules, read from
+    /// the store, and the stories they make.
+    fn stories_from_store(&self) -> Result<StoryIndex> {
+        let opts = StoryOptions::default();
+        let mut features = FastMap::default();
+        self.store.for_each(|r| {
+            features
+                .insert(r.article.id.clone(), Arc::new(StoryFeatures::of(&r.article, &r.analysis, opts.lead_words)));
+            Ok(())
+        })?;
+        Ok(StoryIndex::build(opts, features, self.store.story_rules()?))
+    }
+
+    /// Runs `f` on the stories: built from the store on first use. When
+    /// a write left them dirty, they are assigned again first, unless a
+    /// refresher ([`Engine::refresh_stories`]) does that in the background:
+    /// then `f` sees the stories as they are, at most one assignment pass
+    /// behind the writes.
+    pub(crate) fn with_stories<T>(&self, f: impl FnOnce(&StoryIndex) -> T) -> Result<T> {
+        let refresher = self.story_refresher.load(Ordering::Relaxed);
+        let built = {
+            let guard = self.stories.read().unwrap_or_else(|p| p.into_inner());
+            match guard.as_ref() {
+                Some(index) if !index.is_dirty() || refresher => return Ok(f(index)),
+                Some(_) => true,
+                None => false,
             }
         };
-        let index = guard.insert(index);
-        if index.refresh() {
-            tracing::info!(articles = index.len(), secs = started.elapsed().as_secs_f64(), "stories assigned again");
+        self.rebuild_stories(!built)?;
+        let guard = self.stories.read().unwrap_or_else(|p| p.into_inner());
+        match guard.as_ref() {
+            Some(index) => Ok(f(index)),
+            // Unreachable: a build either installs stories or fails.
+            None => Err(RecommendError::NotFound("stories".into())),
         }
-        Ok(f(index))
     }
 
     /// Assigns the stories again if a write left them dirty (a backdated
-    /// article, a correction, a delete), so that no reader waits for it;
-    /// returns whether it did. The server's warmer calls it when idle.
+    /// article, a correction, a delete, a story rule), outside their lock;
+    /// returns whether it did. The server's warmer calls it when idle;
+    /// from the first call on, reads no longer assign the stories
+    /// themselves.
     pub fn refresh_stories(&self) -> Result<bool> {
+        self.story_refresher.store(true, Ordering::Relaxed);
         let dirty = self.stories.read().unwrap_or_else(|p| p.into_inner()).as_ref().is_some_and(|i| i.is_dirty());
-        if dirty {
-            self.with_stories(|_| ())?;
-        }
-        Ok(dirty)
+        if dirty { self.rebuild_stories(false) } else { Ok(false) }
     }
 
     /// Runs `f` on the stories as they are, without building or assigning
@@ -707,10 +775,7 @@ impl Engine {
                 )
         });
         if story_rules {
-            let rules = self.store.story_rules()?;
-            if let Some(index) = self.stories.write().unwrap_or_else(|p| p.into_inner()).as_mut() {
-                index.set_rules(rules);
-            }
+            self.apply_story_ops(vec![StoryOp::Rules(self.store.story_rules()?)]);
         }
         for (w, a) in writes.iter().zip(applied) {
             if *a != Applied::Changed {

@@ -13,6 +13,8 @@
 //!   order, so a restart, which rebuilds, gives every story the same id.
 //!   Only deleting a story's first article moves its id (to the next one's).
 
+use std::sync::Arc;
+
 use readnext_core::{Article, FastMap, Pick, Story, StoryEntry, StoryRules, format_date};
 use readnext_store::Record;
 
@@ -27,10 +29,27 @@ fn key(id: &str, f: &StoryFeatures) -> (i64, String) {
     (f.published.unwrap_or(i64::MIN), id.to_string())
 }
 
+/// A change to the stories: what the write path applies, and records while
+/// a build runs outside the stories' lock, to replay on what it built.
+/// Applying one twice changes nothing.
+#[derive(Debug, Clone)]
+pub(crate) enum StoryOp {
+    /// An article was inserted or updated.
+    Upsert(String, Arc<StoryFeatures>),
+    /// An article was deleted.
+    Remove(String),
+    /// The editors' rules changed.
+    Rules(StoryRules),
+}
+
+/// The features of every article, shared between an index and a rebuild
+/// running beside it.
+pub(crate) type FeatureMap = FastMap<String, Arc<StoryFeatures>>;
+
 /// Every stored article's features and the stories they make.
 pub(crate) struct StoryIndex {
     opts: StoryOptions,
-    features: FastMap<String, StoryFeatures>,
+    features: FeatureMap,
     assigner: StoryAssigner,
     /// Article id → its index in the assigner.
     index_of: FastMap<String, usize>,
@@ -44,7 +63,7 @@ pub(crate) struct StoryIndex {
 
 impl StoryIndex {
     /// The stories of `features`, assigned in order.
-    pub(crate) fn build(opts: StoryOptions, features: FastMap<String, StoryFeatures>, rules: StoryRules) -> StoryIndex {
+    pub(crate) fn build(opts: StoryOptions, features: FeatureMap, rules: StoryRules) -> StoryIndex {
         let mut index = StoryIndex {
             assigner: StoryAssigner::new(opts.clone()),
             opts,
@@ -70,7 +89,7 @@ impl StoryIndex {
             return false;
         }
         let mut order: Vec<((i64, String), &StoryFeatures)> =
-            self.features.iter().map(|(id, f)| (key(id, f), f)).collect();
+            self.features.iter().map(|(id, f)| (key(id, f), f.as_ref())).collect();
         order.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         let mut assigner = StoryAssigner::new(self.opts.clone());
         let mut index_of = FastMap::default();
@@ -95,8 +114,23 @@ impl StoryIndex {
         self.dirty
     }
 
+    /// What a rebuild beside this index starts from: its options, its
+    /// features (shared, not copied) and its rules.
+    pub(crate) fn snapshot(&self) -> (StoryOptions, FeatureMap, StoryRules) {
+        (self.opts.clone(), self.features.clone(), self.rules.clone())
+    }
+
+    /// Applies one change.
+    pub(crate) fn apply(&mut self, op: StoryOp) {
+        match op {
+            StoryOp::Upsert(id, f) => self.upsert(&id, f),
+            StoryOp::Remove(id) => self.remove(&id),
+            StoryOp::Rules(r) => self.set_rules(r),
+        }
+    }
+
     /// An article was written (inserted or updated).
-    pub(crate) fn upsert(&mut self, id: &str, f: StoryFeatures) {
+    pub(crate) fn upsert(&mut self, id: &str, f: Arc<StoryFeatures>) {
         match self.features.get(id) {
             Some(old) if *old == f => return,
             Some(_) => self.dirty = true,
@@ -274,7 +308,14 @@ impl Engine {
 
     /// The story of the stored article `id`.
     pub fn story_of_article(&self, id: &str, now_ms: i64) -> Result<Story> {
-        let found = self.with_stories(|ix| ix.story_of(id).map(|s| (members_with_centrality(ix, &s), s)))?;
+        let lookup = |ix: &StoryIndex| ix.story_of(id).map(|s| (members_with_centrality(ix, &s), s));
+        let mut found = self.with_stories(lookup)?;
+        if found.is_none() && self.store().get(id)?.is_some() {
+            // Stored, but written out of order since the stories were last
+            // assigned: assign them now rather than answer "not found".
+            self.rebuild_stories(false)?;
+            found = self.with_stories(lookup)?;
+        }
         let Some((members, story)) = found else { return Err(RecommendError::NotFound(id.to_string())) };
         let trend = self.trend_map(now_ms, STORY_WINDOW_MS);
         self.story_view(story, members, &trend, 0)
@@ -588,7 +629,7 @@ mod tests {
     fn incremental_writes_in_any_order_give_the_stories_of_a_rebuild() {
         let rebuilt = StoryIndex::build(
             StoryOptions::default(),
-            stream().into_iter().map(|(id, f)| (id.to_string(), f)).collect(),
+            stream().into_iter().map(|(id, f)| (id.to_string(), Arc::new(f))).collect(),
             StoryRules::default(),
         );
         assert_eq!(rebuilt.story_of("a3").as_deref(), Some("a1"));
@@ -596,7 +637,7 @@ mod tests {
         // In order: every write is assigned at once.
         let mut live = StoryIndex::build(StoryOptions::default(), FastMap::default(), StoryRules::default());
         for (id, f) in stream() {
-            live.upsert(id, f);
+            live.upsert(id, Arc::new(f));
             assert!(!live.is_dirty(), "{id} came in order");
         }
         assert_eq!(stories(&live), stories(&rebuilt));
@@ -604,7 +645,7 @@ mod tests {
         // after a refresh sees the same stories with the same ids.
         let mut back = StoryIndex::build(StoryOptions::default(), FastMap::default(), StoryRules::default());
         for (id, f) in stream().into_iter().rev() {
-            back.upsert(id, f);
+            back.upsert(id, Arc::new(f));
         }
         assert!(back.is_dirty());
         assert!(back.refresh());
@@ -615,11 +656,11 @@ mod tests {
     fn a_deleted_article_leaves_its_story_and_a_rewrite_of_the_same_article_changes_nothing() {
         let mut index = StoryIndex::build(
             StoryOptions::default(),
-            stream().into_iter().map(|(id, f)| (id.to_string(), f)).collect(),
+            stream().into_iter().map(|(id, f)| (id.to_string(), Arc::new(f))).collect(),
             StoryRules::default(),
         );
         let (id, same) = stream().remove(2);
-        index.upsert(id, same);
+        index.upsert(id, Arc::new(same));
         assert!(!index.is_dirty(), "an unchanged article moves nothing");
         index.remove("a2");
         index.refresh();

@@ -926,3 +926,28 @@ fn an_editor_splits_an_article_off_a_story_and_merges_stories_and_the_rules_surv
     assert_eq!(engine.story_of_article("sheinbaum", 0).unwrap().id, "q");
     assert_eq!(engine.story_of_article("baseball", 0).unwrap().id, "baseball");
 }
+
+#[test]
+fn with_a_background_refresher_reads_use_the_stories_as_they_are_and_a_backdated_article_is_found_all_the_same() {
+    let (_dir, engine) = stored(&corpus());
+    assert_eq!(engine.build_stories().unwrap(), 2);
+    assert!(!engine.refresh_stories().unwrap(), "nothing to assign again");
+    // Backdated: it sorts before every article of its story, so the
+    // stories are dirty, and it becomes the story's first article.
+    let old = article("old", "Hegseth warns Mexico over the drug cartels", CARTELS, 19_990);
+    engine.write(&[upsert(old)]).unwrap();
+    // A read of an unaffected story does not wait for the assignment.
+    assert_eq!(engine.story_of_article("baseball", 0).unwrap().id, "baseball");
+    // The backdated article itself is found: its story is assigned then.
+    let s = engine.story_of_article("old", 0).unwrap();
+    assert_eq!(s.id, "old", "a story's id is its first article's, in publication order");
+    assert!(s.timeline.iter().any(|e| e.id == "q" || e.copies.contains(&"q".to_string())), "{s:?}");
+    assert!(!engine.refresh_stories().unwrap(), "already assigned");
+    // The same stories as a store built afresh.
+    let mut writes = corpus();
+    writes.push(upsert(article("old", "Hegseth warns Mexico over the drug cartels", CARTELS, 19_990)));
+    let (_d2, fresh) = stored(&writes);
+    for id in ["q", "old", "tariffs", "sheinbaum", "baseball"] {
+        assert_eq!(engine.story_of_article(id, 0).unwrap().id, fresh.story_of_article(id, 0).unwrap().id, "{id}");
+    }
+}
