@@ -147,6 +147,9 @@ enum Task {
         /// Recent articles the shares of --max-df count.
         #[arg(long)]
         window: Option<usize>,
+        /// Share of the entity cosine across languages.
+        #[arg(long)]
+        cross_entity_share: Option<f32>,
     },
 }
 
@@ -242,6 +245,7 @@ pub fn run(args: EvalArgs, model: &crate::ModelArgs) -> anyhow::Result<ExitCode>
             merge,
             max_df,
             window,
+            cross_entity_share,
         } => {
             let path = data.unwrap_or_else(|| default_path(dataset.trim_end_matches("-lead")));
             let set = match dataset.as_str() {
@@ -271,6 +275,9 @@ pub fn run(args: EvalArgs, model: &crate::ModelArgs) -> anyhow::Result<ExitCode>
             }
             if let Some(x) = window {
                 opts.window = x;
+            }
+            if let Some(x) = cross_entity_share {
+                opts.cross_entity_share = x;
             }
             let Some(set) = set else {
                 // SemEval-2022 task 8 pairs: how often the rated pairs land

@@ -59,6 +59,9 @@ pub struct StoryOptions {
     pub max_df: f32,
     /// Articles the recent shares of [`StoryOptions::max_df`] count.
     pub window: usize,
+    /// Share of the entity cosine when an article's language is not its
+    /// story's: headlines in two languages share no stems, only names.
+    pub cross_entity_share: f32,
 }
 
 const ENTITY_BIT: u64 = 1 << 63;
@@ -77,6 +80,7 @@ impl Default for StoryOptions {
             merge: 0.5,
             max_df: 0.25,
             window: 200,
+            cross_entity_share: 0.6,
         }
     }
 }
@@ -96,6 +100,8 @@ pub struct StoryFeatures {
     /// Hashed entity match keys of the whole article with their mention
     /// counts, sorted by hash.
     pub entities: Vec<(u64, u32)>,
+    /// Its language, hashed (0 when unknown).
+    pub lang: u64,
 }
 
 impl StoryFeatures {
@@ -109,9 +115,18 @@ impl StoryFeatures {
         let terms = readnext_analysis::stem_terms(&analysis.lang, &title, &body);
         let lead = summed(terms.iter().map(|t| (fnv1a64(t.stem.as_bytes()), t.tf)));
         let entities = summed(analysis.entities.iter().map(|e| (fnv1a64(e.match_key().as_bytes()), e.count)));
-        StoryFeatures { published: analysis.published.or(article.published), lead, entities }
+        // A language detected on a few words is a guess: only a given one,
+        // or one detected on a full article, tells two languages apart.
+        let known =
+            article.lang.as_deref().is_some_and(|l| !l.trim().is_empty()) || analysis.tokens >= MIN_TOKENS_FOR_LANG;
+        let lang = if known && !analysis.lang.is_empty() { fnv1a64(analysis.lang.as_bytes()) } else { 0 };
+        StoryFeatures { published: analysis.published.or(article.published), lead, entities, lang }
     }
 }
+
+/// Words an article needs for its detected language to count in
+/// [`StoryOptions::cross_entity_share`].
+pub const MIN_TOKENS_FOR_LANG: u32 = 100;
 
 /// Sorts by key, keeping the largest count of equal keys.
 fn summed(items: impl Iterator<Item = (u64, u32)>) -> Vec<(u64, u32)> {
@@ -182,6 +197,8 @@ struct Building {
     merged_into: Option<usize>,
     /// Started by an article an editor split off: never merged.
     split: bool,
+    /// The language of its first article (hashed; 0 when unknown).
+    lang: u64,
 }
 
 /// Groups a stream of articles into stories ([module docs](self)).
@@ -295,7 +312,7 @@ impl StoryAssigner {
             if s.merged_into.is_some() || !self.open(s, published) {
                 continue;
             }
-            let sim = self.similarity(s, &text, &ent);
+            let sim = self.similarity(s, &text, &ent, f.lang);
             if best.is_none_or(|(_, b)| sim > b) {
                 second = best;
                 best = Some((i, sim));
@@ -317,6 +334,7 @@ impl StoryAssigner {
                     newest: None,
                     merged_into: None,
                     split,
+                    lang: f.lang,
                 });
                 self.open_list.push(self.stories.len() - 1);
                 self.stories.len() - 1
@@ -371,7 +389,7 @@ impl StoryAssigner {
             if s.merged_into.is_some() || !self.open(s, f.published) {
                 continue;
             }
-            let sim = self.similarity(s, &text, &ent);
+            let sim = self.similarity(s, &text, &ent, f.lang);
             if best.is_none_or(|(_, b)| sim > b) {
                 best = Some((i, sim));
             }
@@ -427,6 +445,7 @@ impl StoryAssigner {
                 newest: None,
                 merged_into: Some(keep),
                 split: false,
+                lang: 0,
             },
         );
         let k = &mut self.stories[keep];
@@ -447,8 +466,14 @@ impl StoryAssigner {
         }
     }
 
-    fn similarity(&self, s: &Building, text: &Vector, ent: &Vector) -> f32 {
-        let share = if ent.is_empty() || s.ents.norm2 <= 0.0 { 0.0 } else { self.opts.entity_share };
+    fn similarity(&self, s: &Building, text: &Vector, ent: &Vector, lang: u64) -> f32 {
+        let share = if ent.is_empty() || s.ents.norm2 <= 0.0 {
+            0.0
+        } else if lang != 0 && s.lang != 0 && lang != s.lang {
+            self.opts.cross_entity_share
+        } else {
+            self.opts.entity_share
+        };
         (1.0 - share) * s.text.cosine(text) + share * s.ents.cosine(ent)
     }
 
@@ -586,6 +611,45 @@ mod tests {
         later.published = Some(1_700_000_000 + 40 * 86_400);
         a.add(&first).unwrap();
         assert_eq!(a.add(&later).unwrap(), "q2", "40 days on, past the 35-day quiet period");
+    }
+
+    #[test]
+    fn an_article_in_another_language_joins_its_story_on_the_names_they_share() {
+        let en = Article {
+            lang: Some("en".into()),
+            ..art(
+                "en",
+                "Sheinbaum and Trudeau meet in Ottawa over tariffs",
+                "Claudia Sheinbaum met Justin Trudeau in Ottawa on Monday. Sheinbaum and Trudeau discussed the \
+                 tariffs that Donald Trump threatened. Trudeau said Canada and Mexico would answer together. \
+                 Chrystia Freeland and Dominic LeBlanc joined them; Freeland and LeBlanc spoke after.",
+            )
+        };
+        // The headline and the lead share no word with the English one: only
+        // the names further down do.
+        let es = Article {
+            lang: Some("es".into()),
+            ..art(
+                "es",
+                "Reunión en la capital por los aranceles",
+                "La presidenta viajó el lunes a la capital del país vecino para una reunión de varias horas con el \
+                 primer ministro, en la que ambos hablaron de los aranceles con que amenazó el presidente de los \
+                 Estados Unidos y de la respuesta conjunta que preparan sus gobiernos, según dijeron después a la \
+                 prensa sus portavoces, que no dieron más detalles sobre las medidas que se tomarán en las próximas \
+                 semanas. Claudia Sheinbaum y Justin Trudeau se vieron en Ottawa. Sheinbaum y Trudeau responderán \
+                 a Donald Trump. Trudeau lo confirmó. Marcelo Ebrard y Juan Ramón de la Fuente la acompañaron; \
+                 Ebrard y De la Fuente hablaron luego.",
+            )
+        };
+        let other = Article { lang: Some("en".into()), ..stream()[4].clone() };
+        let run = |opts: StoryOptions| {
+            let mut a = StoryAssigner::new(opts);
+            [&en, &other, &es].iter().map(|x| a.add(x).unwrap()).collect::<Vec<_>>()
+        };
+        assert_eq!(run(StoryOptions::default()), ["en", "x1", "en"]);
+        let monolingual =
+            StoryOptions { cross_entity_share: StoryOptions::default().entity_share, ..Default::default() };
+        assert_eq!(run(monolingual), ["en", "x1", "es"], "weighed as in one language, the names alone fall short");
     }
 
     #[test]

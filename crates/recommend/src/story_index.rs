@@ -604,6 +604,7 @@ mod tests {
             published: Some(published),
             lead: terms.iter().map(|&t| (t, 2)).collect(),
             entities: Vec::new(),
+            lang: 0,
         }
     }
 
