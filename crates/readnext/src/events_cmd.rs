@@ -7,16 +7,13 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use readnext_core::Event;
+use readnext_recommend::now_ms;
 
 /// Events per transaction.
 const BATCH: usize = 10_000;
 
 /// How far ahead of this machine's clock an event may be dated.
 const FUTURE_SKEW_MS: i64 = 5 * 60_000;
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
-}
 
 /// Records the events of JSON Lines files (the `POST /v1/events` shape, one
 /// per line). A bad line is reported with its file and line, and skipped.

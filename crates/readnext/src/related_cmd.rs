@@ -92,7 +92,7 @@ pub fn run(store: &Path, model: &crate::ModelArgs, args: RelatedArgs) -> anyhow:
         length_slope: args.length_slope,
         ..Default::default()
     };
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+    let now = readnext_recommend::now_ms();
     let (story, mut picks) = if args.story {
         engine.story_block(&query, page.as_ref(), &opts, now)?
     } else {

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 use readnext_ingest::{Format, parse_bytes};
+use readnext_recommend::now_ms;
 use readnext_recommend::{StoryOrder, StoryQuery};
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -58,10 +59,6 @@ pub struct StoryArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = StoryFormat::Text)]
     format: StoryFormat,
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
 pub fn stories(store: &Path, args: StoriesArgs) -> anyhow::Result<ExitCode> {

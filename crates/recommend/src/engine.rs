@@ -776,6 +776,10 @@ impl Engine {
         });
         if story_rules {
             self.apply_story_ops(vec![StoryOp::Rules(self.store.story_rules()?)]);
+            // An editor's split or merge shows from the answer on: the
+            // stories are assigned again now (outside their lock), not at
+            // the warmer's next step.
+            self.rebuild_stories(false)?;
         }
         for (w, a) in writes.iter().zip(applied) {
             if *a != Applied::Changed {

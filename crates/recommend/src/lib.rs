@@ -51,8 +51,9 @@ pub enum RecommendError {
     NotFound(String),
 }
 
-/// Now, in milliseconds since the Unix epoch.
-pub(crate) fn now_ms() -> i64 {
+/// Now, in milliseconds since the Unix epoch: the clock trending windows,
+/// story views and event checks read.
+pub fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 

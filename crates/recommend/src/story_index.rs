@@ -308,9 +308,14 @@ impl Engine {
 
     /// The story of the stored article `id`.
     pub fn story_of_article(&self, id: &str, now_ms: i64) -> Result<Story> {
+        // The store, not the stories (which may lag a delete), says whether
+        // the article is there.
+        if self.store().get(id)?.is_none() {
+            return Err(RecommendError::NotFound(id.to_string()));
+        }
         let lookup = |ix: &StoryIndex| ix.story_of(id).map(|s| (members_with_centrality(ix, &s), s));
         let mut found = self.with_stories(lookup)?;
-        if found.is_none() && self.store().get(id)?.is_some() {
+        if found.is_none() {
             // Stored, but written out of order since the stories were last
             // assigned: assign them now rather than answer "not found".
             self.rebuild_stories(false)?;

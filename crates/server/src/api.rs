@@ -23,6 +23,7 @@ use serde_json::{Value, json};
 
 use crate::error::ApiError;
 use crate::{Shared, blocking, typed};
+use readnext_recommend::now_ms;
 
 const WIDGET_JS: &str = include_str!("../assets/widget.js");
 /// Most picks one request may ask for.
@@ -462,10 +463,6 @@ async fn list_stories(State(s): State<Shared>, Query(q): Params) -> Result<Json<
         Ok(Json(json!({ "order": if order == StoryOrder::Recent { "recent" } else { "trending" }, "stories": engine.stories(&query)? })))
     })
     .await
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
 async fn post_events(State(s): State<Shared>, b: Result<Bytes, BytesRejection>) -> Result<Response, ApiError> {

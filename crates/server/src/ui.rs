@@ -19,6 +19,7 @@ use readnext_store::Write;
 use crate::auth::UI_COOKIE;
 use crate::error::ApiError;
 use crate::{Shared, blocking, typed};
+use readnext_recommend::now_ms;
 
 pub(crate) fn routes() -> Router<Shared> {
     Router::new()
@@ -44,6 +45,17 @@ fn page(title: &str, body: &str) -> Response {
             escape(title),
             body
         ),
+    )
+}
+
+/// An article's link with a one-button form that posts `action` on it.
+fn undoable(id: &str, action: &str, button: &str) -> String {
+    format!(
+        "<a href=\"/ui/articles/{}\">{1}</a> <form class=\"inline\" method=\"post\" action=\"/ui/rules\">\
+         <input type=\"hidden\" name=\"action\" value=\"{action}\"><input type=\"hidden\" name=\"id\" value=\"{1}\">\
+         <button>{button}</button></form> ",
+        url_part(id),
+        escape(id)
     )
 }
 
@@ -111,13 +123,7 @@ async fn home(State(s): State<Shared>, Query(q): Query<HashMap<String, String>>)
         b.push_str("none");
     }
     for id in &rules.blocked {
-        b.push_str(&format!(
-            "<a href=\"/ui/articles/{0}\">{1}</a> <form class=\"inline\" method=\"post\" action=\"/ui/rules\">\
-             <input type=\"hidden\" name=\"action\" value=\"unblock\"><input type=\"hidden\" name=\"id\" value=\"{1}\">\
-             <button>unblock</button></form> ",
-            url_part(id),
-            escape(id)
-        ));
+        b.push_str(&undoable(id, "unblock", "unblock"));
     }
     b.push_str("</p><p>Blocks with pins: ");
     if rules.pins.is_empty() {
@@ -237,13 +243,7 @@ async fn stories(State(s): State<Shared>) -> Result<Response, ApiError> {
         b.push_str("none");
     }
     for id in &rules.splits {
-        b.push_str(&format!(
-            "<a href=\"/ui/articles/{0}\">{1}</a> <form class=\"inline\" method=\"post\" action=\"/ui/rules\">\
-             <input type=\"hidden\" name=\"action\" value=\"unsplit\"><input type=\"hidden\" name=\"id\" value=\"{1}\">\
-             <button>undo</button></form> ",
-            url_part(id),
-            escape(id)
-        ));
+        b.push_str(&undoable(id, "unsplit", "undo"));
     }
     b.push_str("</p><p>Merged: ");
     if rules.merges.is_empty() {
@@ -299,10 +299,6 @@ async fn story(State(s): State<Shared>, Path(id): Path<String>) -> Result<Respon
         escape(&st.id)
     ));
     Ok(page(&st.title, &b))
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
 async fn rules(State(s): State<Shared>, Form(f): Form<HashMap<String, String>>) -> Result<Response, ApiError> {

@@ -155,29 +155,28 @@ impl Tx<'_> {
 
     /// Edits the one rules row.
     pub(crate) fn edit_rules(&mut self, f: impl FnOnce(&mut Rules)) -> Result<super::Applied> {
-        let path = self.path;
-        let mut t = self.txn.open_table(RULES).map_err(|e| db_err(path, e))?;
-        let mut r: Rules = match t.get(RULES_KEY).map_err(|e| db_err(path, e))? {
-            Some(v) => decode("rules", v.value())?,
-            None => Rules::default(),
-        };
-        f(&mut r);
-        let bytes = encode(&r, "rules")?;
-        t.insert(RULES_KEY, bytes.as_slice()).map_err(|e| db_err(path, e))?;
-        Ok(super::Applied::Changed)
+        self.edit_row(RULES_KEY, f)
     }
 
     /// Edits the story rules row.
     pub(crate) fn edit_story_rules(&mut self, f: impl FnOnce(&mut StoryRules)) -> Result<super::Applied> {
+        self.edit_row(STORY_RULES_KEY, f)
+    }
+
+    /// Edits one row of the rules table (its default when absent).
+    fn edit_row<T>(&mut self, key: &str, f: impl FnOnce(&mut T)) -> Result<super::Applied>
+    where
+        T: Default + serde::Serialize + serde::de::DeserializeOwned,
+    {
         let path = self.path;
         let mut t = self.txn.open_table(RULES).map_err(|e| db_err(path, e))?;
-        let mut r: StoryRules = match t.get(STORY_RULES_KEY).map_err(|e| db_err(path, e))? {
-            Some(v) => decode("story rules", v.value())?,
-            None => StoryRules::default(),
+        let mut r: T = match t.get(key).map_err(|e| db_err(path, e))? {
+            Some(v) => decode(key, v.value())?,
+            None => T::default(),
         };
         f(&mut r);
-        let bytes = encode(&r, "story rules")?;
-        t.insert(STORY_RULES_KEY, bytes.as_slice()).map_err(|e| db_err(path, e))?;
+        let bytes = encode(&r, key)?;
+        t.insert(key, bytes.as_slice()).map_err(|e| db_err(path, e))?;
         Ok(super::Applied::Changed)
     }
 }
@@ -291,21 +290,21 @@ impl Store {
 
     /// The editorial rules.
     pub fn rules(&self) -> Result<Rules> {
-        let txn = self.db.begin_read().map_err(|e| self.err(e))?;
-        let t = txn.open_table(RULES).map_err(|e| self.err(e))?;
-        match t.get(RULES_KEY).map_err(|e| self.err(e))? {
-            Some(v) => decode("rules", v.value()),
-            None => Ok(Rules::default()),
-        }
+        self.rules_row(RULES_KEY)
     }
 
     /// The editorial story rules.
     pub fn story_rules(&self) -> Result<StoryRules> {
+        self.rules_row(STORY_RULES_KEY)
+    }
+
+    /// One row of the rules table (its default when absent).
+    fn rules_row<T: Default + serde::de::DeserializeOwned>(&self, key: &str) -> Result<T> {
         let txn = self.db.begin_read().map_err(|e| self.err(e))?;
         let t = txn.open_table(RULES).map_err(|e| self.err(e))?;
-        match t.get(STORY_RULES_KEY).map_err(|e| self.err(e))? {
-            Some(v) => decode("story rules", v.value()),
-            None => Ok(StoryRules::default()),
+        match t.get(key).map_err(|e| self.err(e))? {
+            Some(v) => decode(key, v.value()),
+            None => Ok(T::default()),
         }
     }
 }
