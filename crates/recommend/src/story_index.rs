@@ -548,7 +548,8 @@ impl Engine {
         }
         let min_share = if records.len() > 1 { 2 } else { 1 };
         Ok(Story {
-            trending: records.iter().filter_map(|(r, _)| trend.get(&r.article.id)).sum(),
+            // `+ 0.0`: an empty sum is -0.0, which JSON would show.
+            trending: records.iter().filter_map(|(r, _)| trend.get(&r.article.id)).sum::<f32>() + 0.0,
             id,
             title,
             entities: entities.top(STORY_TERMS, min_share),

@@ -348,7 +348,7 @@ fn related_options(q: &HashMap<String, String>) -> Result<RelatedOptions, ApiErr
 /// background.
 fn story_layout(q: &HashMap<String, String>) -> Result<bool, ApiError> {
     match q.get("story").map(String::as_str) {
-        None | Some("" | "0" | "false") => Ok(false),
+        None | Some("0" | "false") => Ok(false),
         Some("1" | "true") => Ok(true),
         Some(other) => Err(ApiError::field("story", format!("expected true or false, got {other:?}"))),
     }

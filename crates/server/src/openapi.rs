@@ -324,7 +324,7 @@ pub(crate) fn document() -> Value {
             "/v1/stories": {"get": op("Recent or trending stories (trending: by the clicks of their articles)", Some("read"), &[
                 ("k", "query", "Number of stories", json!({"type": "integer", "minimum": 1, "maximum": MAX_K, "default": 10})),
                 since,
-                ("order", "query", "recent: newest article first; trending: most read in the window first", json!({"type": "string", "enum": ["recent", "trending"], "default": "recent"})),
+                ("order", "query", "recent: newest article first; trending: most read in the window first; empty: recent", json!({"type": "string", "enum": ["", "recent", "trending"], "default": "recent"})),
                 ("timeline", "query", "Timeline entries per story, the newest (0: all)", json!({"type": "integer", "minimum": 0, "maximum": MAX_K, "default": 3})),
                 window.clone(),
             ], None, ("200", Some(json_of("Stories"))))},
