@@ -610,6 +610,14 @@ impl Engine {
 
     /// Moves the stories, once built, by the article writes.
     fn after_story_writes(&self, writes: &[Write], applied: &[Applied]) {
+        // Before the stories are built, and with no build running, nothing
+        // takes the changes (a build started later reads this write from the
+        // store): a bulk load pays for no features.
+        let wanted = self.story_ops.lock().unwrap_or_else(|p| p.into_inner()).is_some()
+            || self.stories.read().unwrap_or_else(|p| p.into_inner()).is_some();
+        if !wanted {
+            return;
+        }
         let lead_words = StoryOptions::default().lead_words;
         let ops: Vec<StoryOp> = writes
             .iter()

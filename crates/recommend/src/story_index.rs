@@ -306,6 +306,12 @@ impl Engine {
         self.story_view(story, members, &trend, 0).map(Some)
     }
 
+    /// Whether `id` is a story's id (merged into another or not), without
+    /// reading its articles.
+    pub fn story_exists(&self, id: &str) -> Result<bool> {
+        self.with_stories(|ix| ix.is_story(id))
+    }
+
     /// The story of the stored article `id`.
     pub fn story_of_article(&self, id: &str, now_ms: i64) -> Result<Story> {
         // The store, not the stories (which may lag a delete), says whether

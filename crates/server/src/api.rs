@@ -663,7 +663,7 @@ async fn merge_stories(
     let Into { into } = parse_json(&bytes)?;
     let engine = s.engine.clone();
     let (f, i) = (from.clone(), into.clone());
-    let found = blocking(move || Ok((engine.story(&f, 0)?.is_some(), engine.story(&i, 0)?.is_some()))).await?;
+    let found = blocking(move || Ok((engine.story_exists(&f)?, engine.story_exists(&i)?))).await?;
     match found {
         (false, _) => Err(ApiError::not_found(format!("no story with id {from:?}"))),
         (_, false) => Err(ApiError::not_found(format!("`into`: no story with id {into:?}"))),
@@ -683,11 +683,7 @@ async fn put_pins(
 ) -> Result<Json<Value>, ApiError> {
     let bytes = body(&s, b)?;
     let pins: Vec<String> = parse_json(&bytes)?;
-    let engine = s.engine.clone();
-    let o = owner.clone();
-    if blocking(move || engine.store().get(&o).map_err(ApiError::internal)).await?.is_none() {
-        return Err(ApiError::not_found(format!("no article with id {owner:?}")));
-    }
+    stored_article(&s, &owner).await?;
     edit_rules(&s, Write::SetPins { owner, pins }).await
 }
 

@@ -348,7 +348,7 @@ async fn rules(State(s): State<Shared>, Form(f): Form<HashMap<String, String>>) 
             }
             ("merge", _) => {
                 let Some(into) = into else { return Err(ApiError::field("into", "is required")) };
-                if into == id || engine.story(&into, 0)?.is_none() {
+                if into == id || !engine.story_exists(&into)? {
                     return Err(ApiError::field("into", format!("no other story with id {into:?}")));
                 }
                 engine.write(&[Write::MergeStories { from: id, into }])?;
