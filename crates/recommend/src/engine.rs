@@ -148,7 +148,17 @@ pub struct Engine {
     /// Whether something calls [`Engine::refresh_stories`] (then reads use
     /// the stories as they are instead of assigning them again).
     story_refresher: std::sync::atomic::AtomicBool,
+    /// When the last assignment pass ended, and how long it took: the
+    /// warmer's passes are spaced by [`STORY_PASS_SPACING`] times that.
+    story_pass: Mutex<Option<(std::time::Instant, std::time::Duration)>>,
 }
+
+/// The warmer's assignment passes ([`Engine::refresh_stories_when_due`])
+/// wait this many times the last pass's length after it, so that they take
+/// at most a tenth of a core however fast articles arrive out of order (a
+/// pass costs 0.6 s at 13k articles); articles written meanwhile hold
+/// their provisional stories.
+pub const STORY_PASS_SPACING: u32 = 9;
 
 impl Engine {
     /// Opens the store in `dir` and its index in `dir/index`, and brings the
@@ -180,6 +190,7 @@ impl Engine {
             story_ops: Mutex::new(None),
             story_build: Mutex::new(()),
             story_refresher: std::sync::atomic::AtomicBool::new(false),
+            story_pass: Mutex::new(None),
         };
         engine.load_stats()?;
         engine.sync_index()?;
@@ -508,11 +519,11 @@ impl Engine {
     /// hold, read back from the store (which moved them in the write's
     /// transaction), and the document count.
     fn update_stats(&self, old: &[Option<RankInput>], writes: &[Write], applied: &[Applied]) -> Result<()> {
-        let mut terms: Vec<u64> = Vec::new();
-        let mut ents: Vec<u64> = Vec::new();
+        let (mut terms, mut ents, mut phrases): (Vec<u64>, Vec<u64>, Vec<u64>) = Default::default();
         let mut add = |r: &RankInput| {
             terms.extend(r.terms.iter().map(|t| t.0));
             ents.extend(r.entities.iter().map(|e| e.0));
+            phrases.extend(r.keyphrases.iter().copied());
         };
         old.iter().flatten().for_each(&mut add);
         for (w, a) in writes.iter().zip(applied) {
@@ -520,16 +531,21 @@ impl Engine {
                 add(&r.analysis.rank_input());
             }
         }
-        terms.sort_unstable();
-        terms.dedup();
-        ents.sort_unstable();
-        ents.dedup();
-        let (docs, tdf, edf) = self.store.doc_freqs(&terms, &ents)?;
+        for keys in [&mut terms, &mut ents, &mut phrases] {
+            keys.sort_unstable();
+            keys.dedup();
+        }
+        let f = self.store.doc_freqs(&terms, &ents, &phrases)?;
+        let docs = f.docs;
         {
             let mut guard = self.stats.write().unwrap_or_else(|p| p.into_inner());
             let s = Arc::make_mut(&mut guard);
             s.docs = docs;
-            for (map, keys, dfs) in [(&mut s.term_df, &terms, &tdf), (&mut s.entity_df, &ents, &edf)] {
+            for (map, keys, dfs) in [
+                (&mut s.term_df, &terms, &f.terms),
+                (&mut s.entity_df, &ents, &f.entities),
+                (&mut s.keyphrase_df, &phrases, &f.keyphrases),
+            ] {
                 for (k, df) in keys.iter().zip(dfs) {
                     if *df == 0 {
                         map.remove(k);
@@ -554,6 +570,7 @@ impl Engine {
             docs: c.docs,
             term_df: c.terms.into_iter().collect(),
             entity_df: c.entities.into_iter().collect(),
+            keyphrase_df: c.keyphrases.into_iter().collect(),
         };
         self.features_docs.store(c.docs, Ordering::Relaxed);
         *self.stats.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(stats);
@@ -682,6 +699,8 @@ impl Engine {
         let index = guard.insert(index);
         let replayed = ops.len();
         ops.into_iter().for_each(|op| index.apply(op));
+        *self.story_pass.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some((std::time::Instant::now(), started.elapsed()));
         tracing::info!(
             articles = index.len(),
             secs = started.elapsed().as_secs_f64(),
@@ -695,6 +714,7 @@ impl Engine {
     /// Every stored article's story features and the story rules, read from
     /// the store, and the stories they make.
     fn stories_from_store(&self) -> Result<StoryIndex> {
+        let started = std::time::Instant::now();
         let opts = StoryOptions::default();
         let mut features = FastMap::default();
         self.store.for_each(|r| {
@@ -702,7 +722,14 @@ impl Engine {
                 .insert(r.article.id.clone(), Arc::new(StoryFeatures::of(&r.article, &r.analysis, opts.lead_words)));
             Ok(())
         })?;
-        Ok(StoryIndex::build(opts, features, self.store.story_rules()?))
+        let read = started.elapsed().as_secs_f64();
+        let index = StoryIndex::build(opts, features, self.store.story_rules()?);
+        tracing::debug!(
+            read_secs = read,
+            assign_secs = started.elapsed().as_secs_f64() - read,
+            "stories from the store"
+        );
+        Ok(index)
     }
 
     /// Runs `f` on the stories: built from the store on first use. When
@@ -729,15 +756,29 @@ impl Engine {
         }
     }
 
-    /// Assigns the stories again if a write left them dirty (a backdated
-    /// article, a correction, a delete, a story rule), outside their lock;
-    /// returns whether it did. The server's warmer calls it when idle;
-    /// from the first call on, reads no longer assign the stories
-    /// themselves.
+    /// Assigns the stories again now if a write left them dirty (a
+    /// backdated article, a correction, a delete, a story rule), outside
+    /// their lock; returns whether it did. From the first call on, reads no
+    /// longer assign the stories themselves: something (the server's
+    /// warmer, through [`Engine::refresh_stories_when_due`]) does it in the
+    /// background.
     pub fn refresh_stories(&self) -> Result<bool> {
         self.story_refresher.store(true, Ordering::Relaxed);
         let dirty = self.stories.read().unwrap_or_else(|p| p.into_inner()).as_ref().is_some_and(|i| i.is_dirty());
         if dirty { self.rebuild_stories(false) } else { Ok(false) }
+    }
+
+    /// [`Engine::refresh_stories`], once [`STORY_PASS_SPACING`] times the
+    /// last pass's length has gone by since it ended: the server's warmer
+    /// calls this when idle, so that a stream of backdated articles costs a
+    /// bounded share of a core, not a pass per article.
+    pub fn refresh_stories_when_due(&self) -> Result<bool> {
+        let due = self
+            .story_pass
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_none_or(|(ended, took)| ended.elapsed() >= took * STORY_PASS_SPACING);
+        if due { self.refresh_stories() } else { Ok(false) }
     }
 
     /// Runs `f` on the stories as they are, without building or assigning

@@ -19,7 +19,7 @@ mod stories;
 mod story_index;
 mod vectors;
 
-pub use engine::{COMMIT_INTERVAL_MS, Engine, IngestOutcome, NEIGHBOURS, Query};
+pub use engine::{COMMIT_INTERVAL_MS, Engine, IngestOutcome, NEIGHBOURS, Query, STORY_PASS_SPACING};
 pub use live::HORIZON_MS;
 pub use options::{RelatedOptions, Weights};
 pub use personal::UserOptions;

@@ -4,7 +4,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use readnext_analysis::hamming;
-use readnext_core::{Pick, Signal, Why, fnv1a64, format_date};
+use readnext_core::{FastMap, Pick, Signal, Why, fnv1a64, format_date};
 
 use crate::RecommendError;
 use crate::engine::{Engine, Query};
@@ -287,7 +287,7 @@ pub(crate) fn related_gated(
                 published: r.article.published.map(format_date),
                 image: r.article.image,
                 score: c.score,
-                why: explain(q, &qf, c),
+                why: explain(q, &qf, c, stats),
             })
         })
         .collect();
@@ -472,8 +472,35 @@ fn why_words(lang: &str) -> WhyWords {
     }
 }
 
-fn explain(q: &Query, qf: &Features, c: &Candidate) -> Why {
+/// Share of the corpus's articles above which a shared term is not named
+/// in a why: a word a twentieth of the corpus uses says nothing about why
+/// these two articles go together.
+pub const WHY_MAX_TERM_SHARE: f64 = 0.05;
+/// Share of the corpus's articles above which a shared keyphrase is not
+/// named in a why. A phrase is a keyphrase of far fewer articles than its
+/// words are terms of, so its share is lower: a publisher's "fact sheet"
+/// or the "president trump" of every release of an administration is a
+/// keyphrase of 2 to 5% of the White House corpus, a story's phrases of a
+/// few articles each.
+pub const WHY_MAX_PHRASE_SHARE: f64 = 0.01;
+/// A keyphrase of at most this many articles is always named, however
+/// small the corpus: on a few hundred articles, a share of 1% would be
+/// every phrase that more than two of them share.
+pub const WHY_MIN_PHRASE_CAP: u32 = 20;
+/// Articles a corpus needs before [`WHY_MAX_TERM_SHARE`] applies: below,
+/// the shares are noise.
+pub const WHY_MIN_DOCS: u64 = 100;
+
+/// Why `c` is in the block of `q`: the entities, keyphrases and terms they
+/// share, the ones specific to them first, and the signals that ranked it.
+/// What the corpus has everywhere is left out ([`WHY_MAX_TERM_SHARE`],
+/// [`WHY_MAX_PHRASE_SHARE`]); entities are names and always kept.
+fn explain(q: &Query, qf: &Features, c: &Candidate, stats: &CorpusStats) -> Why {
     let words = why_words(&q.analysis.lang);
+    let docs = stats.docs as f64;
+    let term_cap = (stats.docs >= WHY_MIN_DOCS).then_some((WHY_MAX_TERM_SHARE * docs) as u32);
+    let phrase_cap = ((WHY_MAX_PHRASE_SHARE * docs) as u32).max(WHY_MIN_PHRASE_CAP);
+    let df = |map: &FastMap<u64, u32>, key: &str| map.get(&fnv1a64(key.as_bytes())).copied().unwrap_or(0);
     // Shared entities, named as the query names them.
     let mut names: Vec<String> = Vec::new();
     for (key, _) in qf.ents.shared(&c.f.ents) {
@@ -491,18 +518,28 @@ fn explain(q: &Query, qf: &Features, c: &Candidate) -> Why {
             break;
         }
     }
-    // Shared keyphrases first, then the terms that weigh most in the match.
-    let mut phrases: Vec<String> = Vec::new();
-    for k in &q.analysis.keyphrases {
-        let shared = c.f.keyphrases.binary_search(&fnv1a64(k.key.as_bytes())).is_ok();
-        if k.key.contains(' ') && shared && phrases.len() < 3 {
-            phrases.push(k.text.clone());
-        }
-    }
+    // Shared keyphrases first, the rarest in the corpus first among equally
+    // salient ones (salience times idf), then the terms that weigh most in
+    // the match.
+    let mut shared: Vec<(&readnext_core::Keyphrase, f32)> = q
+        .analysis
+        .keyphrases
+        .iter()
+        .filter(|k| k.key.contains(' '))
+        .filter(|k| c.f.keyphrases.binary_search(&fnv1a64(k.key.as_bytes())).is_ok())
+        .map(|k| (k, df(&stats.keyphrase_df, &k.key)))
+        .filter(|&(_, d)| d <= phrase_cap)
+        .map(|(k, d)| (k, k.score * stats.idf(d)))
+        .collect();
+    shared.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let mut phrases: Vec<String> = shared.into_iter().take(3).map(|(k, _)| k.text.clone()).collect();
     let surface: HashMap<&str, &str> = q.analysis.terms.iter().map(|t| (t.stem.as_str(), t.surface.as_str())).collect();
     for (stem, _) in qf.text.shared(&c.f.text) {
         if phrases.len() >= 6 {
             break;
+        }
+        if term_cap.is_some_and(|cap| df(&stats.term_df, stem) > cap) {
+            continue;
         }
         let word = surface.get(stem).copied().unwrap_or(stem).to_string();
         let covered = phrases.iter().any(|p| p.split(' ').any(|w| w == word))

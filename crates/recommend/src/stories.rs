@@ -145,10 +145,24 @@ struct Centroid {
 impl Centroid {
     /// Cosine of a unit vector with the centroid.
     fn cosine(&self, v: &Vector) -> f32 {
-        if self.norm2 <= 0.0 {
-            return 0.0;
+        self.cosine_of(self.dot(v))
+    }
+
+    /// Dot product of a vector with the centroid's sum, over the vector's
+    /// keys in order.
+    fn dot(&self, v: &Vector) -> f32 {
+        let mut dot = 0.0;
+        for (k, w) in v {
+            if let Some(c) = self.sum.get(k) {
+                dot += w * c;
+            }
         }
-        v.iter().map(|(k, w)| w * self.sum.get(k).copied().unwrap_or(0.0)).sum::<f32>() / self.norm2.sqrt()
+        dot
+    }
+
+    /// The cosine of a unit vector whose dot product with the sum is `dot`.
+    fn cosine_of(&self, dot: f32) -> f32 {
+        if self.norm2 <= 0.0 { 0.0 } else { dot / self.norm2.sqrt() }
     }
 
     fn add(&mut self, v: &Vector) {
@@ -193,12 +207,16 @@ struct Building {
     text: Centroid,
     ents: Centroid,
     newest: Option<i64>,
+    /// Publication time of its oldest dated article.
+    oldest: Option<i64>,
     /// Merged into another story (its index).
     merged_into: Option<usize>,
     /// Started by an article an editor split off: never merged.
     split: bool,
     /// The language of its first article (hashed; 0 when unknown).
     lang: u64,
+    /// Still in the assigner's open list (leaving it is for good).
+    listed: bool,
 }
 
 /// Groups a stream of articles into stories ([module docs](self)).
@@ -224,6 +242,18 @@ pub struct StoryAssigner {
     watermark: Option<i64>,
     in_order: bool,
     ids: Vec<String>,
+    /// Key → the stories whose text (entity) centroid holds it: an article
+    /// is weighed against the stories it shares a key with, not against
+    /// every open story. A story that left the open list, or was merged
+    /// away, leaves these lists when next met.
+    text_post: FastMap<u64, Vec<usize>>,
+    ent_post: FastMap<u64, Vec<usize>>,
+    /// Per story, the text and entity dot products being summed for the
+    /// article being assigned (all zero between assignments).
+    dots: Vec<(f32, f32)>,
+    /// Weigh every open story, as the definition does (tests check the
+    /// postings against it).
+    brute: bool,
 }
 
 impl StoryAssigner {
@@ -240,6 +270,10 @@ impl StoryAssigner {
             watermark: None,
             in_order: true,
             ids: Vec::new(),
+            text_post: FastMap::default(),
+            ent_post: FastMap::default(),
+            dots: Vec::new(),
+            brute: false,
         }
     }
 
@@ -301,18 +335,19 @@ impl StoryAssigner {
         if self.in_order
             && let Some(w) = self.watermark
         {
-            let (stories, quiet) = (&self.stories, self.opts.quiet_days * 86_400.0);
+            let (stories, quiet) = (&mut self.stories, self.opts.quiet_days * 86_400.0);
             self.open_list.retain(|&i| {
-                let s = &stories[i];
-                s.merged_into.is_none() && s.newest.is_none_or(|n| (w - n) as f64 <= quiet)
+                let s = &mut stories[i];
+                s.listed = s.merged_into.is_none() && s.newest.is_none_or(|n| (w - n) as f64 <= quiet);
+                s.listed
             });
         }
-        for &i in &self.open_list {
+        for (i, text_dot, ent_dot) in self.candidates(&text, &ent) {
             let s = &self.stories[i];
-            if s.merged_into.is_some() || !self.open(s, published) {
+            if !self.open(s, published) {
                 continue;
             }
-            let sim = self.similarity(s, &text, &ent, f.lang);
+            let sim = self.similarity_of(s, text_dot, ent_dot, ent.is_empty(), f.lang);
             if best.is_none_or(|(_, b)| sim > b) {
                 second = best;
                 best = Some((i, sim));
@@ -332,20 +367,28 @@ impl StoryAssigner {
                     text: Centroid::default(),
                     ents: Centroid::default(),
                     newest: None,
+                    oldest: None,
                     merged_into: None,
                     split,
                     lang: f.lang,
+                    listed: true,
                 });
                 self.open_list.push(self.stories.len() - 1);
                 self.stories.len() - 1
             }
         };
         let s = &mut self.stories[story];
+        post_new_keys(&mut self.text_post, &s.text, text.iter().map(|e| e.0), story);
+        post_new_keys(&mut self.ent_post, &s.ents, ent.iter().map(|e| e.0), story);
         s.members.push(index);
         s.text.add(&text);
         s.ents.add(&ent);
         s.newest = match (s.newest, published) {
             (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        s.oldest = match (s.oldest, published) {
+            (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
         self.story_of.push(story);
@@ -443,12 +486,16 @@ impl StoryAssigner {
                 text: Centroid::default(),
                 ents: Centroid::default(),
                 newest: None,
+                oldest: None,
                 merged_into: Some(keep),
                 split: false,
                 lang: 0,
+                listed: false,
             },
         );
         let k = &mut self.stories[keep];
+        post_new_keys(&mut self.text_post, &k.text, g.text.sum.keys().copied(), keep);
+        post_new_keys(&mut self.ent_post, &k.ents, g.ents.sum.keys().copied(), keep);
         k.members.extend(g.members);
         k.members.sort_unstable();
         k.text.absorb(&g.text);
@@ -457,24 +504,84 @@ impl StoryAssigner {
             (Some(x), Some(y)) => Some(x.max(y)),
             (x, y) => x.or(y),
         };
+        k.oldest = match (k.oldest, g.oldest) {
+            (Some(x), Some(y)) => Some(x.min(y)),
+            (x, y) => x.or(y),
+        };
     }
 
+    /// Whether story `s` may take an article published at `published`: not
+    /// gone quiet before it, and not started more than the quiet period
+    /// after it (an article written out of order, an archive's, is not
+    /// taken into a story of years later). Undated articles and stories
+    /// are not held to either.
     fn open(&self, s: &Building, published: Option<i64>) -> bool {
-        match (s.newest, published) {
-            (Some(newest), Some(p)) => (p - newest) as f64 <= self.opts.quiet_days * 86_400.0,
-            _ => true,
-        }
+        let Some(p) = published else { return true };
+        let quiet = self.opts.quiet_days * 86_400.0;
+        s.newest.is_none_or(|n| (p - n) as f64 <= quiet) && s.oldest.is_none_or(|o| (o - p) as f64 <= quiet)
     }
 
     fn similarity(&self, s: &Building, text: &Vector, ent: &Vector, lang: u64) -> f32 {
-        let share = if ent.is_empty() || s.ents.norm2 <= 0.0 {
+        self.similarity_of(s, s.text.dot(text), s.ents.dot(ent), ent.is_empty(), lang)
+    }
+
+    /// [`Self::similarity`] from the dot products of the article's unit
+    /// vectors with the story's centroids.
+    fn similarity_of(&self, s: &Building, text_dot: f32, ent_dot: f32, no_entities: bool, lang: u64) -> f32 {
+        let share = if no_entities || s.ents.norm2 <= 0.0 {
             0.0
         } else if lang != 0 && s.lang != 0 && lang != s.lang {
             self.opts.cross_entity_share
         } else {
             self.opts.entity_share
         };
-        (1.0 - share) * s.text.cosine(text) + share * s.ents.cosine(ent)
+        (1.0 - share) * s.text.cosine_of(text_dot) + share * s.ents.cosine_of(ent_dot)
+    }
+
+    /// The open stories an article's vectors may join, in the order they
+    /// started, with the dot products of the vectors and their centroids.
+    /// A story that shares no key with the article has both dots zero,
+    /// below any positive join threshold, so only the stories on the
+    /// article's keys' postings are weighed; the sums run over the
+    /// article's keys in the same order as [`Centroid::dot`], so each
+    /// similarity is the same to the bit as weighing every open story.
+    fn candidates(&mut self, text: &Vector, ent: &Vector) -> Vec<(usize, f32, f32)> {
+        let eligible = |s: &Building| s.listed && s.merged_into.is_none();
+        if self.brute || self.opts.join <= 0.0 {
+            return self
+                .open_list
+                .iter()
+                .filter(|&&i| eligible(&self.stories[i]))
+                .map(|&i| (i, self.stories[i].text.dot(text), self.stories[i].ents.dot(ent)))
+                .collect();
+        }
+        self.dots.resize(self.stories.len(), (0.0, 0.0));
+        let mut touched: Vec<usize> = Vec::new();
+        for (post, v, ents) in [(&mut self.text_post, text, false), (&mut self.ent_post, ent, true)] {
+            for (k, w) in v {
+                let Some(list) = post.get_mut(k) else { continue };
+                list.retain(|&i| eligible(&self.stories[i]));
+                for &i in list.iter() {
+                    let s = &self.stories[i];
+                    let c = if ents { &s.ents } else { &s.text };
+                    let d = w * c.sum.get(k).copied().unwrap_or(0.0);
+                    let slot = &mut self.dots[i];
+                    if *slot == (0.0, 0.0) {
+                        touched.push(i);
+                    }
+                    if ents { slot.1 += d } else { slot.0 += d }
+                }
+            }
+        }
+        touched.sort_unstable();
+        touched.dedup();
+        touched
+            .into_iter()
+            .map(|i| {
+                let (t, e) = std::mem::take(&mut self.dots[i]);
+                (i, t, e)
+            })
+            .collect()
     }
 
     fn resolve(&self, mut story: usize) -> usize {
@@ -507,9 +614,29 @@ impl StoryAssigner {
         self.stories.iter().filter(|s| s.merged_into.is_none()).count()
     }
 
+    /// How many articles were added.
+    pub fn added(&self) -> usize {
+        self.ids.len()
+    }
+
     /// Whether no article was added.
     pub fn is_empty(&self) -> bool {
         self.ids.is_empty()
+    }
+}
+
+/// Posts `story` on the lists of the keys that `centroid` does not hold
+/// yet (it is about to).
+fn post_new_keys(
+    post: &mut FastMap<u64, Vec<usize>>,
+    centroid: &Centroid,
+    keys: impl Iterator<Item = u64>,
+    story: usize,
+) {
+    for k in keys {
+        if !centroid.sum.contains_key(&k) {
+            post.entry(k).or_default().push(story);
+        }
     }
 }
 
@@ -588,6 +715,60 @@ mod tests {
         assert_eq!(ids, ["q1", "r1", "q1", "r1", "x1"]);
         assert_eq!(a.assignments(), [0, 1, 0, 1, 2]);
         assert_eq!(a.len(), 3);
+    }
+
+    /// A stream of synthetic features: events of a few topics, each
+    /// worded from its topic's and its own vocabulary, with dates that
+    /// mostly advance (some undated, some backdated when `shuffled`).
+    fn synthetic(n: usize, shuffled: bool) -> Vec<(String, StoryFeatures)> {
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = move |m: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % m
+        };
+        (0..n)
+            .map(|i| {
+                let event = next(40);
+                let topic = event % 5;
+                let mut lead: Vec<(u64, u32)> = (0..8).map(|_| (1000 * topic + next(30), 1 + next(2) as u32)).collect();
+                lead.extend((0..6).map(|_| (100_000 + 50 * event + next(12), 1)));
+                lead.extend((0..3).map(|_| (900_000 + next(400), 1)));
+                let entities: Vec<(u64, u32)> =
+                    (0..3).map(|_| (7_000 + 10 * event + next(6), 1 + next(3) as u32)).collect();
+                let day = (i as i64 / 3 + event as i64 * 4) * 86_400;
+                let published = match next(10) {
+                    0 => None,
+                    1 if shuffled => Some(1_600_000_000 + day - 90 * 86_400),
+                    _ => Some(1_600_000_000 + day),
+                };
+                let f = StoryFeatures {
+                    published,
+                    lead: summed(lead.into_iter()),
+                    entities: summed(entities.into_iter()),
+                    lang: 0,
+                };
+                (format!("a{i}"), f)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn weighing_the_stories_on_shared_keys_assigns_as_weighing_every_open_story() {
+        for shuffled in [false, true] {
+            let stream = synthetic(1500, shuffled);
+            let run = |brute: bool| {
+                let mut a = StoryAssigner::new(StoryOptions::default());
+                a.brute = brute;
+                let ids: Vec<String> = stream.iter().map(|(id, f)| a.add_features(id, f)).collect();
+                (ids, a.assignments())
+            };
+            let (fast, brute) = (run(false), run(true));
+            assert_eq!(fast, brute, "shuffled: {shuffled}");
+            let stories = fast.1.iter().max().map_or(0, |m| m + 1);
+            assert!(stories > 20 && stories < 1000, "a stream that joins and splits: {stories} stories");
+        }
     }
 
     #[test]

@@ -6,9 +6,12 @@
 //!   every article assigned so far (the newsroom's normal case) is assigned
 //!   at once, exactly as a rebuild would assign it. Anything else (a
 //!   backdated article, a correction, a delete) marks the index dirty, and
-//!   the next read rebuilds it from the kept features, in the same order.
-//!   So the stories are always those of one pass over the store in
-//!   `(published, id)` order, whatever the history of writes.
+//!   the next refresh assigns everything again from the kept features, in
+//!   the same order. So once refreshed, the stories are those of one pass
+//!   over the store in `(published, id)` order, whatever the history of
+//!   writes. Until then, a new article written out of order is in the
+//!   story it joined as the last one in (provisional): every stored
+//!   article has a story from its write on.
 //! - **Stable ids.** A story's id is the id of its first article in that
 //!   order, so a restart, which rebuilds, gives every story the same id.
 //!   Only deleting a story's first article moves its id (to the next one's).
@@ -130,16 +133,25 @@ impl StoryIndex {
     }
 
     /// An article was written (inserted or updated).
+    ///
+    /// A new article is assigned at once, as the last one in: exactly as a
+    /// rebuild would when it sorts after every article so far. Otherwise
+    /// (a backdated article, or any article while the index is dirty) that
+    /// assignment is provisional, so that it has a story from its write on,
+    /// and the index is dirty until the next [`refresh`](Self::refresh)
+    /// puts it where the pass in order would. A correction keeps its
+    /// story until then.
     pub(crate) fn upsert(&mut self, id: &str, f: Arc<StoryFeatures>) {
         match self.features.get(id) {
             Some(old) if *old == f => return,
             Some(_) => self.dirty = true,
             None => {
                 let k = key(id, &f);
-                if !self.dirty && self.last.as_ref().is_none_or(|last| k > *last) {
-                    let i = self.index_of.len();
-                    self.assigner.add_with(id, &f, self.rules.splits.contains(id));
-                    self.index_of.insert(id.to_string(), i);
+                let in_order = !self.dirty && self.last.as_ref().is_none_or(|last| k > *last);
+                let i = self.assigner.added();
+                self.assigner.add_with(id, &f, self.rules.splits.contains(id));
+                self.index_of.insert(id.to_string(), i);
+                if in_order {
                     self.last = Some(k);
                 } else {
                     self.dirty = true;

@@ -13,6 +13,9 @@ pub struct CorpusStats {
     pub term_df: FastMap<u64, u32>,
     /// Document frequency of each entity match key, by its FNV-1a hash.
     pub entity_df: FastMap<u64, u32>,
+    /// Document frequency of each keyphrase key, by its FNV-1a hash (what
+    /// the explanations weigh a shared phrase by; ranking does not read it).
+    pub keyphrase_df: FastMap<u64, u32>,
 }
 
 impl CorpusStats {

@@ -217,7 +217,7 @@ fn warm(engine: &Engine, stop: &std::sync::atomic::AtomicBool) {
             if cleared || (dropped && Instant::now() >= next_walk) {
                 walking = true;
             } else {
-                if let Err(e) = engine.refresh_stories() {
+                if let Err(e) = engine.refresh_stories_when_due() {
                     tracing::warn!("assigning stories again: {e}");
                 }
                 std::thread::sleep(std::time::Duration::from_millis(20));

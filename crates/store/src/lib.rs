@@ -229,6 +229,7 @@ impl Store {
             txn.open_table(events::TASTES).map_err(|e| store.err(e))?;
             txn.open_table(TERM_DF).map_err(|e| store.err(e))?;
             txn.open_table(ENTITY_DF).map_err(|e| store.err(e))?;
+            txn.open_table(KEYPHRASE_DF).map_err(|e| store.err(e))?;
             txn.open_table(READ_INPUTS).map_err(|e| store.err(e))?;
         }
         txn.commit().map_err(|e| store.err(e))?;
@@ -330,19 +331,25 @@ impl Store {
             }
             Ok(out)
         };
-        Ok(CorpusCounts { docs, terms: read(TERM_DF)?, entities: read(ENTITY_DF)? })
+        Ok(CorpusCounts { docs, terms: read(TERM_DF)?, entities: read(ENTITY_DF)?, keyphrases: read(KEYPHRASE_DF)? })
     }
 
-    /// The document frequencies of some term and entity hashes (0 for an
-    /// unknown one), and the number of articles, from one snapshot.
-    pub fn doc_freqs(&self, terms: &[u64], entities: &[u64]) -> Result<(u64, Vec<u32>, Vec<u32>)> {
+    /// The document frequencies of some term, entity and keyphrase hashes
+    /// (0 for an unknown one), and the number of articles, from one
+    /// snapshot.
+    pub fn doc_freqs(&self, terms: &[u64], entities: &[u64], keyphrases: &[u64]) -> Result<DocFreqs> {
         let txn = self.db.begin_read().map_err(|e| self.err(e))?;
         let docs = txn.open_table(ARTICLES).map_err(|e| self.err(e))?.len().map_err(|e| self.err(e))?;
         let read = |def: TableDefinition<u64, u32>, keys: &[u64]| -> Result<Vec<u32>> {
             let t = txn.open_table(def).map_err(|e| self.err(e))?;
             keys.iter().map(|k| Ok(t.get(*k).map_err(|e| self.err(e))?.map_or(0, |v| v.value()))).collect()
         };
-        Ok((docs, read(TERM_DF, terms)?, read(ENTITY_DF, entities)?))
+        Ok(DocFreqs {
+            docs,
+            terms: read(TERM_DF, terms)?,
+            entities: read(ENTITY_DF, entities)?,
+            keyphrases: read(KEYPHRASE_DF, keyphrases)?,
+        })
     }
 
     /// Builds the document-frequency tables from the ranking inputs: once,
@@ -360,11 +367,9 @@ impl Store {
                 let (k, v) = item.map_err(|e| self.err(e))?;
                 delta.add(&decode_rank_input(k.value(), v.value())?, 1);
             }
-            let mut terms = txn.open_table(TERM_DF).map_err(|e| self.err(e))?;
-            let mut ents = txn.open_table(ENTITY_DF).map_err(|e| self.err(e))?;
-            terms.retain(|_, _| false).map_err(|e| self.err(e))?;
-            ents.retain(|_, _| false).map_err(|e| self.err(e))?;
-            delta.apply(&mut terms, &mut ents).map_err(|e| self.err(e))?;
+            let mut tables = DfTables::open(&txn).map_err(|e| self.err(e))?;
+            tables.clear().map_err(|e| self.err(e))?;
+            delta.apply(&mut tables).map_err(|e| self.err(e))?;
             meta.insert(STATS_VERSION_KEY, STATS_VERSION).map_err(|e| self.err(e))?;
         }
         txn.commit().map_err(|e| self.err(e))?;
@@ -621,12 +626,16 @@ impl ReadInput {
 /// Document frequencies of term and entity hashes.
 const TERM_DF: TableDefinition<u64, u32> = TableDefinition::new("term_df");
 const ENTITY_DF: TableDefinition<u64, u32> = TableDefinition::new("entity_df");
+/// Document frequencies of keyphrase hashes (since stats version 2).
+const KEYPHRASE_DF: TableDefinition<u64, u32> = TableDefinition::new("keyphrase_df");
 /// Meta key: the position of the last applied write.
 const WRITE_POS: &str = "write_pos";
 /// Meta key: the version of the document-frequency tables (absent in a store
 /// written before they were kept on write: they are then built on open).
 const STATS_VERSION_KEY: &str = "stats_version";
-const STATS_VERSION: u64 = 1;
+/// Version 2 added the keyphrases' document frequencies: a store of
+/// version 1 builds all three tables again when it is opened.
+const STATS_VERSION: u64 = 2;
 
 /// The corpus statistics the store keeps on write.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -637,6 +646,22 @@ pub struct CorpusCounts {
     pub terms: Vec<(u64, u32)>,
     /// (entity match-key hash, document frequency), in hash order.
     pub entities: Vec<(u64, u32)>,
+    /// (keyphrase key hash, document frequency), in hash order.
+    pub keyphrases: Vec<(u64, u32)>,
+}
+
+/// Document frequencies of some hashes ([`Store::doc_freqs`]), in the
+/// order they were asked for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DocFreqs {
+    /// Number of articles.
+    pub docs: u64,
+    /// Of the term hashes.
+    pub terms: Vec<u32>,
+    /// Of the entity match-key hashes.
+    pub entities: Vec<u32>,
+    /// Of the keyphrase key hashes.
+    pub keyphrases: Vec<u32>,
 }
 
 /// Changes of document frequencies within one transaction, summed before
@@ -645,6 +670,30 @@ pub struct CorpusCounts {
 struct DfDelta {
     terms: readnext_core::FastMap<u64, i64>,
     entities: readnext_core::FastMap<u64, i64>,
+    keyphrases: readnext_core::FastMap<u64, i64>,
+}
+
+/// The three document-frequency tables, open in one write transaction.
+struct DfTables<'t> {
+    terms: redb::Table<'t, u64, u32>,
+    entities: redb::Table<'t, u64, u32>,
+    keyphrases: redb::Table<'t, u64, u32>,
+}
+
+impl<'t> DfTables<'t> {
+    fn open(txn: &'t redb::WriteTransaction) -> std::result::Result<DfTables<'t>, redb::TableError> {
+        Ok(DfTables {
+            terms: txn.open_table(TERM_DF)?,
+            entities: txn.open_table(ENTITY_DF)?,
+            keyphrases: txn.open_table(KEYPHRASE_DF)?,
+        })
+    }
+
+    fn clear(&mut self) -> std::result::Result<(), redb::StorageError> {
+        self.terms.retain(|_, _| false)?;
+        self.entities.retain(|_, _| false)?;
+        self.keyphrases.retain(|_, _| false)
+    }
 }
 
 impl DfDelta {
@@ -655,13 +704,12 @@ impl DfDelta {
         for (h, _) in &r.entities {
             *self.entities.entry(*h).or_default() += sign;
         }
+        for h in &r.keyphrases {
+            *self.keyphrases.entry(*h).or_default() += sign;
+        }
     }
 
-    fn apply(
-        &self,
-        terms: &mut redb::Table<'_, u64, u32>,
-        entities: &mut redb::Table<'_, u64, u32>,
-    ) -> std::result::Result<(), redb::Error> {
+    fn apply(&self, tables: &mut DfTables<'_>) -> std::result::Result<(), redb::Error> {
         fn move_by(
             table: &mut redb::Table<'_, u64, u32>,
             delta: &readnext_core::FastMap<u64, i64>,
@@ -680,8 +728,9 @@ impl DfDelta {
             }
             Ok(())
         }
-        move_by(terms, &self.terms)?;
-        move_by(entities, &self.entities)
+        move_by(&mut tables.terms, &self.terms)?;
+        move_by(&mut tables.entities, &self.entities)?;
+        move_by(&mut tables.keyphrases, &self.keyphrases)
     }
 }
 
@@ -840,9 +889,8 @@ impl<'t> Tx<'t> {
     /// next sequence number.
     fn close(self) -> Result<()> {
         let path = self.path;
-        let mut terms = self.txn.open_table(TERM_DF).map_err(|e| db_err(path, e))?;
-        let mut ents = self.txn.open_table(ENTITY_DF).map_err(|e| db_err(path, e))?;
-        self.df.apply(&mut terms, &mut ents).map_err(|e| db_err(path, e))?;
+        let mut tables = DfTables::open(self.txn).map_err(|e| db_err(path, e))?;
+        self.df.apply(&mut tables).map_err(|e| db_err(path, e))?;
         self.log.close().map_err(|e| db_err(path, e))
     }
 }

@@ -238,6 +238,11 @@ fn analysed(id: &str, terms: &[&str], entities: &[&str]) -> Write {
             count: 1,
         })
         .collect();
+    // Its terms two by two are its keyphrases.
+    r.analysis.keyphrases = terms
+        .windows(2)
+        .map(|w| readnext_core::Keyphrase { key: w.join(" "), text: w.join(" "), score: 1.0 })
+        .collect();
     Write::Upsert(Box::new(r))
 }
 
@@ -248,7 +253,7 @@ fn document_frequencies_follow_writes_whatever_their_order() {
     let docs = [
         analysed("x", &["tariff", "mexico"], &["Mexico"]),
         analysed("y", &["tariff", "canada"], &["Canada"]),
-        analysed("z", &["cartel"], &["Mexico"]),
+        analysed("z", &["cartel", "tariff", "mexico"], &["Mexico"]),
     ];
     a.apply_batch(&docs).unwrap();
     // The other store: another order, a delete and a re-insert, an update
@@ -257,7 +262,7 @@ fn document_frequencies_follow_writes_whatever_their_order() {
     b.apply(&analysed("y", &["other"], &[])).unwrap();
     b.apply(&Write::Delete("z".into())).unwrap();
     b.apply_batch(&[docs[1].clone(), docs[0].clone(), docs[2].clone()]).unwrap();
-    b.apply(&analysed("gone", &["tariff"], &["Mexico"])).unwrap();
+    b.apply(&analysed("gone", &["tariff", "mexico"], &["Mexico"])).unwrap();
     b.apply(&Write::Delete("gone".into())).unwrap();
     // What events need of an article is kept with it, and goes with it.
     let inputs = b.read_inputs(&["x", "gone", "z"]).unwrap();
@@ -267,8 +272,25 @@ fn document_frequencies_follow_writes_whatever_their_order() {
     assert_eq!(ca, cb);
     assert_eq!(ca.docs, 3);
     let h = readnext_core::fnv1a64;
-    let (docs, terms, ents) = a.doc_freqs(&[h(b"tariff"), h(b"other")], &[h(b"mexico")]).unwrap();
-    assert_eq!((docs, terms, ents), (3, vec![2, 0], vec![2]));
+    let f = a
+        .doc_freqs(&[h(b"tariff"), h(b"other")], &[h(b"mexico")], &[h(b"tariff mexico"), h(b"cartel tariff")])
+        .unwrap();
+    assert_eq!((f.docs, f.terms, f.entities, f.keyphrases), (3, vec![3, 0], vec![2], vec![2, 1]));
+    // A store whose statistics predate the keyphrases' builds them on open.
+    drop(a);
+    {
+        let db = redb::Database::open(d1.path().join("store.redb")).unwrap();
+        let txn = db.begin_write().unwrap();
+        {
+            let mut meta = txn.open_table(redb::TableDefinition::<&str, u64>::new("meta")).unwrap();
+            meta.insert("stats_version", 1).unwrap();
+            let mut kdf = txn.open_table(redb::TableDefinition::<u64, u32>::new("keyphrase_df")).unwrap();
+            kdf.retain(|_, _| false).unwrap();
+        }
+        txn.commit().unwrap();
+    }
+    let a = Store::open(d1.path()).unwrap();
+    assert_eq!(a.corpus_counts().unwrap(), cb, "rebuilt on open");
 }
 
 #[test]
