@@ -14,6 +14,7 @@ mod mind;
 mod report;
 mod run;
 mod stories;
+mod suite;
 
 pub use baselines::{Bm25Mlt, LexCorpus, Rng, Tfidf, sk_tokens};
 pub use datasets::{EvalDoc, Grading, Pair, RelatedSet, agnews, bbc, ecbplus, ecbplus_with, labeled_jsonl, semeval};
@@ -30,6 +31,7 @@ pub use stories::{
     ari, b_cubed, ecbplus_stories, labeled_jsonl_stories, lead_only, nmi, pair_rates_table, pair_story_rates,
     run_stories, score, single_pass, stories_table, stream_order, write_stories_html,
 };
+pub use suite::{Bootstrap, SuiteColumn, SuiteSummary, paired_bootstrap, suite_json, suite_summary, suite_table};
 
 use std::path::{Path, PathBuf};
 
@@ -64,15 +66,29 @@ pub fn fingerprint(files: &[PathBuf]) -> String {
     format!("{:016x}", readnext_core::fnv1a64(s.as_bytes()))
 }
 
-/// Loads a `related` dataset by name.
+/// Loads a `related` dataset by name. `ecbplus-lead` and `bbc-lead` are
+/// those sets cut to each article's headline and first paragraph: the same
+/// labels on wire-brief lengths, where the lexical signals have a few dozen
+/// words to go on.
 pub fn load_related(name: &str, path: &Path) -> Result<RelatedSet, EvalError> {
     match name {
         "ecbplus" => ecbplus(path),
+        "ecbplus-lead" => ecbplus(path).map(|s| related_lead(s, name)),
         "bbc" => bbc(path),
+        "bbc-lead" => bbc(path).map(|s| related_lead(s, name)),
         "agnews" => agnews(path),
         "labeled-jsonl" => labeled_jsonl(path),
         other => Err(EvalError::Data(format!(
-            "unknown dataset {other:?} (expected ecbplus, semeval, bbc, agnews or labeled-jsonl)"
+            "unknown dataset {other:?} (expected ecbplus, ecbplus-lead, semeval, bbc, bbc-lead, agnews or labeled-jsonl)"
         ))),
     }
+}
+
+/// `set` with every article cut to its headline and first paragraph.
+fn related_lead(mut set: RelatedSet, name: &str) -> RelatedSet {
+    for d in &mut set.docs {
+        d.article.body.truncate(1);
+    }
+    set.name = name.to_string();
+    set
 }

@@ -20,11 +20,19 @@ enum Format {
 
 #[derive(Subcommand)]
 enum Task {
-    /// Related-article relevance: ecbplus, semeval, bbc, agnews or labeled-jsonl.
+    /// Related-article relevance: ecbplus, ecbplus-lead, semeval, bbc, bbc-lead, agnews or labeled-jsonl.
     Related {
         /// Dataset kind.
-        #[arg(long)]
-        dataset: String,
+        #[arg(long, required_unless_present = "suite")]
+        dataset: Option<String>,
+        /// Every dev set under $READNEXT_DATA (ecbplus, ecbplus-lead, semeval,
+        /// bbc, bbc-lead, agnews; a missing one is named and skipped), each
+        /// with its baselines, then
+        /// a summary: each set's headline figure (nDCG@10; Pearson for
+        /// SemEval en-en and en+es), their mean, and readnext against each
+        /// set's best baseline with a paired bootstrap over queries.
+        #[arg(long, conflicts_with_all = ["dataset", "data"])]
+        suite: bool,
         /// Path of the dataset (folder or file); defaults under $READNEXT_DATA.
         #[arg(long)]
         data: Option<PathBuf>,
@@ -68,6 +76,11 @@ enum Task {
         /// (1 = none).
         #[arg(long)]
         cross_lingual: Option<f32>,
+        /// Near-copies (SimHash within a few bits, text cosine of 0.92 or
+        /// more) are not collapsed, only identical texts: to measure what
+        /// collapsing costs in relevance (readers get them collapsed).
+        #[arg(long)]
+        no_collapse: bool,
         /// Embed each article as the mean of its first N passages of the
         /// token limit instead of its headline and lead (to measure which
         /// is better).
@@ -219,12 +232,15 @@ fn data_root() -> PathBuf {
     std::env::var_os("READNEXT_DATA").map_or_else(|| PathBuf::from("../shared/data"), PathBuf::from)
 }
 
+/// The dev sets `eval related --suite` runs, in order.
+const SUITE: [&str; 6] = ["ecbplus", "ecbplus-lead", "semeval", "bbc", "bbc-lead", "agnews"];
+
 fn default_path(dataset: &str) -> PathBuf {
     let root = data_root();
     match dataset {
-        "ecbplus" => root.join("ecbplus"),
+        "ecbplus" | "ecbplus-lead" => root.join("ecbplus"),
         "semeval" => root.join("semeval2022-task8/training_set.csv"),
-        "bbc" => root.join("bbc"),
+        "bbc" | "bbc-lead" => root.join("bbc"),
         "agnews" => root.join("ag_news/test.csv"),
         _ => root,
     }
@@ -309,6 +325,7 @@ pub fn run(args: EvalArgs, model: &crate::ModelArgs) -> anyhow::Result<ExitCode>
         }
         Task::Related {
             dataset,
+            suite,
             data,
             format,
             report,
@@ -323,10 +340,10 @@ pub fn run(args: EvalArgs, model: &crate::ModelArgs) -> anyhow::Result<ExitCode>
             w_dense,
             dense_floor,
             cross_lingual,
+            no_collapse,
             passages,
             embed_cache,
         } => {
-            let path = data.unwrap_or_else(|| default_path(&dataset));
             let mut opts = RelatedOptions::default();
             if let Some(w) = w_text {
                 opts.weights.text = w;
@@ -358,21 +375,64 @@ pub fn run(args: EvalArgs, model: &crate::ModelArgs) -> anyhow::Result<ExitCode>
             if let Some(c) = cross_lingual {
                 opts.weights.cross_lingual = c;
             }
+            if no_collapse {
+                opts.dup_bits = 0;
+                opts.dup_cosine = f32::INFINITY;
+            }
             let encoder = model.load()?;
             let embed = |articles: Vec<&readnext_core::Article>| -> anyhow::Result<Option<readnext_eval::Embedded>> {
                 let Some(enc) = &encoder else { return Ok(None) };
                 Ok(Some(cached_embedding(enc, &articles, passages, embed_cache.as_deref())?))
             };
-            let run = if dataset == "semeval" {
-                let pairs = readnext_eval::semeval(&path)?;
-                let embedded = embed(pairs.iter().flat_map(|p| [&p.a, &p.b]).collect())?;
-                readnext_eval::run_semeval(&pairs, &opts, std::slice::from_ref(&path), embedded.as_ref())?
-            } else {
-                let set = readnext_eval::load_related(&dataset, &path)?;
-                let embedded = embed(set.docs.iter().map(|d| &d.article).collect())?;
-                readnext_eval::run_related(&set, depth.max(10), &opts, embedded.as_ref())?
+            let run_one = |dataset: &str, path: &PathBuf| -> anyhow::Result<readnext_eval::EvalRun> {
+                if dataset == "semeval" {
+                    let pairs = readnext_eval::semeval(path)?;
+                    let embedded = embed(pairs.iter().flat_map(|p| [&p.a, &p.b]).collect())?;
+                    Ok(readnext_eval::run_semeval(&pairs, &opts, std::slice::from_ref(path), embedded.as_ref())?)
+                } else {
+                    let set = readnext_eval::load_related(dataset, path)?;
+                    let embedded = embed(set.docs.iter().map(|d| &d.article).collect())?;
+                    Ok(readnext_eval::run_related(&set, depth.max(10), &opts, embedded.as_ref())?)
+                }
             };
-            finish(&run, format, report)
+            if !suite {
+                // clap requires one of the two.
+                let dataset = dataset.unwrap_or_default();
+                let path = data.unwrap_or_else(|| default_path(&dataset));
+                return finish(&run_one(&dataset, &path)?, format, report);
+            }
+            let mut runs = Vec::new();
+            for dataset in SUITE {
+                let path = default_path(dataset);
+                if !path.exists() {
+                    eprintln!("suite: {dataset} skipped: no data at {}", path.display());
+                    continue;
+                }
+                eprintln!("suite: {dataset} ({})", path.display());
+                let run = run_one(dataset, &path).map_err(|e| e.context(format!("suite set {dataset}")))?;
+                if let Some(dir) = &report {
+                    readnext_eval::write_html(&run, &dir.join(dataset))?;
+                }
+                runs.push(run);
+            }
+            anyhow::ensure!(!runs.is_empty(), "suite: no dev set found under {}", data_root().display());
+            let summary = readnext_eval::suite_summary(&runs);
+            match format {
+                Format::Table => {
+                    for run in &runs {
+                        outln!("{}", readnext_eval::to_table(run));
+                    }
+                    out!("{}", readnext_eval::suite_table(&summary));
+                }
+                Format::Json => {
+                    let v = serde_json::json!({
+                        "sets": runs.iter().map(readnext_eval::to_json).collect::<Vec<_>>(),
+                        "summary": readnext_eval::suite_json(&summary),
+                    });
+                    outln!("{}", serde_json::to_string_pretty(&v)?);
+                }
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Task::Mind { data, train, folds, format, report, embed_cache } => {
             let data = data.unwrap_or_else(|| data_root().join("mind-subset"));

@@ -670,3 +670,66 @@ fn bench_keeps_a_synthetic_store_to_serve_and_never_writes_over_one() {
     assert!(!o.status.success());
     assert!(stderr(&o).contains("exists already"), "{}", stderr(&o));
 }
+
+/// `eval related --suite` runs every dev set it finds under the data root,
+/// names the ones it does not find, and sums up each set's headline figure
+/// against the best baseline of the same run, with a paired bootstrap.
+#[test]
+fn the_suite_runs_every_dev_set_it_finds_and_sums_them_up() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("data");
+    let topics = [
+        ("sport", ["goal", "striker", "league", "match", "coach", "penalty"]),
+        ("business", ["shares", "profit", "market", "investors", "bank", "earnings"]),
+        ("tech", ["software", "chip", "users", "phone", "internet", "apps"]),
+    ];
+    let mut csv = String::new();
+    for (c, (topic, words)) in topics.iter().enumerate() {
+        std::fs::create_dir_all(root.join("bbc").join(topic)).unwrap();
+        for i in 0..5 {
+            let w = |k: usize| words[(i + k) % words.len()];
+            let title = format!("The {} and the {} in week {i}", w(0), w(1));
+            let body = format!(
+                "A story about the {} and the {}.\n\nMore on the {}, the {} and the {} this week.",
+                w(2),
+                w(3),
+                w(4),
+                w(5),
+                w(0)
+            );
+            std::fs::write(root.join("bbc").join(topic).join(format!("{i:03}.txt")), format!("{title}\n\n{body}\n"))
+                .unwrap();
+            csv.push_str(&format!("\"{}\",\"{title}\",\"{}\"\n", c + 1, body.replace("\n\n", " ")));
+        }
+    }
+    std::fs::create_dir_all(root.join("ag_news")).unwrap();
+    std::fs::write(root.join("ag_news/test.csv"), csv).unwrap();
+    let o = bin()
+        .env("READNEXT_DATA", &root)
+        .args(["--lexical", "eval", "related", "--suite", "--depth", "10", "--format", "json"])
+        .output()
+        .expect("readnext runs");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    for missing in ["ecbplus skipped", "ecbplus-lead skipped", "semeval skipped"] {
+        assert!(err.contains(missing), "{err}");
+    }
+    let v = json(&o);
+    let sets: Vec<&str> = v["sets"].as_array().unwrap().iter().map(|s| s["dataset"].as_str().unwrap()).collect();
+    assert_eq!(sets, ["bbc", "bbc-lead", "agnews"]);
+    let columns = v["summary"]["columns"].as_array().unwrap();
+    let names: Vec<&str> = columns.iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["bbc nDCG@10", "bbc-lead nDCG@10", "agnews nDCG@10"]);
+    for c in columns {
+        let best = c["best_baseline"]["system"].as_str().unwrap();
+        assert!(!best.starts_with("readnext"), "{c}");
+        let b = &c["bootstrap"];
+        assert!(b["low"].as_f64().unwrap() <= b["diff"].as_f64().unwrap(), "{c}");
+        assert!(b["diff"].as_f64().unwrap() <= b["high"].as_f64().unwrap(), "{c}");
+    }
+    // The mean is over the sets' columns.
+    let readnext: Vec<f64> = columns.iter().map(|c| c["values"]["readnext"].as_f64().unwrap()).collect();
+    let mean = v["summary"]["means"]["readnext"]["mean"].as_f64().unwrap();
+    assert!((mean - readnext.iter().sum::<f64>() / 3.0).abs() < 1e-9, "{v}");
+    assert_eq!(v["summary"]["means"]["readnext"]["columns"], 3);
+}

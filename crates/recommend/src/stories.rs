@@ -591,6 +591,11 @@ impl StoryAssigner {
         story
     }
 
+    /// [`StoryAssigner::story_id`], borrowed.
+    pub fn story_id_ref(&self, index: usize) -> &str {
+        &self.stories[self.resolve(self.story_of[index])].id
+    }
+
     /// The story id of the `index`-th article added (following merges).
     pub fn story_id(&self, index: usize) -> String {
         self.stories[self.resolve(self.story_of[index])].id.clone()

@@ -178,11 +178,11 @@ impl StoryIndex {
 
     /// The story a story is shown as, following the editors' merges (a
     /// merge into a story that is gone, or a cycle, stops where it is).
-    fn merged(&self, story: String) -> String {
+    fn merged_ref<'a>(&'a self, story: &'a str) -> &'a str {
         let mut at = story;
         for _ in 0..self.rules.merges.len() {
-            match self.rules.merges.get(&at) {
-                Some(into) if self.is_story(into) && *into != at => at = into.clone(),
+            match self.rules.merges.get(at) {
+                Some(into) if self.is_story(into) && into != at => at = into,
                 _ => break,
             }
         }
@@ -191,12 +191,18 @@ impl StoryIndex {
 
     /// Whether `id` is the id of a story as assigned (merged or not).
     pub(crate) fn is_story(&self, id: &str) -> bool {
-        self.index_of.get(id).is_some_and(|&i| self.assigner.story_id(i) == id)
+        self.index_of.get(id).is_some_and(|&i| self.assigner.story_id_ref(i) == id)
     }
 
     /// The story id of a stored article.
     pub(crate) fn story_of(&self, id: &str) -> Option<String> {
-        self.index_of.get(id).map(|&i| self.merged(self.assigner.story_id(i)))
+        self.story_of_ref(id).map(str::to_string)
+    }
+
+    /// [`StoryIndex::story_of`], borrowed: what the read path compares
+    /// without allocating.
+    pub(crate) fn story_of_ref(&self, id: &str) -> Option<&str> {
+        self.index_of.get(id).map(|&i| self.merged_ref(self.assigner.story_id_ref(i)))
     }
 
     /// The ids of the articles of the story of article `id` (a story id is
@@ -212,7 +218,7 @@ impl StoryIndex {
             .assigner
             .stories()
             .into_iter()
-            .filter(|(s, _)| self.merged(s.to_string()) == story)
+            .filter(|(s, _)| self.merged_ref(s) == story)
             .flat_map(|(_, m)| m.iter().copied())
             .collect();
         all.sort_unstable();
@@ -241,7 +247,7 @@ impl StoryIndex {
         let mut out: Vec<(String, Vec<String>)> = Vec::new();
         let mut at: FastMap<String, usize> = FastMap::default();
         for (id, members) in self.assigner.stories() {
-            let story = self.merged(id.to_string());
+            let story = self.merged_ref(id).to_string();
             let ids = members.iter().map(|&m| self.assigner.article_id(m).to_string());
             match at.get(&story) {
                 Some(&k) => out[k].1.extend(ids),
@@ -425,16 +431,16 @@ impl Engine {
     /// stories as they are, so a read never waits for them to be built.
     pub(crate) fn mark_same_story(&self, query: &str, picks: &mut [Pick]) {
         self.try_stories(|ix| {
-            let Some(story) = ix.story_of(query) else { return };
+            let Some(story) = ix.story_of_ref(query) else { return };
             for p in picks.iter_mut() {
-                if ix.story_of(&p.id).as_deref() == Some(story.as_str()) {
+                if ix.story_of_ref(&p.id) == Some(story) {
                     let date = p.published.as_deref().map(|d| format!(", {d}")).unwrap_or_default();
                     p.why.summary = if p.why.summary.is_empty() {
                         format!("Same story{date}")
                     } else {
                         format!("Same story{date}. {}", p.why.summary)
                     };
-                    p.why.story = Some(story.clone());
+                    p.why.story = Some(story.to_string());
                 }
             }
         });

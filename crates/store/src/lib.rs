@@ -573,6 +573,7 @@ impl Store {
             ("id_seq", size(&txn, ID_SEQ).map_err(e)?),
             ("term_df", size(&txn, TERM_DF).map_err(e)?),
             ("entity_df", size(&txn, ENTITY_DF).map_err(e)?),
+            ("keyphrase_df", size(&txn, KEYPHRASE_DF).map_err(e)?),
             ("read_inputs", size(&txn, READ_INPUTS).map_err(e)?),
             ("events", size(&txn, events::EVENTS).map_err(e)?),
             ("user_events", size(&txn, events::USER_EVENTS).map_err(e)?),
