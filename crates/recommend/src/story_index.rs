@@ -211,7 +211,13 @@ impl StoryIndex {
     pub(crate) fn members(&self, id: &str) -> Vec<String> {
         let Some(&i) = self.index_of.get(id) else { return Vec::new() };
         if self.rules.merges.is_empty() {
-            return self.assigner.members_of(i).iter().map(|&m| self.assigner.article_id(m).to_string()).collect();
+            return self
+                .assigner
+                .members_of(i)
+                .iter()
+                .filter(|&&m| self.current(m))
+                .map(|&m| self.assigner.article_id(m).to_string())
+                .collect();
         }
         let Some(story) = self.story_of(id) else { return Vec::new() };
         let mut all: Vec<usize> = self
@@ -222,7 +228,14 @@ impl StoryIndex {
             .flat_map(|(_, m)| m.iter().copied())
             .collect();
         all.sort_unstable();
-        all.into_iter().map(|m| self.assigner.article_id(m).to_string()).collect()
+        all.into_iter().filter(|&m| self.current(m)).map(|m| self.assigner.article_id(m).to_string()).collect()
+    }
+
+    /// Whether the `m`-th article assigned is its id's assignment now: an
+    /// article deleted and written again before the next pass was assigned
+    /// twice, and only the second counts.
+    fn current(&self, m: usize) -> bool {
+        self.index_of.get(self.assigner.article_id(m)) == Some(&m)
     }
 
     /// How central article `id` is to its story (its text cosine with the
@@ -248,12 +261,19 @@ impl StoryIndex {
         let mut at: FastMap<String, usize> = FastMap::default();
         for (id, members) in self.assigner.stories() {
             let story = self.merged_ref(id).to_string();
-            let ids = members.iter().map(|&m| self.assigner.article_id(m).to_string());
+            let ids: Vec<String> = members
+                .iter()
+                .filter(|&&m| self.current(m))
+                .map(|&m| self.assigner.article_id(m).to_string())
+                .collect();
+            if ids.is_empty() {
+                continue;
+            }
             match at.get(&story) {
                 Some(&k) => out[k].1.extend(ids),
                 None => {
                     at.insert(story.clone(), out.len());
-                    out.push((story, ids.collect()));
+                    out.push((story, ids));
                 }
             }
         }
@@ -699,5 +719,25 @@ mod tests {
         let mut members = index.members("a1");
         members.sort();
         assert_eq!(members, ["a1", "a3"]);
+    }
+
+    #[test]
+    fn an_article_deleted_and_written_again_before_the_next_pass_is_in_one_story_once() {
+        let mut index = StoryIndex::build(
+            StoryOptions::default(),
+            stream().into_iter().map(|(id, f)| (id.to_string(), Arc::new(f))).collect(),
+            StoryRules::default(),
+        );
+        let (id, f) = stream().remove(2);
+        index.remove(id);
+        index.upsert(id, Arc::new(f));
+        assert!(index.is_dirty());
+        let holding: Vec<(String, Vec<String>)> =
+            index.all().into_iter().filter(|(_, m)| m.iter().any(|x| x == id)).collect();
+        assert_eq!(holding.len(), 1, "{holding:?}");
+        assert_eq!(holding[0].1.iter().filter(|x| *x == id).count(), 1, "{holding:?}");
+        let story = index.story_of(id).unwrap();
+        assert_eq!(index.members(&story).iter().filter(|x| *x == id).count(), 1);
+        assert!(index.all().iter().all(|(_, m)| !m.is_empty()), "no story is left empty");
     }
 }
