@@ -263,7 +263,7 @@ pub fn run(args: EvalArgs, model: &crate::ModelArgs) -> anyhow::Result<ExitCode>
             window,
             cross_entity_share,
         } => {
-            let path = data.unwrap_or_else(|| default_path(dataset.trim_end_matches("-lead")));
+            let path = data.unwrap_or_else(|| default_path(&dataset));
             let set = match dataset.as_str() {
                 "ecbplus" => Some(readnext_eval::ecbplus_stories(&path)?),
                 "ecbplus-lead" => Some(readnext_eval::lead_only(readnext_eval::ecbplus_stories(&path)?)),

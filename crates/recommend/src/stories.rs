@@ -168,7 +168,7 @@ impl Centroid {
     fn add(&mut self, v: &Vector) {
         // |s + v|² = |s|² + 2 s·v + |v|²; adding keys in sorted order keeps
         // the float sums the same on every run.
-        let dot: f32 = v.iter().map(|(k, w)| w * self.sum.get(k).copied().unwrap_or(0.0)).sum();
+        let dot = self.dot(v);
         let vv: f32 = v.iter().map(|(_, w)| w * w).sum();
         for (k, w) in v {
             *self.sum.entry(*k).or_default() += w;

@@ -354,17 +354,17 @@ impl Engine {
     pub fn story_of_article(&self, id: &str, now_ms: i64) -> Result<Story> {
         // The store, not the stories (which may lag a delete), says whether
         // the article is there.
-        if self.store().get(id)?.is_none() {
+        if !self.store().contains(id)? {
             return Err(RecommendError::NotFound(id.to_string()));
         }
-        let lookup = |ix: &StoryIndex| ix.story_of(id).map(|s| (members_with_centrality(ix, &s), s));
-        let mut found = self.with_stories(lookup)?;
-        if found.is_none() {
-            // Stored, but written out of order since the stories were last
-            // assigned: assign them now rather than answer "not found".
-            self.rebuild_stories(false)?;
-            found = self.with_stories(lookup)?;
-        }
+        self.stored_story(id, now_ms)
+    }
+
+    /// [`Engine::story_of_article`] of an article the store holds. Every
+    /// stored article has a story once its write has answered (written out
+    /// of order, a provisional one), so there is nothing to assign here.
+    fn stored_story(&self, id: &str, now_ms: i64) -> Result<Story> {
+        let found = self.with_stories(|ix| ix.story_of(id).map(|s| (members_with_centrality(ix, &s), s)))?;
         let Some((members, story)) = found else { return Err(RecommendError::NotFound(id.to_string())) };
         let trend = self.trend_map(now_ms, STORY_WINDOW_MS);
         self.story_view(story, members, &trend, 0)
@@ -382,8 +382,8 @@ impl Engine {
     /// better-ranked pick). One similar article is not a story; several
     /// agreeing are.
     pub fn story_for_article(&self, article: &Article, now_ms: i64) -> Result<Option<Story>> {
-        if !article.id.is_empty() && self.store().get(&article.id)?.is_some() {
-            return self.story_of_article(&article.id, now_ms).map(Some);
+        if !article.id.is_empty() && self.store().contains(&article.id)? {
+            return self.stored_story(&article.id, now_ms).map(Some);
         }
         let analysis = readnext_analysis::analyze(article)?;
         let mut found = self.with_stories(|ix| {
@@ -669,6 +669,15 @@ mod tests {
         ]
     }
 
+    /// The stories of [`stream`], built in one pass.
+    fn rebuilt() -> StoryIndex {
+        StoryIndex::build(
+            StoryOptions::default(),
+            stream().into_iter().map(|(id, f)| (id.to_string(), Arc::new(f))).collect(),
+            StoryRules::default(),
+        )
+    }
+
     fn stories(index: &StoryIndex) -> Vec<(String, Vec<String>)> {
         let mut all = index.all();
         all.iter_mut().for_each(|(_, m)| m.sort());
@@ -678,11 +687,7 @@ mod tests {
 
     #[test]
     fn incremental_writes_in_any_order_give_the_stories_of_a_rebuild() {
-        let rebuilt = StoryIndex::build(
-            StoryOptions::default(),
-            stream().into_iter().map(|(id, f)| (id.to_string(), Arc::new(f))).collect(),
-            StoryRules::default(),
-        );
+        let rebuilt = rebuilt();
         assert_eq!(rebuilt.story_of("a3").as_deref(), Some("a1"));
         assert_eq!(rebuilt.story_of("b2").as_deref(), Some("b1"));
         // In order: every write is assigned at once.
@@ -705,11 +710,7 @@ mod tests {
 
     #[test]
     fn a_deleted_article_leaves_its_story_and_a_rewrite_of_the_same_article_changes_nothing() {
-        let mut index = StoryIndex::build(
-            StoryOptions::default(),
-            stream().into_iter().map(|(id, f)| (id.to_string(), Arc::new(f))).collect(),
-            StoryRules::default(),
-        );
+        let mut index = rebuilt();
         let (id, same) = stream().remove(2);
         index.upsert(id, Arc::new(same));
         assert!(!index.is_dirty(), "an unchanged article moves nothing");
@@ -723,11 +724,7 @@ mod tests {
 
     #[test]
     fn an_article_deleted_and_written_again_before_the_next_pass_is_in_one_story_once() {
-        let mut index = StoryIndex::build(
-            StoryOptions::default(),
-            stream().into_iter().map(|(id, f)| (id.to_string(), Arc::new(f))).collect(),
-            StoryRules::default(),
-        );
+        let mut index = rebuilt();
         let (id, f) = stream().remove(2);
         index.remove(id);
         index.upsert(id, Arc::new(f));

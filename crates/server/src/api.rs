@@ -575,7 +575,7 @@ async fn user_recommendations(
     let engine = s.engine.clone();
     blocking(move || {
         if let Some(a) = &opts.anchor
-            && engine.store().get(a).map_err(ApiError::internal)?.is_none()
+            && !engine.store().contains(a).map_err(ApiError::internal)?
         {
             return Err(ApiError::not_found(format!("`article`: no article with id {a:?}")));
         }
@@ -633,7 +633,7 @@ async fn edit_rules(s: &Shared, w: Write) -> Result<Json<Value>, ApiError> {
 async fn stored_article(s: &Shared, id: &str) -> Result<(), ApiError> {
     let engine = s.engine.clone();
     let i = id.to_string();
-    if blocking(move || engine.store().get(&i).map_err(ApiError::internal)).await?.is_none() {
+    if !blocking(move || engine.store().contains(&i).map_err(ApiError::internal)).await? {
         return Err(ApiError::not_found(format!("no article with id {id:?}")));
     }
     Ok(())

@@ -317,7 +317,7 @@ async fn rules(State(s): State<Shared>, Form(f): Form<HashMap<String, String>>) 
     blocking(move || {
         match (action.as_str(), owner) {
             ("pin", Some(owner)) => {
-                if engine.store().get(&id).map_err(ApiError::internal)?.is_none() {
+                if !engine.store().contains(&id).map_err(ApiError::internal)? {
                     return Err(ApiError::field("id", format!("no article with id {id:?}")));
                 }
                 let mut pins = engine.rules()?.pins_of(&owner).to_vec();
@@ -338,7 +338,7 @@ async fn rules(State(s): State<Shared>, Form(f): Form<HashMap<String, String>>) 
                 engine.write(&[Write::Unblock(id)])?;
             }
             ("split", _) => {
-                if engine.store().get(&id).map_err(ApiError::internal)?.is_none() {
+                if !engine.store().contains(&id).map_err(ApiError::internal)? {
                     return Err(ApiError::field("id", format!("no article with id {id:?}")));
                 }
                 engine.write(&[Write::SplitStory(id)])?;

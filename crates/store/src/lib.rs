@@ -376,6 +376,13 @@ impl Store {
         Ok(())
     }
 
+    /// Whether an article `id` is stored (its key only: nothing decoded).
+    pub fn contains(&self, id: &str) -> Result<bool> {
+        let txn = self.db.begin_read().map_err(|e| self.err(e))?;
+        let articles = txn.open_table(ARTICLES).map_err(|e| self.err(e))?;
+        Ok(articles.get(id).map_err(|e| self.err(e))?.is_some())
+    }
+
     /// The stored record of `id`.
     pub fn get(&self, id: &str) -> Result<Option<Record>> {
         Ok(self.get_many(&[id])?.pop().flatten())

@@ -268,6 +268,7 @@ fn document_frequencies_follow_writes_whatever_their_order() {
     let inputs = b.read_inputs(&["x", "gone", "z"]).unwrap();
     assert_eq!(inputs[0].as_ref().map(|i| i.entities.clone()), Some(vec!["mexico".to_string()]));
     assert!(inputs[1].is_none() && inputs[2].is_some());
+    assert!(b.contains("x").unwrap() && !b.contains("gone").unwrap(), "a deleted article is not stored");
     let (ca, cb) = (a.corpus_counts().unwrap(), b.corpus_counts().unwrap());
     assert_eq!(ca, cb);
     assert_eq!(ca.docs, 3);
