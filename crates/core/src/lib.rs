@@ -15,7 +15,7 @@ mod pick;
 mod story;
 mod time;
 
-pub use article::{Analysis, Article, Entity, EntityKind, Keyphrase, RankInput, Term};
+pub use article::{Analysis, Article, Entity, EntityKind, Keyphrase, MIN_TOKENS_FOR_LANG, RankInput, Term};
 pub use embedding::{TASTE_DECAY, add_to_taste, dot, normalize};
 pub use event::{Event, EventKind, Profile, Rules, StoryRules};
 pub use hash::{FastMap, FastSet, FnvHasher, fnv1a64, stable_id};

@@ -31,7 +31,10 @@ pub use stories::{
     ari, b_cubed, ecbplus_stories, labeled_jsonl_stories, lead_only, nmi, pair_rates_table, pair_story_rates,
     run_stories, score, single_pass, stories_table, stream_order, write_stories_html,
 };
-pub use suite::{Bootstrap, SuiteColumn, SuiteSummary, paired_bootstrap, suite_json, suite_summary, suite_table};
+pub use suite::{
+    Bootstrap, GridPoint, HeldOut, LodoFold, SuiteColumn, SuiteSummary, corpus_of, leave_one_dataset_out, lodo_json,
+    lodo_table, paired_bootstrap, suite_json, suite_summary, suite_table,
+};
 
 use std::path::{Path, PathBuf};
 

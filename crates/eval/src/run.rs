@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use rayon::prelude::*;
 use readnext_analysis::analyze;
-use readnext_recommend::{Engine, Query, RelatedOptions, Weights};
+use readnext_recommend::{Engine, Query, RelatedOptions};
 use readnext_store::{Record, Write};
 
 use crate::EvalError;
@@ -97,7 +97,7 @@ fn dense_rank(vectors: &[Vec<f32>], q: usize, depth: usize) -> Vec<usize> {
 
 /// Options with the embedding signal off: readnext's lexical half.
 fn lexical(opts: &RelatedOptions) -> RelatedOptions {
-    RelatedOptions { weights: Weights { dense: 0.0, ..opts.weights }, ..opts.clone() }
+    RelatedOptions { weights: opts.weights.lexical(), ..opts.clone() }
 }
 
 /// Builds a readnext engine over the articles (with their vectors, when

@@ -193,6 +193,160 @@ pub fn suite_json(s: &SuiteSummary) -> serde_json::Value {
     })
 }
 
+/// The corpus a summary column's set is drawn from. Sets drawn from one
+/// corpus (a set and its `-lead` cut; SemEval's language groups) are held
+/// out together: choosing a setting on ECB+ and scoring it on ECB+'s leads
+/// would leak the held-out documents into the choice.
+pub fn corpus_of(column: &str) -> &str {
+    let set = column.split(' ').next().unwrap_or(column);
+    set.strip_suffix("-lead").unwrap_or(set)
+}
+
+/// One point of a settings grid: its label ("dense 0.35, dense_short
+/// 0.65") and the suite's summary under it.
+#[derive(Debug, Clone)]
+pub struct GridPoint {
+    /// What the settings were.
+    pub label: String,
+    /// The suite under them.
+    pub summary: SuiteSummary,
+}
+
+/// One fold of leave-one-dataset-out: the setting chosen without a corpus,
+/// and what it then scores on that corpus.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LodoFold {
+    /// The corpus held out.
+    pub held_out: String,
+    /// Index (into the grid) of the point with the best mean of readnext's
+    /// figures over the other corpora's columns.
+    pub chosen: usize,
+    /// That mean.
+    pub train_mean: f64,
+    /// The held-out columns under the chosen point.
+    pub scores: Vec<HeldOut>,
+}
+
+/// A held-out column: its name, readnext's figure, and the run's best
+/// baseline with its figure.
+pub type HeldOut = (String, f64, Option<(String, f64)>);
+
+fn readnext_value(c: &SuiteColumn) -> Option<f64> {
+    c.values.iter().find(|(s, _)| s == "readnext").map(|(_, v)| *v)
+}
+
+/// Leave-one-dataset-out over a grid: for each corpus, the point chosen on
+/// every other corpus's columns (by the mean of readnext's figures; the
+/// first point wins a tie, so list the shipped default first), scored on
+/// the corpus left out. Every point must summarise the same sets.
+pub fn leave_one_dataset_out(points: &[GridPoint]) -> Vec<LodoFold> {
+    let Some(first) = points.first() else { return vec![] };
+    let mut corpora: Vec<&str> = Vec::new();
+    for c in &first.summary.columns {
+        let k = corpus_of(&c.name);
+        if !corpora.contains(&k) {
+            corpora.push(k);
+        }
+    }
+    corpora
+        .iter()
+        .map(|&held| {
+            let train_mean = |p: &GridPoint| {
+                let vals: Vec<f64> = p
+                    .summary
+                    .columns
+                    .iter()
+                    .filter(|c| corpus_of(&c.name) != held)
+                    .filter_map(readnext_value)
+                    .collect();
+                if vals.is_empty() { f64::NEG_INFINITY } else { vals.iter().sum::<f64>() / vals.len() as f64 }
+            };
+            let mut chosen = 0;
+            let mut best = train_mean(first);
+            for (i, p) in points.iter().enumerate().skip(1) {
+                let m = train_mean(p);
+                if m > best {
+                    (chosen, best) = (i, m);
+                }
+            }
+            let scores = points[chosen]
+                .summary
+                .columns
+                .iter()
+                .filter(|c| corpus_of(&c.name) == held)
+                .map(|c| (c.name.clone(), readnext_value(c).unwrap_or(f64::NAN), c.best_baseline.clone()))
+                .collect();
+            LodoFold { held_out: held.to_string(), chosen, train_mean: best, scores }
+        })
+        .collect()
+}
+
+/// The grid and its folds as a table: readnext's figure per point and
+/// column, then each fold's choice and held-out score against the best
+/// baseline, and the mean of the held-out scores.
+pub fn lodo_table(points: &[GridPoint], folds: &[LodoFold]) -> String {
+    let mut out = String::from("settings grid (readnext's headline figure per set)\n");
+    let Some(first) = points.first() else { return out };
+    let label_w = points.iter().map(|p| p.label.len()).max().unwrap_or(8).max(8);
+    let _ = write!(out, "{:<label_w$}", "settings");
+    for c in &first.summary.columns {
+        let _ = write!(out, " {:>w$}", c.name, w = c.name.len().max(8));
+    }
+    out.push_str("     mean\n");
+    for p in points {
+        let _ = write!(out, "{:<label_w$}", p.label);
+        let mut vals = Vec::new();
+        for c in &p.summary.columns {
+            let v = readnext_value(c).unwrap_or(f64::NAN);
+            vals.push(v);
+            let _ = write!(out, " {v:>w$.2}", w = c.name.len().max(8));
+        }
+        let _ = writeln!(out, " {:>8.2}", vals.iter().sum::<f64>() / vals.len().max(1) as f64);
+    }
+    out.push_str("\nleave one dataset out (chosen on the other corpora by their mean, scored on the one left out)\n");
+    let mut held = Vec::new();
+    for f in folds {
+        for (name, v, base) in &f.scores {
+            held.push(*v);
+            let base = match base {
+                Some((b, bv)) => format!("best baseline {b} {bv:.2} ({:+.2})", v - bv),
+                None => "no baseline".into(),
+            };
+            let _ = writeln!(
+                out,
+                "without {}: chose {} (mean {:.2} elsewhere); {name}: readnext {v:.2}, {base}",
+                f.held_out, points[f.chosen].label, f.train_mean
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "held-out mean: {:.2} over {} columns",
+        held.iter().sum::<f64>() / held.len().max(1) as f64,
+        held.len()
+    );
+    out
+}
+
+/// The grid and its folds as JSON.
+pub fn lodo_json(points: &[GridPoint], folds: &[LodoFold]) -> serde_json::Value {
+    json!({
+        "grid": points.iter().map(|p| json!({
+            "settings": p.label,
+            "readnext": p.summary.columns.iter().map(|c| (c.name.clone(), json!(readnext_value(c)))).collect::<serde_json::Map<_, _>>(),
+        })).collect::<Vec<_>>(),
+        "folds": folds.iter().map(|f| json!({
+            "held_out": f.held_out,
+            "chosen": points[f.chosen].label,
+            "train_mean": f.train_mean,
+            "scores": f.scores.iter().map(|(n, v, b)| json!({
+                "column": n, "readnext": v,
+                "best_baseline": b.as_ref().map(|(s, x)| json!({"system": s, "value": x})),
+            })).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -243,5 +397,51 @@ mod tests {
         let table = suite_table(&s);
         assert!(table.contains("bbc nDCG@10: readnext 90.00, best baseline tfidf 89.00 (+1.00)"), "{table}");
         assert!(table.contains("(of 1)"), "{table}");
+    }
+
+    fn summary(cols: &[(&str, f64, f64)]) -> SuiteSummary {
+        let columns = cols
+            .iter()
+            .map(|&(name, ours, base)| SuiteColumn {
+                name: name.into(),
+                values: vec![("readnext".into(), ours), ("tfidf".into(), base)],
+                best_baseline: Some(("tfidf".into(), base)),
+                bootstrap: None,
+            })
+            .collect();
+        SuiteSummary { columns, means: vec![] }
+    }
+
+    #[test]
+    fn a_corpus_left_out_never_chooses_its_own_setting() {
+        assert_eq!(corpus_of("ecbplus-lead nDCG@10"), "ecbplus");
+        assert_eq!(corpus_of("semeval en+es Pearson"), "semeval");
+        assert_eq!(corpus_of("agnews nDCG@10"), "agnews");
+        // Point "a" wins on bbc and on its lead cut, "b" on agnews and ecbplus.
+        let cols = |bbc: f64, lead: f64, ag: f64, ecb: f64| {
+            summary(&[
+                ("bbc nDCG@10", bbc, 80.0),
+                ("bbc-lead nDCG@10", lead, 70.0),
+                ("agnews nDCG@10", ag, 75.0),
+                ("ecbplus nDCG@10", ecb, 90.0),
+            ])
+        };
+        let points = [
+            GridPoint { label: "a".into(), summary: cols(90.0, 80.0, 70.0, 90.0) },
+            GridPoint { label: "b".into(), summary: cols(85.0, 75.0, 80.0, 92.0) },
+        ];
+        let folds = leave_one_dataset_out(&points);
+        let held: Vec<&str> = folds.iter().map(|f| f.held_out.as_str()).collect();
+        assert_eq!(held, ["bbc", "agnews", "ecbplus"], "a set and its lead cut are one corpus");
+        // Without bbc (both of its columns), b's mean elsewhere is 86 to a's
+        // 80: bbc is scored with b, which is worse on it.
+        assert_eq!(folds[0].chosen, 1);
+        assert!((folds[0].train_mean - 86.0).abs() < 1e-9);
+        assert_eq!(folds[0].scores.iter().map(|s| s.1).collect::<Vec<_>>(), [85.0, 75.0]);
+        // Without agnews: a has (90+80+90)/3 = 86.67 against b's 84.
+        assert_eq!((folds[1].chosen, folds[1].scores[0].1), (0, 70.0));
+        let table = lodo_table(&points, &folds);
+        assert!(table.contains("without agnews: chose a"), "{table}");
+        assert!(table.contains("held-out mean: "), "{table}");
     }
 }

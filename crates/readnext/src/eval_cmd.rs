@@ -33,6 +33,23 @@ enum Task {
         /// set's best baseline with a paired bootstrap over queries.
         #[arg(long, conflicts_with_all = ["dataset", "data"])]
         suite: bool,
+        /// With --suite: also run the suite at every point of the grid of
+        /// --grid-dense × --grid-dense-short (the other settings as given),
+        /// and choose by leave-one-dataset-out: for each corpus, the point
+        /// with the best mean over the other corpora, scored on the one
+        /// left out (a set and its -lead cut are one corpus).
+        #[arg(long, requires = "suite")]
+        lodo: bool,
+        /// Embedding shares for long texts that --lodo tries.
+        #[arg(long, value_delimiter = ',', default_values_t = [0.35, 0.5])]
+        grid_dense: Vec<f32>,
+        /// Embedding shares for short texts that --lodo tries.
+        #[arg(long, value_delimiter = ',', default_values_t = [0.65, 0.8])]
+        grid_dense_short: Vec<f32>,
+        /// Short and long text lengths (distinct stems, SHORT:LONG) that
+        /// --lodo tries.
+        #[arg(long, value_delimiter = ',', default_values_t = ["20:60".to_string(), "30:120".to_string()])]
+        grid_terms: Vec<String>,
         /// Path of the dataset (folder or file); defaults under $READNEXT_DATA.
         #[arg(long)]
         data: Option<PathBuf>,
@@ -66,9 +83,15 @@ enum Task {
         /// Pivoted length normalisation slope (1 = cosine).
         #[arg(long)]
         length_slope: Option<f32>,
-        /// Share of relevance from the embedding cosine (0 = lexical only).
+        /// Share of relevance from the embedding cosine for long texts
+        /// (60 distinct stems or more; 0 with --w-dense-short 0 = lexical only).
         #[arg(long)]
         w_dense: Option<f32>,
+        /// Share of relevance from the embedding cosine when both texts are
+        /// short (20 distinct stems or fewer, such as a headline and a
+        /// sentence); between the lengths it moves on a log scale.
+        #[arg(long)]
+        w_dense_short: Option<f32>,
         /// Embedding cosine counted as no similarity.
         #[arg(long)]
         dense_floor: Option<f32>,
@@ -232,6 +255,18 @@ fn data_root() -> PathBuf {
     std::env::var_os("READNEXT_DATA").map_or_else(|| PathBuf::from("../shared/data"), PathBuf::from)
 }
 
+/// A dev set in memory, with its vectors.
+struct Loaded {
+    set: LoadedSet,
+    embedded: Option<readnext_eval::Embedded>,
+}
+
+enum LoadedSet {
+    /// SemEval's pairs, and the file they came from.
+    Pairs(Vec<readnext_eval::Pair>, PathBuf),
+    Related(Box<readnext_eval::RelatedSet>),
+}
+
 /// The dev sets `eval related --suite` runs, in order.
 const SUITE: [&str; 6] = ["ecbplus", "ecbplus-lead", "semeval", "bbc", "bbc-lead", "agnews"];
 
@@ -326,6 +361,10 @@ pub fn run(args: EvalArgs, model: &crate::ModelArgs) -> anyhow::Result<ExitCode>
         Task::Related {
             dataset,
             suite,
+            lodo,
+            grid_dense,
+            grid_dense_short,
+            grid_terms,
             data,
             format,
             report,
@@ -338,6 +377,7 @@ pub fn run(args: EvalArgs, model: &crate::ModelArgs) -> anyhow::Result<ExitCode>
             feedback_docs,
             length_slope,
             w_dense,
+            w_dense_short,
             dense_floor,
             cross_lingual,
             no_collapse,
@@ -369,6 +409,9 @@ pub fn run(args: EvalArgs, model: &crate::ModelArgs) -> anyhow::Result<ExitCode>
             if let Some(w) = w_dense {
                 opts.weights.dense = w;
             }
+            if let Some(w) = w_dense_short {
+                opts.weights.dense_short = w;
+            }
             if let Some(f) = dense_floor {
                 opts.weights.dense_floor = f;
             }
@@ -384,23 +427,35 @@ pub fn run(args: EvalArgs, model: &crate::ModelArgs) -> anyhow::Result<ExitCode>
                 let Some(enc) = &encoder else { return Ok(None) };
                 Ok(Some(cached_embedding(enc, &articles, passages, embed_cache.as_deref())?))
             };
-            let run_one = |dataset: &str, path: &PathBuf| -> anyhow::Result<readnext_eval::EvalRun> {
+            // A set is loaded and embedded once; a grid reruns only the ranking.
+            let load = |dataset: &str, path: &PathBuf| -> anyhow::Result<Loaded> {
                 if dataset == "semeval" {
                     let pairs = readnext_eval::semeval(path)?;
                     let embedded = embed(pairs.iter().flat_map(|p| [&p.a, &p.b]).collect())?;
-                    Ok(readnext_eval::run_semeval(&pairs, &opts, std::slice::from_ref(path), embedded.as_ref())?)
+                    Ok(Loaded { set: LoadedSet::Pairs(pairs, path.clone()), embedded })
                 } else {
                     let set = readnext_eval::load_related(dataset, path)?;
                     let embedded = embed(set.docs.iter().map(|d| &d.article).collect())?;
-                    Ok(readnext_eval::run_related(&set, depth.max(10), &opts, embedded.as_ref())?)
+                    Ok(Loaded { set: LoadedSet::Related(Box::new(set)), embedded })
                 }
+            };
+            let run_one = |l: &Loaded, opts: &RelatedOptions| -> anyhow::Result<readnext_eval::EvalRun> {
+                Ok(match &l.set {
+                    LoadedSet::Pairs(pairs, path) => {
+                        readnext_eval::run_semeval(pairs, opts, std::slice::from_ref(path), l.embedded.as_ref())?
+                    }
+                    LoadedSet::Related(set) => {
+                        readnext_eval::run_related(set, depth.max(10), opts, l.embedded.as_ref())?
+                    }
+                })
             };
             if !suite {
                 // clap requires one of the two.
                 let dataset = dataset.unwrap_or_default();
                 let path = data.unwrap_or_else(|| default_path(&dataset));
-                return finish(&run_one(&dataset, &path)?, format, report);
+                return finish(&run_one(&load(&dataset, &path)?, &opts)?, format, report);
             }
+            let mut loaded = Vec::new();
             let mut runs = Vec::new();
             for dataset in SUITE {
                 let path = default_path(dataset);
@@ -409,26 +464,87 @@ pub fn run(args: EvalArgs, model: &crate::ModelArgs) -> anyhow::Result<ExitCode>
                     continue;
                 }
                 eprintln!("suite: {dataset} ({})", path.display());
-                let run = run_one(dataset, &path).map_err(|e| e.context(format!("suite set {dataset}")))?;
+                let l = load(dataset, &path).map_err(|e| e.context(format!("suite set {dataset}")))?;
+                let run = run_one(&l, &opts).map_err(|e| e.context(format!("suite set {dataset}")))?;
                 if let Some(dir) = &report {
                     readnext_eval::write_html(&run, &dir.join(dataset))?;
                 }
                 runs.push(run);
+                loaded.push(l);
             }
             anyhow::ensure!(!runs.is_empty(), "suite: no dev set found under {}", data_root().display());
             let summary = readnext_eval::suite_summary(&runs);
+            let lodo = if lodo {
+                // The settings as given first: it wins ties.
+                let w = opts.weights;
+                let mut terms = Vec::new();
+                for t in &grid_terms {
+                    let parsed =
+                        t.split_once(':').and_then(|(a, b)| Some((a.parse::<u16>().ok()?, b.parse::<u16>().ok()?)));
+                    match parsed {
+                        Some((a, b)) if a >= 1 && b > a => terms.push((a, b)),
+                        _ => anyhow::bail!("--grid-terms: {t:?} is not SHORT:LONG with 1 <= SHORT < LONG"),
+                    }
+                }
+                let mut grid = vec![(w.dense, w.dense_short, w.short_terms, w.long_terms)];
+                for &(a, b) in &terms {
+                    for &d in &grid_dense {
+                        for &s in &grid_dense_short {
+                            if !grid.contains(&(d, s, a, b)) {
+                                grid.push((d, s, a, b));
+                            }
+                        }
+                    }
+                }
+                let label = |(d, s, a, b): (f32, f32, u16, u16)| format!("dense {d}, dense_short {s}, terms {a}:{b}");
+                let mut points = vec![readnext_eval::GridPoint { label: label(grid[0]), summary: summary.clone() }];
+                let bar = crate::progress_bar(((grid.len() - 1) * loaded.len()) as u64, "lodo grid");
+                for &(d, s, a, b) in &grid[1..] {
+                    let o = RelatedOptions {
+                        weights: readnext_recommend::Weights {
+                            dense: d,
+                            dense_short: s,
+                            short_terms: a,
+                            long_terms: b,
+                            ..opts.weights
+                        },
+                        ..opts.clone()
+                    };
+                    let mut runs = Vec::new();
+                    for l in &loaded {
+                        runs.push(run_one(l, &o)?);
+                        bar.inc(1);
+                    }
+                    points.push(readnext_eval::GridPoint {
+                        label: label((d, s, a, b)),
+                        summary: readnext_eval::suite_summary(&runs),
+                    });
+                }
+                bar.finish_and_clear();
+                let folds = readnext_eval::leave_one_dataset_out(&points);
+                Some((points, folds))
+            } else {
+                None
+            };
             match format {
                 Format::Table => {
                     for run in &runs {
                         outln!("{}", readnext_eval::to_table(run));
                     }
                     out!("{}", readnext_eval::suite_table(&summary));
+                    if let Some((points, folds)) = &lodo {
+                        outln!();
+                        out!("{}", readnext_eval::lodo_table(points, folds));
+                    }
                 }
                 Format::Json => {
-                    let v = serde_json::json!({
+                    let mut v = serde_json::json!({
                         "sets": runs.iter().map(readnext_eval::to_json).collect::<Vec<_>>(),
                         "summary": readnext_eval::suite_json(&summary),
                     });
+                    if let Some((points, folds)) = &lodo {
+                        v["lodo"] = readnext_eval::lodo_json(points, folds);
+                    }
                     outln!("{}", serde_json::to_string_pretty(&v)?);
                 }
             }

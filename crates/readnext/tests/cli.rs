@@ -732,4 +732,30 @@ fn the_suite_runs_every_dev_set_it_finds_and_sums_them_up() {
     let mean = v["summary"]["means"]["readnext"]["mean"].as_f64().unwrap();
     assert!((mean - readnext.iter().sum::<f64>() / 3.0).abs() < 1e-9, "{v}");
     assert_eq!(v["summary"]["means"]["readnext"]["columns"], 3);
+
+    // Leave one dataset out over a grid: bbc and its lead cut are one
+    // corpus, held out together; lexically every point scores alike, so
+    // each fold keeps the settings as given (the first point wins ties).
+    let o = bin()
+        .env("READNEXT_DATA", &root)
+        .args(["--lexical", "eval", "related", "--suite", "--lodo", "--grid-dense", "0.2", "--grid-dense-short", "0.9"])
+        .args(["--grid-terms", "20:60"])
+        .args(["--depth", "10", "--format", "json"])
+        .output()
+        .expect("readnext runs");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v = json(&o);
+    let grid: Vec<&str> =
+        v["lodo"]["grid"].as_array().unwrap().iter().map(|g| g["settings"].as_str().unwrap()).collect();
+    assert_eq!(grid, ["dense 0.35, dense_short 0.8, terms 20:60", "dense 0.2, dense_short 0.9, terms 20:60"]);
+    let folds = v["lodo"]["folds"].as_array().unwrap();
+    let held: Vec<&str> = folds.iter().map(|f| f["held_out"].as_str().unwrap()).collect();
+    assert_eq!(held, ["bbc", "agnews"]);
+    let bbc: Vec<&str> = folds[0]["scores"].as_array().unwrap().iter().map(|s| s["column"].as_str().unwrap()).collect();
+    assert_eq!(bbc, ["bbc nDCG@10", "bbc-lead nDCG@10"]);
+    assert!(folds.iter().all(|f| f["chosen"] == grid[0]), "{folds:?}");
+    // Without bbc, the choice is made on agnews alone.
+    let agnews = v["summary"]["columns"][2]["values"]["readnext"].as_f64().unwrap();
+    assert!((folds[0]["train_mean"].as_f64().unwrap() - agnews).abs() < 1e-9, "{v}");
+    assert_eq!(folds[0]["scores"][0]["readnext"].as_f64().unwrap(), readnext[0]);
 }

@@ -55,16 +55,22 @@ pub(crate) fn relevance(w: &Weights, q: &Features, c: &Features, slope: f32, piv
 }
 
 /// Hybrid relevance: the lexical score blended with the embedding cosine
-/// (rescaled so that `dense_floor` and below count as nothing), times
-/// `cross_lingual` when the two articles are in different languages.
-/// Without both vectors the lexical score stands alone.
+/// (rescaled so that `dense_floor` and below count as nothing), with the
+/// embedding's share growing as the longer text shrinks
+/// ([`Weights::dense_share`]), times `cross_lingual` when the two articles
+/// are in different languages. Without both vectors the lexical score
+/// stands alone.
 pub(crate) fn fuse_dense(w: &Weights, q: &Features, c: &Features, lexical: f32) -> f32 {
-    let fused = match q.dense_cosine(c) {
-        Some(d) if w.dense > 0.0 => {
+    let share = match q.dense_cosine(c) {
+        Some(d) if w.dense > 0.0 || w.dense_short > 0.0 => Some((d, w.dense_share(q.text.len(), c.text.len()))),
+        _ => None,
+    };
+    let fused = match share {
+        Some((d, share)) => {
             let d = ((d - w.dense_floor) / (1.0 - w.dense_floor).max(1e-6)).max(0.0);
-            (1.0 - w.dense) * lexical + w.dense * d
+            (1.0 - share) * lexical + share * d
         }
-        _ => lexical,
+        None => lexical,
     };
     if q.cross_lingual(c) { fused * w.cross_lingual } else { fused }
 }
@@ -346,7 +352,9 @@ fn scored_candidates(
     let by_entities =
         index.search_entities(&boosts(&qf.ents, ENTITY_TERMS), opts.candidates / 2, &opts.filter, exclude)?;
     let by_dense = match &qf.dense {
-        Some(v) if opts.weights.dense > 0.0 => engine.dense().search(v, opts.candidates / 2, &opts.filter, exclude)?,
+        Some(v) if opts.weights.dense > 0.0 || opts.weights.dense_short > 0.0 => {
+            engine.dense().search(v, opts.candidates / 2, &opts.filter, exclude)?
+        }
         _ => vec![],
     };
 

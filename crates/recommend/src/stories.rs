@@ -125,8 +125,8 @@ impl StoryFeatures {
 }
 
 /// Words an article needs for its detected language to count in
-/// [`StoryOptions::cross_entity_share`].
-pub const MIN_TOKENS_FOR_LANG: u32 = 100;
+/// [`StoryOptions::cross_entity_share`] (as in ranking).
+pub use readnext_core::MIN_TOKENS_FOR_LANG;
 
 /// Sorts by key, keeping the largest count of equal keys.
 fn summed(items: impl Iterator<Item = (u64, u32)>) -> Vec<(u64, u32)> {

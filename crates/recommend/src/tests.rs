@@ -339,7 +339,7 @@ fn dense_retrieval_finds_the_same_story_in_other_words_and_says_so() {
     // Cartels are shared, so the why names it first; the fusion is in the signals.
     assert!(!fto.why.summary.is_empty());
     // Lexical-only options lose it: nothing but "cartels" is shared.
-    let lexical = RelatedOptions { weights: crate::Weights { dense: 0.0, ..Default::default() }, ..Default::default() };
+    let lexical = RelatedOptions { weights: crate::Weights::default().lexical(), ..Default::default() };
     let lex = engine.related(&q, &lexical).unwrap();
     let lex_score = lex.iter().find(|p| p.id == "fto").map_or(0.0, |p| p.score);
     assert!(fto.score > lex_score, "{} vs {lex_score}", fto.score);
@@ -446,33 +446,42 @@ fn reader_blocks_offer_new_articles_but_never_read_or_future_ones() {
 fn the_same_story_in_another_language_is_weighed_up_and_flagged() {
     let dir = tempfile::tempdir().unwrap();
     let engine = Engine::open(dir.path()).unwrap();
-    let mut es = article(
-        "es",
-        "Claudia Sheinbaum responde a los aranceles de Donald Trump",
-        "La presidenta Claudia Sheinbaum dijo que México responderá a los aranceles que Donald Trump anunció contra los productos mexicanos.",
-        20_000,
-    );
+    // Long enough (over 100 words) for the detected language to count.
+    let es_body = "La presidenta Claudia Sheinbaum dijo que México responderá a los aranceles que Donald Trump \
+        anunció contra los productos mexicanos, y que su gobierno defenderá a los trabajadores.\n\n";
+    let en_body = "President Claudia Sheinbaum said Mexico will answer the tariffs Donald Trump announced on \
+        Mexican goods, and that her government will stand by the workers.\n\n";
+    let mut es =
+        article("es", "Claudia Sheinbaum responde a los aranceles de Donald Trump", &es_body.repeat(5), 20_000);
     es.lang = None;
-    let en = article(
-        "en",
-        "Claudia Sheinbaum answers Donald Trump's tariffs",
-        "President Claudia Sheinbaum said Mexico will answer the tariffs Donald Trump announced on Mexican goods.",
-        20_000,
-    );
-    engine.write(&[upsert(es), upsert(en)]).unwrap();
+    let en = article("en", "Claudia Sheinbaum answers Donald Trump's tariffs", &en_body.repeat(5), 20_000);
+    // The same two stories in a headline and a sentence: their detected
+    // languages are guesses, and weigh nothing.
+    let mut es_short = article("es-short", "Sheinbaum responde a los aranceles de Trump", es_body.trim_end(), 20_000);
+    es_short.lang = Some("es".into());
+    let en_short = article("en-short", "Sheinbaum answers Trump's tariffs", en_body.trim_end(), 20_000);
+    engine.write(&[upsert(es), upsert(en), upsert(es_short), upsert(en_short)]).unwrap();
     assert_eq!(engine.store().get("es").unwrap().unwrap().analysis.lang, "es");
-    let (a, b) = (engine.query_for_id("en").unwrap(), engine.query_for_id("es").unwrap());
     let plain =
         RelatedOptions { weights: crate::Weights { cross_lingual: 1.0, ..Default::default() }, ..Default::default() };
+    let factor = crate::Weights::default().cross_lingual;
+    let (a, b) = (engine.query_for_id("en").unwrap(), engine.query_for_id("es").unwrap());
     let base = engine.similarity(&a, &b, &plain).unwrap();
     let weighed = engine.similarity(&a, &b, &RelatedOptions::default()).unwrap();
     assert!(base > 0.0, "the names carry the match across languages");
-    let factor = crate::Weights::default().cross_lingual;
     assert!((weighed - base * factor).abs() < 1e-4, "{weighed} vs {base} x {factor}");
     // related() scores the same way, and says the pick is in another language.
     let picks = engine.related(&a, &RelatedOptions::default()).unwrap();
     assert_eq!(picks[0].id, "es");
     assert!(picks[0].why.signals.iter().any(|s| s.name == "cross_lingual"), "{:?}", picks[0].why);
+
+    let (a, b) = (engine.query_for_id("en-short").unwrap(), engine.query_for_id("es-short").unwrap());
+    assert_eq!(engine.store().get("es-short").unwrap().unwrap().analysis.lang, "es", "kept for stemming");
+    let base = engine.similarity(&a, &b, &plain).unwrap();
+    assert!(base > 0.0);
+    assert_eq!(engine.similarity(&a, &b, &RelatedOptions::default()).unwrap(), base, "a short text is not weighed up");
+    let picks = engine.related(&a, &RelatedOptions::default()).unwrap();
+    assert!(picks.iter().all(|p| p.why.signals.iter().all(|s| s.name != "cross_lingual")), "{picks:?}");
 }
 
 #[test]

@@ -114,6 +114,11 @@ impl SparseVec {
         })
     }
 
+    /// Number of keys (distinct stems, for a text vector).
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
     /// Cosine with another normalised vector. The hot loop of ranking (a
     /// query takes hundreds): a merge whose steps are computed, not
     /// branched on, so that unpredictable key order costs no mispredictions.
