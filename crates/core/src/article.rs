@@ -38,6 +38,11 @@ pub struct Article {
 }
 
 impl Article {
+    /// Whether the article came with its language (not detected).
+    pub fn lang_given(&self) -> bool {
+        self.lang.as_deref().is_some_and(|l| !l.trim().is_empty())
+    }
+
     /// The whole text used for analysis: title, dek, caption, subheads and body.
     pub fn full_text(&self) -> String {
         let mut out = String::with_capacity(self.body.iter().map(|p| p.len() + 2).sum::<usize>() + 256);
@@ -171,8 +176,9 @@ pub struct RankInput {
     /// Publication time.
     pub published: Option<i64>,
     /// The language that decides whether two articles are compared across
-    /// languages: the analysis's when the article has at least
-    /// [`MIN_TOKENS_FOR_LANG`] words, "und" otherwise (and when unknown).
+    /// languages: the analysis's when it was given with the article or the
+    /// article has at least [`MIN_TOKENS_FOR_LANG`] words, "und" otherwise
+    /// (and when unknown).
     pub lang: String,
 }
 
@@ -180,13 +186,15 @@ pub struct RankInput {
 /// article's. A language detected on a headline and a sentence is a guess:
 /// on the dev sets' lead-only items (about 30 words), one guess in a few
 /// was wrong, and weighing those pairs up as "another language" cost 3.5
-/// nDCG@10 points on ECB+ leads. A short article's language, even a given
-/// one, is therefore not compared (the analysis keeps it, for stemming).
+/// nDCG@10 points on ECB+ leads. A short article's detected language is
+/// therefore not compared (the analysis keeps it, for stemming); a given one
+/// is.
 pub const MIN_TOKENS_FOR_LANG: u32 = 100;
 
 impl Analysis {
-    /// The compact ranking input of this analysis.
-    pub fn rank_input(&self) -> RankInput {
+    /// The compact ranking input of this analysis; `lang_given`: whether
+    /// the article came with its language ([`Article::lang_given`]).
+    pub fn rank_input(&self, lang_given: bool) -> RankInput {
         let mut terms: Vec<(u64, u32)> = self.terms.iter().map(|t| (crate::fnv1a64(t.stem.as_bytes()), t.tf)).collect();
         terms.sort_unstable();
         let mut entities: Vec<(u64, u32)> = Vec::with_capacity(self.entities.len());
@@ -208,7 +216,7 @@ impl Analysis {
             simhash: self.simhash,
             content_hash: self.content_hash,
             published: self.published,
-            lang: if self.tokens >= MIN_TOKENS_FOR_LANG { self.lang.clone() } else { "und".into() },
+            lang: if lang_given || self.tokens >= MIN_TOKENS_FOR_LANG { self.lang.clone() } else { "und".into() },
         }
     }
 }

@@ -63,6 +63,9 @@ pub struct Query {
     pub title: String,
     /// Its analysis (with the publication time that recency reads).
     pub analysis: Analysis,
+    /// Whether its language was given (not detected): see
+    /// [`readnext_core::RankInput::lang`].
+    pub lang_given: bool,
     /// Its sentence embedding, when known. A stored query without one
     /// takes the stored vector.
     pub vector: Option<Vec<f32>>,
@@ -75,6 +78,7 @@ impl Query {
             id: stored.then(|| article.id.clone()),
             title: article.title.clone(),
             analysis: analyze(article)?,
+            lang_given: article.lang_given(),
             vector: None,
         })
     }
@@ -85,6 +89,7 @@ impl Query {
             id: Some(r.article.id.clone()),
             title: r.article.title.clone(),
             analysis: r.analysis.clone(),
+            lang_given: r.article.lang_given(),
             vector: r.vector.clone(),
         }
     }
@@ -528,7 +533,7 @@ impl Engine {
         old.iter().flatten().for_each(&mut add);
         for (w, a) in writes.iter().zip(applied) {
             if let (Write::Upsert(r), Applied::Inserted | Applied::Updated) = (w, a) {
-                add(&r.analysis.rank_input());
+                add(&r.analysis.rank_input(r.article.lang_given()));
             }
         }
         for keys in [&mut terms, &mut ents, &mut phrases] {
@@ -1281,8 +1286,8 @@ impl Engine {
     /// feedback as a query is kept out of its own block.
     pub fn similarity(&self, a: &Query, b: &Query, opts: &RelatedOptions) -> Result<f32> {
         let stats = self.stats();
-        let fa = Features { dense: self.query_vector(a)?, ..Features::new(&a.analysis, &stats, true) };
-        let fb = Features { dense: self.query_vector(b)?, ..Features::new(&b.analysis, &stats, true) };
+        let fa = Features { dense: self.query_vector(a)?, ..Features::new(&a.analysis, a.lang_given, &stats, true) };
+        let fb = Features { dense: self.query_vector(b)?, ..Features::new(&b.analysis, b.lang_given, &stats, true) };
         let ab = rank::directed_relevance(self, &stats, &fa, a.id.as_deref(), &fb, opts)?;
         let ba = rank::directed_relevance(self, &stats, &fb, b.id.as_deref(), &fa, opts)?;
         Ok((ab + ba) / 2.0)

@@ -38,8 +38,8 @@ impl Features {
     /// Features of an analysis. `keep_keys` keeps the vector keys, which
     /// explanations and retrieval need on the query side only; without them
     /// this is exactly what a stored article's compact input gives.
-    pub fn new(a: &Analysis, stats: &CorpusStats, keep_keys: bool) -> Features {
-        let r = a.rank_input();
+    pub fn new(a: &Analysis, lang_given: bool, stats: &CorpusStats, keep_keys: bool) -> Features {
+        let r = a.rank_input(lang_given);
         if !keep_keys {
             return Features::of(r, stats);
         }

@@ -165,7 +165,7 @@ fn recency_scored(
     q: &Query,
     opts: &RelatedOptions,
 ) -> Result<(Features, Scored), RecommendError> {
-    let qf = Features { dense: engine.query_vector(q)?, ..Features::new(&q.analysis, stats, true) };
+    let qf = Features { dense: engine.query_vector(q)?, ..Features::new(&q.analysis, q.lang_given, stats, true) };
     let mut scored = scored_candidates(engine, stats, &qf, q.id.as_deref(), opts)?;
     if opts.recency_weight > 0.0 && q.analysis.published.is_some() {
         for c in scored.cands.iter_mut().filter(|c| c.f.published.is_some()) {

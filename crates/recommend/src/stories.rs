@@ -117,8 +117,7 @@ impl StoryFeatures {
         let entities = summed(analysis.entities.iter().map(|e| (fnv1a64(e.match_key().as_bytes()), e.count)));
         // A language detected on a few words is a guess: only a given one,
         // or one detected on a full article, tells two languages apart.
-        let known =
-            article.lang.as_deref().is_some_and(|l| !l.trim().is_empty()) || analysis.tokens >= MIN_TOKENS_FOR_LANG;
+        let known = article.lang_given() || analysis.tokens >= MIN_TOKENS_FOR_LANG;
         let lang = if known && !analysis.lang.is_empty() { fnv1a64(analysis.lang.as_bytes()) } else { 0 };
         StoryFeatures { published: analysis.published.or(article.published), lead, entities, lang }
     }

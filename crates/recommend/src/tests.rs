@@ -460,7 +460,10 @@ fn the_same_story_in_another_language_is_weighed_up_and_flagged() {
     let mut es_short = article("es-short", "Sheinbaum responde a los aranceles de Trump", es_body.trim_end(), 20_000);
     es_short.lang = Some("es".into());
     let en_short = article("en-short", "Sheinbaum answers Trump's tariffs", en_body.trim_end(), 20_000);
-    engine.write(&[upsert(es), upsert(en), upsert(es_short), upsert(en_short)]).unwrap();
+    // A given language is no guess, however short the text.
+    let mut en_given = article("en-given", "Sheinbaum answers the tariffs", en_body.trim_end(), 20_000);
+    en_given.lang = Some("en".into());
+    engine.write(&[upsert(es), upsert(en), upsert(es_short), upsert(en_short), upsert(en_given)]).unwrap();
     assert_eq!(engine.store().get("es").unwrap().unwrap().analysis.lang, "es");
     let plain =
         RelatedOptions { weights: crate::Weights { cross_lingual: 1.0, ..Default::default() }, ..Default::default() };
@@ -482,6 +485,11 @@ fn the_same_story_in_another_language_is_weighed_up_and_flagged() {
     assert_eq!(engine.similarity(&a, &b, &RelatedOptions::default()).unwrap(), base, "a short text is not weighed up");
     let picks = engine.related(&a, &RelatedOptions::default()).unwrap();
     assert!(picks.iter().all(|p| p.why.signals.iter().all(|s| s.name != "cross_lingual")), "{picks:?}");
+
+    let a = engine.query_for_id("en-given").unwrap();
+    let base = engine.similarity(&a, &b, &plain).unwrap();
+    let weighed = engine.similarity(&a, &b, &RelatedOptions::default()).unwrap();
+    assert!(base > 0.0 && (weighed - base * factor).abs() < 1e-4, "{weighed} vs {base} x {factor}");
 }
 
 #[test]

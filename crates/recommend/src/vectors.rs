@@ -227,7 +227,7 @@ mod tests {
         assert_eq!(x.shared(&x).len(), 2);
         // The compact path gives the same vector.
         let a = analysis(&[("a", 2), ("b", 1)]);
-        let compact = text_vector_of(&a.rank_input(), &stats);
+        let compact = text_vector_of(&a.rank_input(false), &stats);
         assert!((compact.cosine(&x) - 1.0).abs() < 1e-5);
         assert!((compact.norm - x.norm).abs() < 1e-5);
     }

@@ -864,7 +864,7 @@ impl<'t> Tx<'t> {
             None => {}
         }
         if applied != Applied::Unchanged {
-            let ri = r.analysis.rank_input();
+            let ri = r.analysis.rank_input(r.article.lang_given());
             let bytes = encode(&ri, id)?;
             if let Some(old) = self.rank.insert(id, bytes.as_slice()).map_err(|e| db_err(path, e))? {
                 self.df.add(&decode_rank_input(id, old.value())?, -1);

@@ -219,7 +219,7 @@ fn ranking_inputs_of_older_stores_still_decode_with_an_unknown_language() {
         (vec![(1, 2)], vec![3], 4, Some(6), "und")
     );
     // The current form round-trips with its language; garbage is still an error.
-    let mut new = record("b", "B").analysis.rank_input();
+    let mut new = record("b", "B").analysis.rank_input(false);
     new.lang = "es".into();
     assert_eq!(decode_rank_input("b", &encode(&new, "b").unwrap()).unwrap(), new);
     assert!(decode_rank_input("c", &[FORMAT_VERSION, 0xff]).is_err());
