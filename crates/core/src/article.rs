@@ -184,9 +184,9 @@ pub struct RankInput {
 
 /// Words an article needs for its language to tell it apart from another
 /// article's. A language detected on a headline and a sentence is a guess:
-/// on the dev sets' lead-only items (about 30 words), one guess in a few
-/// was wrong, and weighing those pairs up as "another language" cost 3.5
-/// nDCG@10 points on ECB+ leads. A short article's detected language is
+/// on ECB+ cut to its leads (a few dozen words an article), weighing pairs
+/// up as "another language" on detected languages cost 3.5 nDCG@10 points
+/// (86.01 against 89.47 without the factor). A short article's detected language is
 /// therefore not compared (the analysis keeps it, for stemming); a given one
 /// is.
 pub const MIN_TOKENS_FOR_LANG: u32 = 100;
