@@ -192,6 +192,14 @@ pub struct RankInput {
 pub const MIN_TOKENS_FOR_LANG: u32 = 100;
 
 impl Analysis {
+    /// The language two articles are told apart by: the analysis's when it
+    /// was given with the article (`lang_given`) or detected on at least
+    /// [`MIN_TOKENS_FOR_LANG`] words; `None` when it is a guess or empty.
+    pub fn comparable_lang(&self, lang_given: bool) -> Option<&str> {
+        let known = lang_given || self.tokens >= MIN_TOKENS_FOR_LANG;
+        (known && !self.lang.is_empty()).then_some(self.lang.as_str())
+    }
+
     /// The compact ranking input of this analysis; `lang_given`: whether
     /// the article came with its language ([`Article::lang_given`]).
     pub fn rank_input(&self, lang_given: bool) -> RankInput {
@@ -216,7 +224,7 @@ impl Analysis {
             simhash: self.simhash,
             content_hash: self.content_hash,
             published: self.published,
-            lang: if lang_given || self.tokens >= MIN_TOKENS_FOR_LANG { self.lang.clone() } else { "und".into() },
+            lang: self.comparable_lang(lang_given).unwrap_or("und").to_string(),
         }
     }
 }

@@ -34,7 +34,8 @@ enum Task {
         #[arg(long, conflicts_with_all = ["dataset", "data"])]
         suite: bool,
         /// With --suite: also run the suite at every point of the grid of
-        /// --grid-dense × --grid-dense-short (the other settings as given),
+        /// --grid-terms × --grid-dense × --grid-dense-short (the other
+        /// settings as given),
         /// and choose by leave-one-dataset-out: for each corpus, the point
         /// with the best mean over the other corpora, scored on the one
         /// left out (a set and its -lead cut are one corpus).

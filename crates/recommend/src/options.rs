@@ -52,7 +52,7 @@ impl Weights {
     pub fn dense_share(&self, terms_a: usize, terms_b: usize) -> f32 {
         let n = terms_a.max(terms_b).max(1) as f32;
         let lo = f32::from(self.short_terms.max(1)).ln();
-        let hi = f32::from(self.long_terms.max(self.short_terms.max(1) + 1)).ln();
+        let hi = f32::from(self.long_terms.max(self.short_terms.max(1).saturating_add(1))).ln();
         let t = ((n.ln() - lo) / (hi - lo)).clamp(0.0, 1.0);
         self.dense_short + t * (self.dense - self.dense_short)
     }
@@ -136,7 +136,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_embedding_weighs_more_the_shorter_the_shorter_text() {
+    fn the_embedding_weighs_more_the_shorter_the_longer_text() {
         let w = Weights { dense: 0.3, dense_short: 0.7, short_terms: 30, long_terms: 120, ..Weights::default() };
         // The longer of the two texts decides, whichever side it is on.
         assert_eq!(w.dense_share(10, 30), 0.7);

@@ -117,15 +117,10 @@ impl StoryFeatures {
         let entities = summed(analysis.entities.iter().map(|e| (fnv1a64(e.match_key().as_bytes()), e.count)));
         // A language detected on a few words is a guess: only a given one,
         // or one detected on a full article, tells two languages apart.
-        let known = article.lang_given() || analysis.tokens >= MIN_TOKENS_FOR_LANG;
-        let lang = if known && !analysis.lang.is_empty() { fnv1a64(analysis.lang.as_bytes()) } else { 0 };
+        let lang = analysis.comparable_lang(article.lang_given()).map_or(0, |l| fnv1a64(l.as_bytes()));
         StoryFeatures { published: analysis.published.or(article.published), lead, entities, lang }
     }
 }
-
-/// Words an article needs for its detected language to count in
-/// [`StoryOptions::cross_entity_share`] (as in ranking).
-pub use readnext_core::MIN_TOKENS_FOR_LANG;
 
 /// Sorts by key, keeping the largest count of equal keys.
 fn summed(items: impl Iterator<Item = (u64, u32)>) -> Vec<(u64, u32)> {
