@@ -344,13 +344,23 @@ impl BmIndex {
         clauses.extend(self.filter_clauses(filter, exclude));
         let query = BooleanQuery::new(clauses);
         let searcher = self.reader.searcher();
-        let hits = searcher.search(&query, &TopDocs::with_limit(k).order_by_score()).map_err(|e| self.t(e))?;
+        // Equal scores (wire copies score alike) come from tantivy in
+        // document-address order, which depends on how this index's
+        // segments formed. A few more hits are read and ties are broken by
+        // id, so that two indexes of the same articles (two nodes of a
+        // cluster, or one store rebuilt) give the same candidates, unless
+        // a tie spans the margin too.
+        let margin = k / 4 + 8;
+        let limit = k.saturating_add(margin);
+        let hits = searcher.search(&query, &TopDocs::with_limit(limit).order_by_score()).map_err(|e| self.t(e))?;
         let mut out = Vec::with_capacity(hits.len());
         for (score, addr) in hits {
             if let Some(id) = self.stored_id(&searcher, addr)? {
                 out.push((id, score));
             }
         }
+        out.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        out.truncate(k);
         Ok(out)
     }
 

@@ -101,6 +101,7 @@ pub fn run(args: BenchArgs, model: &crate::ModelArgs) -> anyhow::Result<ExitCode
     let engine = Engine::open(dir.path())?;
     let totals = crate::ingest_cmd::ingest(
         &engine,
+        &crate::ingest_cmd::Target::Store,
         std::slice::from_ref(&data),
         &Options::default(),
         crate::ingest_cmd::DEFAULT_BATCH,

@@ -37,6 +37,11 @@ pub struct IngestArgs {
     /// No progress bar.
     #[arg(long, short)]
     quiet: bool,
+    /// Cluster mode: publish the articles to the write log of the cluster
+    /// on these NATS servers (`nats://HOST:PORT[,…]`) instead of writing a
+    /// store; every node applies them. Analysis and embedding run here.
+    #[arg(long, env = "READNEXT_CLUSTER", value_name = "URLS")]
+    cluster: Option<String>,
 }
 
 /// Counters of one ingest run.
@@ -48,6 +53,18 @@ pub struct Totals {
     pub inserted: usize,
     pub updated: usize,
     pub unchanged: usize,
+    /// Cluster mode: articles acknowledged by the write log.
+    pub published: usize,
+    /// Cluster mode: the log's sequence of the last one.
+    pub last_sequence: u64,
+}
+
+/// Where an ingest writes.
+pub enum Target<'a> {
+    /// The local store, in bulk.
+    Store,
+    /// A cluster's write log.
+    Log { log: &'a readnext_cluster::Log, rt: &'a tokio::runtime::Runtime },
 }
 
 enum FileOutcome {
@@ -57,6 +74,9 @@ enum FileOutcome {
 
 pub fn run(store: &Path, model: &crate::ModelArgs, args: IngestArgs) -> anyhow::Result<ExitCode> {
     let format: Format = args.format.parse()?;
+    if let Some(servers) = &args.cluster {
+        return publish(model, servers, format, &args);
+    }
     let mut engine = crate::open_with_model(store, model)?;
     let opts = Options { format, max_bytes: args.max_bytes };
     // Unbuffered: a line is on disk as soon as its batch is committed, so
@@ -66,7 +86,7 @@ pub fn run(store: &Path, model: &crate::ModelArgs, args: IngestArgs) -> anyhow::
         None => None,
     };
     let started = Instant::now();
-    let totals = ingest(&engine, &args.paths, &opts, args.batch.max(1), args.quiet, |line| {
+    let totals = ingest(&engine, &Target::Store, &args.paths, &opts, args.batch.max(1), args.quiet, |line| {
         if let Some(r) = report.as_mut() {
             let _ = writeln!(r, "{line}");
         }
@@ -101,11 +121,51 @@ pub fn run(store: &Path, model: &crate::ModelArgs, args: IngestArgs) -> anyhow::
     Ok(if totals.failed_files + totals.failed_items > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }
 
-/// Reads, analyses and stores every file under `paths`, in batches. Failures
-/// are printed (one line each) and counted; the batch goes on. `report`
-/// receives one JSON line per file.
+/// `readnext ingest --cluster`: analyses and embeds here (with an engine on
+/// a scratch store, for the model), and publishes every article to the
+/// cluster's log, batch by batch; a batch is reported once the log has
+/// acknowledged it.
+fn publish(model: &crate::ModelArgs, servers: &str, format: Format, args: &IngestArgs) -> anyhow::Result<ExitCode> {
+    let servers = readnext_cluster::ClusterConfig::parse_servers(servers)?;
+    let node = format!("ingest-{}", std::process::id());
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let log = rt.block_on(readnext_cluster::Log::connect(readnext_cluster::ClusterConfig::new(servers, node)))?;
+    let scratch = tempfile::tempdir()?;
+    let engine = crate::open_with_model(scratch.path(), model)?;
+    let opts = Options { format, max_bytes: args.max_bytes };
+    let mut report = match &args.report {
+        Some(p) => Some(std::fs::File::create(p)?),
+        None => None,
+    };
+    let started = Instant::now();
+    let target = Target::Log { log: &log, rt: &rt };
+    // Batches of at most 256: each is published and acknowledged before
+    // the next, so a failure loses at most one batch's acknowledgement.
+    let totals = ingest(&engine, &target, &args.paths, &opts, args.batch.clamp(1, 256), args.quiet, |line| {
+        if let Some(r) = report.as_mut() {
+            let _ = writeln!(r, "{line}");
+        }
+    })?;
+    let secs = started.elapsed().as_secs_f64();
+    outln!(
+        "published {} articles from {} files to the write log in {:.1}s ({:.0} articles/s), up to sequence {}; {} files failed, {} items failed",
+        totals.published,
+        totals.files,
+        secs,
+        totals.published as f64 / secs.max(1e-9),
+        totals.last_sequence,
+        totals.failed_files,
+        totals.failed_items
+    );
+    Ok(if totals.failed_files + totals.failed_items > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+/// Reads, analyses and stores (or publishes) every file under `paths`, in
+/// batches. Failures are printed (one line each) and counted; the batch
+/// goes on. `report` receives one JSON line per file.
 pub fn ingest(
     engine: &Engine,
+    target: &Target<'_>,
     paths: &[PathBuf],
     opts: &Options,
     batch: usize,
@@ -138,7 +198,7 @@ pub fn ingest(
             }
         });
         for outcomes in rx {
-            write_batch(engine, outcomes, &mut totals, &bar, &mut report)?;
+            write_batch(engine, target, outcomes, &mut totals, &bar, &mut report)?;
         }
         Ok(())
     });
@@ -150,6 +210,7 @@ pub fn ingest(
 /// Stores one batch in one transaction and reports each file of it.
 fn write_batch(
     engine: &Engine,
+    target: &Target<'_>,
     mut outcomes: Vec<FileOutcome>,
     totals: &mut Totals,
     bar: &ProgressBar,
@@ -180,7 +241,17 @@ fn write_batch(
     let writes: Vec<Write> = batch.into_iter().map(|r| Write::Upsert(Box::new(r))).collect();
     // One transaction per batch: once it returns, the batch is durable
     // and only then reported as stored.
-    let applied = engine.write_bulk(&writes)?.applied;
+    let applied = match target {
+        Target::Store => engine.write_bulk(&writes)?.applied,
+        Target::Log { log, rt } => {
+            let seqs = rt.block_on(log.publish_all(&writes))?;
+            totals.published += seqs.len();
+            totals.last_sequence = totals.last_sequence.max(seqs.iter().copied().max().unwrap_or(0));
+            // Published, not yet applied: the nodes say what each did
+            // (the counts of new, updated and unchanged stay 0).
+            vec![Applied::Replayed; seqs.len()]
+        }
+    };
     let mut per_file: Vec<Vec<Applied>> = vec![Vec::new(); outcomes.len()];
     for (owner, a) in owners.into_iter().zip(applied) {
         per_file[owner].push(a);
@@ -198,11 +269,13 @@ fn write_batch(
                 totals.inserted += ins;
                 totals.updated += upd;
                 totals.unchanged += unch;
-                report(
-                    serde_json::json!({"file": path, "format": format, "stored": applied.len(), "new": ins,
-                        "updated": upd, "unchanged": unch, "ids": ids, "errors": item_errors})
-                    .to_string(),
-                );
+                let line = match target {
+                    Target::Store => serde_json::json!({"file": path, "format": format, "stored": applied.len(),
+                        "new": ins, "updated": upd, "unchanged": unch, "ids": ids, "errors": item_errors}),
+                    Target::Log { .. } => serde_json::json!({"file": path, "format": format,
+                        "published": applied.len(), "ids": ids, "errors": item_errors}),
+                };
+                report(line.to_string());
             }
             FileOutcome::Failed { path, error } => {
                 totals.failed_files += 1;

@@ -35,6 +35,20 @@ pub struct ServeArgs {
     /// Folder of evaluation reports shown on the editor page.
     #[arg(long, env = "READNEXT_REPORTS")]
     reports: Option<PathBuf>,
+    /// Cluster mode: the NATS servers of the write log,
+    /// `nats://HOST:PORT[,nats://HOST:PORT…]`. Writes are published to the
+    /// stream and every node applies it; without this, nothing about NATS
+    /// is needed.
+    #[arg(long, env = "READNEXT_CLUSTER", value_name = "URLS")]
+    cluster: Option<String>,
+    /// This node's name in the cluster, unique among its nodes
+    /// [default: node-PORT].
+    #[arg(long, env = "READNEXT_NODE")]
+    node: Option<String>,
+    /// Cluster mode: answer a write once the log has it, without waiting
+    /// for this node to apply it (a GET right after may not see it yet).
+    #[arg(long)]
+    no_read_your_writes: bool,
 }
 
 pub fn run(store: &Path, model: &crate::ModelArgs, args: ServeArgs) -> anyhow::Result<ExitCode> {
@@ -51,6 +65,9 @@ pub fn run(store: &Path, model: &crate::ModelArgs, args: ServeArgs) -> anyhow::R
             rate_limit_ip: args.rate_limit_ip,
             rate_limit_key: args.rate_limit_key,
             reports: args.reports,
+            cluster: args.cluster,
+            node: args.node,
+            no_read_your_writes: args.no_read_your_writes,
         },
         file,
     )?;

@@ -421,6 +421,13 @@ impl Engine {
         self.write_with(Some(first), writes, Mode::Commit)
     }
 
+    /// [`Engine::write_at`] with the BM25 commit deferred, as
+    /// [`Engine::write_deferred`]: what a cluster node applies from the
+    /// log.
+    pub fn write_at_deferred(&self, first: u64, writes: &[Write]) -> Result<IngestOutcome> {
+        self.write_with(Some(first), writes, Mode::Deferred)
+    }
+
     /// [`Engine::write`] for bulk loads: the index is updated but commits only
     /// in [`Engine::finish`] (or the next committing write), so queries in
     /// between do not see the new articles, and the cached blocks are all

@@ -370,6 +370,10 @@ fn scored_candidates(
             e[list] = Some(rank);
         }
     }
+    // In id order from here: the pivot's sum and the feedback documents'
+    // ties then do not depend on the order the indexes listed the
+    // candidates in (it differs between two indexes of the same articles).
+    order.sort_unstable();
     let features = engine.features(&order, stats)?;
     // The pivot of length normalisation: the mean norm of the candidates.
     let norms: Vec<f32> = features.iter().flatten().map(|f| f.text.norm).collect();
@@ -417,7 +421,7 @@ fn feedback_docs(qf: &Features, cands: &[Candidate], opts: &RelatedOptions) -> O
         return None;
     }
     let mut order: Vec<usize> = (0..cands.len()).collect();
-    order.sort_by(|&a, &b| cands[b].lexical.total_cmp(&cands[a].lexical).then(a.cmp(&b)));
+    order.sort_by(|&a, &b| cands[b].lexical.total_cmp(&cands[a].lexical).then_with(|| cands[a].id.cmp(&cands[b].id)));
     Some(order.into_iter().filter(|&i| !is_copy(qf, &cands[i].f, opts)).take(opts.feedback_docs).collect())
 }
 

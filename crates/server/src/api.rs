@@ -22,6 +22,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::error::ApiError;
+use crate::writes::{self, Commit, submit};
 use crate::{Shared, blocking, typed};
 use readnext_recommend::now_ms;
 
@@ -37,6 +38,7 @@ pub(crate) fn routes() -> Router<Shared> {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .route("/v1/cluster", get(cluster_status))
         .route("/widget.js", get(|| async { typed("application/javascript; charset=utf-8", WIDGET_JS) }))
         .route("/v1/openapi.json", get(|| async { Json(crate::openapi::document()) }))
         .route("/v1/articles", post(post_articles).get(list_articles))
@@ -119,9 +121,24 @@ async fn readyz(State(s): State<Shared>) -> Response {
         Ok((articles, lag))
     })
     .await;
+    // A cluster node is ready once it has caught up with the log.
+    let cluster = s.cluster.as_ref().map(|c| (c.follower.lag(), c.follower.stuck(), c.log.config().ready_lag));
+    if let (Ok((articles, _)), Some((lag, stuck, ready_lag))) = (&r, &cluster)
+        && (lag.messages > *ready_lag || stuck.is_some())
+    {
+        let mut body = json!({"ready": false, "articles": articles, "cluster_lag": lag.messages});
+        if let Some(why) = stuck {
+            body["stuck"] = json!(why);
+        }
+        return (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response();
+    }
     match r {
         Ok((articles, 0)) => {
-            Json(json!({"ready": true, "articles": articles, "warm": s.engine.is_warm()})).into_response()
+            let mut body = json!({"ready": true, "articles": articles, "warm": s.engine.is_warm()});
+            if let Some((lag, _, _)) = cluster {
+                body["cluster_lag"] = json!(lag.messages);
+            }
+            Json(body).into_response()
         }
         Ok((articles, lag)) => {
             (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"ready": false, "articles": articles, "index_lag": lag})))
@@ -161,7 +178,49 @@ async fn metrics(State(s): State<Shared>) -> Result<Response, ApiError> {
         ),
         ("readnext_uptime_seconds", "Seconds since the server started.", s.started.elapsed().as_secs_f64()),
     ]);
+    let text = match &s.cluster {
+        None => text,
+        Some(c) => {
+            let lag = c.follower.lag();
+            text + &crate::metrics::gauges(&[
+                (
+                    "readnext_cluster_applied_sequence",
+                    "The write log's last sequence this node applied.",
+                    lag.applied as f64,
+                ),
+                ("readnext_cluster_last_sequence", "The write log's last sequence, as last read.", lag.last as f64),
+                ("readnext_cluster_lag_messages", "Writes in the log this node has not applied.", lag.messages as f64),
+                (
+                    "readnext_cluster_lag_seconds",
+                    "How long ago the last applied write was published, while writes are pending (0 when none is).",
+                    lag.seconds,
+                ),
+                (
+                    "readnext_cluster_stuck",
+                    "1 when this node stopped applying the log (see /readyz).",
+                    f64::from(u8::from(c.follower.stuck().is_some())),
+                ),
+            ])
+        }
+    };
     Ok(typed("text/plain; version=0.0.4", text))
+}
+
+/// This node: single or cluster, its place in the log, and its store's
+/// digest, which the cluster's convergence check compares across nodes.
+async fn cluster_status(State(s): State<Shared>) -> Result<Json<Value>, ApiError> {
+    let engine = s.engine.clone();
+    let digest = blocking(move || engine.store().digest().map_err(ApiError::internal)).await?;
+    let digest = serde_json::to_value(digest).map_err(ApiError::internal)?;
+    Ok(Json(match &s.cluster {
+        None => json!({"mode": "single", "digest": digest}),
+        Some(c) => {
+            let lag = c.follower.lag();
+            let cfg = c.log.config();
+            json!({"mode": "cluster", "node": cfg.node, "stream": cfg.stream, "applied": lag.applied, "last": lag.last,
+                   "lag": {"messages": lag.messages, "seconds": lag.seconds}, "stuck": c.follower.stuck(), "digest": digest})
+        }
+    }))
 }
 
 /// An article in the JSON Lines schema of `readnext ingest`.
@@ -261,16 +320,28 @@ async fn put_article(
     let bytes = body(&s, b)?;
     let v: Value = parse_json(&bytes)?;
     let engine = s.engine.clone();
-    blocking(move || {
+    let rec = blocking(move || {
         let mut rec = record_of(v, Some(&id))?;
         engine.embed_records(std::slice::from_mut(&mut rec), &|_| {})?;
-        let id = rec.article.id.clone();
-        let applied = engine.write_deferred(&[Write::Upsert(Box::new(rec))])?.applied;
-        let a = applied.first().copied().unwrap_or(Applied::Unchanged);
-        let code = if a == Applied::Inserted { StatusCode::CREATED } else { StatusCode::OK };
-        Ok((code, Json(json!({"id": id, "status": status_name(a)}))).into_response())
+        Ok(rec)
     })
-    .await
+    .await?;
+    let id = rec.article.id.clone();
+    let out = submit(&s, vec![Write::Upsert(Box::new(rec))], Commit::Deferred).await?;
+    let (code, status) = match out.applied.first().copied().flatten() {
+        Some(Applied::Inserted) => (StatusCode::CREATED, "inserted"),
+        Some(a) => (StatusCode::OK, status_name(a)),
+        None => (StatusCode::ACCEPTED, "accepted"),
+    };
+    Ok((code, Json(with_sequence(json!({"id": id, "status": status}), out.sequence))).into_response())
+}
+
+/// Adds the write log's sequence to an answer, in cluster mode.
+fn with_sequence(mut v: Value, seq: Option<u64>) -> Value {
+    if let Some(seq) = seq {
+        v["sequence"] = json!(seq);
+    }
+    v
 }
 
 async fn post_articles(State(s): State<Shared>, b: Result<Bytes, BytesRejection>) -> Result<Response, ApiError> {
@@ -287,7 +358,7 @@ async fn post_articles(State(s): State<Shared>, b: Result<Bytes, BytesRejection>
         return Err(ApiError::bad_request(format!("at most {MAX_BATCH} articles per request")));
     }
     let engine = s.engine.clone();
-    blocking(move || {
+    let (mut results, slots, records) = blocking(move || {
         // Each article is checked alone; the valid ones are written together.
         let mut results: Vec<Value> = Vec::with_capacity(items.len());
         let mut writes = Vec::new();
@@ -304,32 +375,40 @@ async fn post_articles(State(s): State<Shared>, b: Result<Bytes, BytesRejection>
         }
         let mut records: Vec<Record> = writes;
         engine.embed_records(&mut records, &|_| {})?;
-        let writes: Vec<Write> = records.into_iter().map(|r| Write::Upsert(Box::new(r))).collect();
-        let applied = engine.write_deferred(&writes)?.applied;
-        for (slot, a) in slots.into_iter().zip(applied) {
-            results[slot]["status"] = json!(status_name(a));
-        }
-        let failed = results.iter().filter(|r| r.get("error").is_some()).count();
-        // 200 says every item was stored; a failed item makes the answer a
-        // 422, though the valid items were stored all the same (the body
-        // says which).
-        let code = if failed == 0 { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
-        Ok((code, Json(json!({"stored": results.len() - failed, "failed": failed, "results": results})))
-            .into_response())
+        Ok((results, slots, records))
     })
-    .await
+    .await?;
+    let writes: Vec<Write> = records.into_iter().map(|r| Write::Upsert(Box::new(r))).collect();
+    let out = if writes.is_empty() {
+        writes::Outcome { applied: vec![], sequence: None }
+    } else {
+        submit(&s, writes, Commit::Deferred).await?
+    };
+    for (slot, a) in slots.into_iter().zip(&out.applied) {
+        results[slot]["status"] = json!(a.map_or("accepted", status_name));
+    }
+    let failed = results.iter().filter(|r| r.get("error").is_some()).count();
+    // 200 says every item was stored; a failed item makes the answer a
+    // 422, though the valid items were stored all the same (the body
+    // says which).
+    let code = if failed == 0 { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    let body = json!({"stored": results.len() - failed, "failed": failed, "results": results});
+    Ok((code, Json(with_sequence(body, out.sequence))).into_response())
 }
 
 async fn delete_article(State(s): State<Shared>, Path(id): Path<String>) -> Result<Response, ApiError> {
-    let engine = s.engine.clone();
-    blocking(move || {
-        let applied = engine.write_deferred(&[Write::Delete(id.clone())])?.applied;
-        match applied.first() {
-            Some(Applied::Deleted) => Ok(StatusCode::NO_CONTENT.into_response()),
-            _ => Err(ApiError::not_found(format!("no article with id {id:?}"))),
-        }
-    })
-    .await
+    if s.cluster.is_some() {
+        // A delete of an unknown id is answered 404 without a trip
+        // through the log.
+        stored_article(&s, &id).await?;
+    }
+    let out = submit(&s, vec![Write::Delete(id.clone())], Commit::Deferred).await?;
+    match out.applied.first().copied().flatten() {
+        Some(Applied::Deleted) => Ok(StatusCode::NO_CONTENT.into_response()),
+        None => Ok((StatusCode::ACCEPTED, Json(with_sequence(json!({"id": id, "status": "accepted"}), out.sequence)))
+            .into_response()),
+        Some(_) => Err(ApiError::not_found(format!("no article with id {id:?}"))),
+    }
 }
 
 fn related_options(q: &HashMap<String, String>) -> Result<RelatedOptions, ApiError> {
@@ -504,14 +583,20 @@ async fn post_events(State(s): State<Shared>, b: Result<Bytes, BytesRejection>) 
             rejected.push(json!({"index": i, "error": {"code": code, "message": message}}));
         }
     }
-    let engine = s.engine.clone();
-    let accepted = if events.is_empty() { 0 } else { blocking(move || Ok(engine.record_events(&events)?)).await? };
+    let (accepted, sequence) = if events.is_empty() {
+        (0, None)
+    } else {
+        let n = events.len();
+        let out = submit(&s, vec![Write::Events(events)], Commit::Now).await?;
+        // Not applied here yet (cluster mode): the log has them all.
+        (out.recorded().unwrap_or(n), out.sequence)
+    };
     // 202 says every event was valid; one that breaks the schema makes the
     // answer a 422, though the valid ones were recorded all the same. An
     // event dated outside the counters' window is valid: it is listed, and
     // counted in the metric, but not an error of the request.
     let code = if invalid == 0 { StatusCode::ACCEPTED } else { StatusCode::UNPROCESSABLE_ENTITY };
-    Ok((code, Json(json!({"accepted": accepted, "rejected": rejected}))).into_response())
+    Ok((code, Json(with_sequence(json!({"accepted": accepted, "rejected": rejected}), sequence))).into_response())
 }
 
 /// How far ahead of the server's clock an event may be dated (clock skew
@@ -596,12 +681,13 @@ async fn user_recommendations(
 }
 
 async fn forget_user(State(s): State<Shared>, Path(user): Path<String>) -> Result<Json<Value>, ApiError> {
-    let engine = s.engine.clone();
-    blocking(move || {
-        let n = engine.forget(&user)?;
-        Ok(Json(json!({"user": user, "events_removed": n})))
-    })
-    .await
+    let out = submit(&s, vec![Write::Forget(user.clone())], Commit::Now).await?;
+    let removed = match out.applied.first().copied().flatten() {
+        Some(Applied::Forgotten(n)) => json!(n),
+        Some(_) => json!(0),
+        None => Value::Null,
+    };
+    Ok(Json(with_sequence(json!({"user": user, "events_removed": removed}), out.sequence)))
 }
 
 /// The rules as the API answers them.
@@ -621,12 +707,9 @@ async fn get_rules(State(s): State<Shared>) -> Result<Json<Value>, ApiError> {
 
 /// Applies a rule write and answers the new rules.
 async fn edit_rules(s: &Shared, w: Write) -> Result<Json<Value>, ApiError> {
+    submit(s, vec![w], Commit::Now).await?;
     let engine = s.engine.clone();
-    blocking(move || {
-        engine.write(&[w])?;
-        rules_json(&engine)
-    })
-    .await
+    blocking(move || rules_json(&engine)).await
 }
 
 /// 404 unless `id` is a stored article.

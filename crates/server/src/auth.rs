@@ -40,6 +40,7 @@ pub(crate) fn required(method: &Method, route: &str) -> Option<Scope> {
             | "/v1/stories/{id}/story.html"
             | "/v1/users/{id}/recommendations"
             | "/metrics"
+            | "/v1/cluster"
             | "/v1/rules",
         ) => Some(Scope::Read),
         ("POST", "/v1/related") => Some(Scope::Read),

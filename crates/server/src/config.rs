@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use readnext_cluster::ClusterConfig;
 use serde::Deserialize;
 
 use crate::ServerError;
@@ -69,6 +70,9 @@ pub struct Config {
     pub rate_limit_key: u32,
     /// Folder of `readnext eval --report` output shown on the editor page.
     pub reports: Option<PathBuf>,
+    /// Cluster mode: the NATS servers, the stream and this node's name.
+    /// `None`: a single node, and nothing about NATS is needed.
+    pub cluster: Option<ClusterConfig>,
 }
 
 impl Default for Config {
@@ -81,6 +85,7 @@ impl Default for Config {
             rate_limit_ip: 100,
             rate_limit_key: 1000,
             reports: None,
+            cluster: None,
         }
     }
 }
@@ -103,6 +108,26 @@ pub struct FileConfig {
     pub rate_limit_key: Option<u32>,
     /// `reports = "eval-reports"`
     pub reports: Option<PathBuf>,
+    /// `[cluster]`: cluster mode.
+    pub cluster: Option<ClusterFile>,
+}
+
+/// The `[cluster]` section of the config file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterFile {
+    /// `servers = "nats://127.0.0.1:4222,nats://127.0.0.1:4223"`
+    pub servers: Option<String>,
+    /// `node = "node-1"`: unique in the cluster.
+    pub node: Option<String>,
+    /// `stream = "READNEXT"`
+    pub stream: Option<String>,
+    /// `replicas = 3`
+    pub replicas: Option<usize>,
+    /// `ready_lag = 100`: writes behind the stream a ready node may be.
+    pub ready_lag: Option<u64>,
+    /// `read_your_writes = true`
+    pub read_your_writes: Option<bool>,
 }
 
 impl FileConfig {
@@ -131,6 +156,12 @@ pub struct Overrides {
     pub rate_limit_key: Option<u32>,
     /// Reports folder.
     pub reports: Option<PathBuf>,
+    /// NATS servers, `nats://HOST:PORT[,…]`: cluster mode.
+    pub cluster: Option<String>,
+    /// This node's name in the cluster.
+    pub node: Option<String>,
+    /// Do not wait for the local node to apply a write before answering.
+    pub no_read_your_writes: bool,
 }
 
 impl Config {
@@ -157,8 +188,42 @@ impl Config {
             rate_limit_ip: over.rate_limit_ip.or(file.rate_limit_ip).unwrap_or(d.rate_limit_ip),
             rate_limit_key: over.rate_limit_key.or(file.rate_limit_key).unwrap_or(d.rate_limit_key),
             reports: over.reports.or(file.reports),
+            cluster: cluster_config(over.cluster, over.node, over.no_read_your_writes, file.cluster, addr)?,
         })
     }
+}
+
+/// The cluster section: flags over the file. A node's name defaults to
+/// `node-PORT`, unique among nodes on one host.
+fn cluster_config(
+    servers: Option<String>,
+    node: Option<String>,
+    no_ryw: bool,
+    file: Option<ClusterFile>,
+    addr: SocketAddr,
+) -> Result<Option<ClusterConfig>, ServerError> {
+    let file = file.unwrap_or_default();
+    let Some(servers) = servers.or(file.servers) else {
+        if node.is_some() || file.node.is_some() {
+            return Err(ServerError::Config("a node name is given without cluster servers (--cluster)".into()));
+        }
+        return Ok(None);
+    };
+    let servers = ClusterConfig::parse_servers(&servers).map_err(|e| ServerError::Config(e.to_string()))?;
+    let node = node.or(file.node).unwrap_or_else(|| format!("node-{}", addr.port()));
+    let mut c = ClusterConfig::new(servers, node);
+    if let Some(s) = file.stream {
+        c.stream = s;
+    }
+    if let Some(r) = file.replicas {
+        c.replicas = r;
+    }
+    if let Some(l) = file.ready_lag {
+        c.ready_lag = l;
+    }
+    c.read_your_writes = !no_ryw && file.read_your_writes.unwrap_or(true);
+    c.validate().map_err(|e| ServerError::Config(e.to_string()))?;
+    Ok(Some(c))
 }
 
 #[cfg(test)]
@@ -184,5 +249,29 @@ mod tests {
         assert_eq!(c.api_keys["f"], Scope::Read);
         assert_eq!(c.max_body_bytes, Config::default().max_body_bytes);
         assert!(toml::from_str::<FileConfig>("adr = 1").is_err(), "unknown keys are refused");
+        assert!(c.cluster.is_none(), "a single node unless a cluster is given");
+    }
+
+    #[test]
+    fn the_cluster_section_and_its_flags() {
+        let file: FileConfig = toml::from_str(
+            "addr = \"127.0.0.1:9000\"\n[cluster]\nservers = \"nats://127.0.0.1:4222\"\nreplicas = 1\nread_your_writes = false",
+        )
+        .unwrap();
+        let c = Config::merge(Overrides::default(), file).unwrap().cluster.unwrap();
+        assert_eq!(c.servers, vec!["nats://127.0.0.1:4222".to_string()]);
+        assert_eq!((c.replicas, c.node.as_str(), c.read_your_writes), (1, "node-9000", false));
+        let over = Overrides {
+            cluster: Some("nats://127.0.0.1:5222,nats://127.0.0.1:5223".into()),
+            node: Some("a".into()),
+            ..Default::default()
+        };
+        let c = Config::merge(over, FileConfig::default()).unwrap().cluster.unwrap();
+        assert_eq!((c.servers.len(), c.node.as_str(), c.replicas, c.read_your_writes), (2, "a", 3, true));
+        let bad = Overrides { cluster: Some("nats://nowhere".into()), ..Default::default() };
+        assert!(Config::merge(bad, FileConfig::default()).unwrap_err().to_string().contains("nats://nowhere"));
+        let lone = Overrides { node: Some("a".into()), ..Default::default() };
+        assert!(Config::merge(lone, FileConfig::default()).is_err(), "a node name needs servers");
+        assert!(toml::from_str::<FileConfig>("[cluster]\nserver = \"x\"").is_err(), "unknown keys are refused");
     }
 }

@@ -50,6 +50,11 @@ impl ApiError {
     pub fn rate_limited() -> ApiError {
         ApiError { status: StatusCode::TOO_MANY_REQUESTS, code: "rate_limited", message: "too many requests".into() }
     }
+    /// 503: the service cannot take the request now (the cluster's write
+    /// log has no quorum); nothing was done, and it may be retried.
+    pub fn unavailable(message: impl Into<String>) -> ApiError {
+        ApiError { status: StatusCode::SERVICE_UNAVAILABLE, code: "unavailable", message: message.into() }
+    }
     /// 500: our fault. The details go to the log, not to the caller.
     pub fn internal(e: impl std::fmt::Display) -> ApiError {
         tracing::error!(error = %e, "internal error");
@@ -76,7 +81,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = serde_json::json!({"error": {"code": self.code, "message": self.message}});
         let mut r = (self.status, axum::Json(body)).into_response();
-        if self.status == StatusCode::TOO_MANY_REQUESTS {
+        if self.status == StatusCode::TOO_MANY_REQUESTS || self.status == StatusCode::SERVICE_UNAVAILABLE {
             r.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("1"));
         }
         r

@@ -15,6 +15,7 @@ mod limits;
 mod metrics;
 mod openapi;
 mod ui;
+mod writes;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -26,7 +27,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use readnext_recommend::Engine;
 
-pub use config::{Config, FileConfig, Overrides, Scope, parse_api_keys};
+pub use config::{ClusterFile, Config, FileConfig, Overrides, Scope, parse_api_keys};
 pub use error::ApiError;
 
 /// Errors of the server crate.
@@ -35,6 +36,9 @@ pub enum ServerError {
     /// The configuration is invalid.
     #[error("configuration: {0}")]
     Config(String),
+    /// The cluster's write log could not be joined.
+    #[error("cluster: {0}")]
+    Cluster(String),
     /// The address could not be bound, or serving failed.
     #[error("{addr}: {source}")]
     Io {
@@ -53,6 +57,8 @@ pub(crate) struct AppState {
     pub(crate) ip_limits: limits::RateLimiter,
     pub(crate) key_limits: limits::RateLimiter,
     pub(crate) started: Instant,
+    /// In cluster mode, the log and this node's follower.
+    pub(crate) cluster: Option<writes::ClusterNode>,
 }
 
 pub(crate) type Shared = Arc<AppState>;
@@ -60,8 +66,13 @@ pub(crate) type Shared = Arc<AppState>;
 /// The application: every route, with metrics, authentication, rate
 /// limits, CORS and the body limit.
 pub fn router(engine: Arc<Engine>, config: Config) -> Router {
+    app(engine, config, None)
+}
+
+fn app(engine: Arc<Engine>, config: Config, cluster: Option<writes::ClusterNode>) -> Router {
     let state: Shared = Arc::new(AppState {
         engine,
+        cluster,
         ip_limits: limits::RateLimiter::new(config.rate_limit_ip),
         key_limits: limits::RateLimiter::new(config.rate_limit_key),
         metrics: metrics::Metrics::default(),
@@ -120,11 +131,27 @@ async fn json_errors(resp: Response) -> Response {
 }
 
 /// Serves until Ctrl-C or SIGTERM, then finishes the requests in flight.
+/// With [`Config::cluster`], the node first joins the cluster's write log
+/// and starts applying it; writes then go through the log.
 pub async fn serve(engine: Arc<Engine>, config: Config) -> Result<(), ServerError> {
     let addr = config.addr;
     if config.api_keys.is_empty() {
         tracing::warn!("no API keys configured: every route is open (set READNEXT_API_KEYS)");
     }
+    let cluster = match &config.cluster {
+        None => None,
+        Some(c) => {
+            let log = Arc::new(
+                readnext_cluster::Log::connect(c.clone()).await.map_err(|e| ServerError::Cluster(e.to_string()))?,
+            );
+            let target = Arc::new(writes::EngineApply(engine.clone()));
+            let follower = readnext_cluster::Follower::start(log.clone(), target)
+                .map_err(|e| ServerError::Cluster(e.to_string()))?;
+            tracing::info!(node = %c.node, stream = %c.stream, applied = follower.applied(), "cluster mode");
+            Some(writes::ClusterNode { log, follower })
+        }
+    };
+    let follower = cluster.as_ref().map(|c| c.follower.clone());
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let warmer = {
         let (engine, stop) = (engine.clone(), stop.clone());
@@ -134,7 +161,7 @@ pub async fn serve(engine: Arc<Engine>, config: Config) -> Result<(), ServerErro
         let (engine, stop) = (engine.clone(), stop.clone());
         std::thread::spawn(move || refresh(&engine, &stop))
     };
-    let app = router(engine, config);
+    let app = app(engine, config, cluster);
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|source| ServerError::Io { addr, source })?;
     let local = listener.local_addr().map_err(|source| ServerError::Io { addr, source })?;
     tracing::info!(%local, "listening");
@@ -145,6 +172,9 @@ pub async fn serve(engine: Arc<Engine>, config: Config) -> Result<(), ServerErro
         .await
         .map_err(|source| ServerError::Io { addr, source });
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    if let Some(f) = follower {
+        f.stop();
+    }
     let _ = warmer.join();
     let _ = refresher.join();
     served

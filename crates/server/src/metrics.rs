@@ -97,11 +97,17 @@ impl Metrics {
                 h.count
             );
         }
-        for (name, help, v) in gauges {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
-        }
-        out
+        out + &self::gauges(gauges)
     }
+}
+
+/// Gauges in the exposition format.
+pub(crate) fn gauges(gauges: &[(&str, &str, f64)]) -> String {
+    let mut out = String::new();
+    for (name, help, v) in gauges {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
+    }
+    out
 }
 
 #[cfg(test)]

@@ -149,6 +149,20 @@ fn components() -> Value {
             "timeline": {"type": "array", "items": {"$ref": "#/components/schemas/StoryEntry"}}}});
     let counts = json!({"type": "array", "items": {"type": "object", "required": ["key", "reads"], "properties": {
         "key": {"type": "string"}, "reads": {"type": "integer"}}}});
+    // The answer of `/v1/cluster` (its own value: one json! of every
+    // schema would pass the macro's recursion limit).
+    let node = json!({"type": "object", "required": ["mode", "digest"], "properties": {
+                "mode": {"type": "string", "enum": ["single", "cluster"]},
+                "node": {"type": "string"}, "stream": {"type": "string"},
+                "applied": {"type": "integer"}, "last": {"type": "integer"},
+                "lag": {"type": "object", "properties": {"messages": {"type": "integer"}, "seconds": {"type": "number"}}},
+                "stuck": {"type": "string", "nullable": true},
+                "digest": {"type": "object", "required": ["applied", "articles", "vectors", "events", "profiles",
+                    "articles_digest", "events_digest", "profiles_digest", "rules_digest"], "properties": {
+                    "applied": {"type": "integer"}, "articles": {"type": "integer"}, "vectors": {"type": "integer"},
+                    "events": {"type": "integer"}, "profiles": {"type": "integer"},
+                    "articles_digest": {"type": "string"}, "events_digest": {"type": "string"},
+                    "profiles_digest": {"type": "string"}, "rules_digest": {"type": "string"}}}}});
     json!({
         "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "description": "API key; scopes read, write, admin"}},
         "schemas": {
@@ -164,18 +178,20 @@ fn components() -> Value {
                 "image": nullable_string}},
             "Articles": {"anyOf": [articles.clone(), {"type": "object", "required": ["articles"], "properties": {"articles": articles}}]},
             "ArticleWritten": {"type": "object", "required": ["id", "status"], "properties": {
-                "id": {"type": "string"}, "status": {"type": "string", "enum": ["inserted", "updated", "unchanged"]}}},
+                "id": {"type": "string"}, "status": {"type": "string", "enum": ["inserted", "updated", "unchanged", "accepted"],
+                    "description": "`accepted` (with 202): cluster mode, in the log but not yet applied by this node"},
+                "sequence": {"type": "integer", "description": "Cluster mode: the write log's sequence of the (last) write"}}},
             "BatchResult": {"type": "object", "required": ["stored", "failed", "results"], "properties": {
-                "stored": {"type": "integer"}, "failed": {"type": "integer"},
+                "stored": {"type": "integer"}, "failed": {"type": "integer"}, "sequence": {"type": "integer", "description": "Cluster mode: the write log's sequence of the (last) write"},
                 "results": {"type": "array", "items": {"type": "object", "required": ["index"], "properties": {
                     "index": {"type": "integer"}, "id": {"type": "string"},
-                    "status": {"type": "string", "enum": ["inserted", "updated", "unchanged"]},
+                    "status": {"type": "string", "enum": ["inserted", "updated", "unchanged", "accepted"]},
                     "error": {"$ref": "#/components/schemas/ErrorBody"}}}}}},
             "Event": event,
             "Events": {"anyOf": [{"$ref": "#/components/schemas/Event"}, events.clone(),
                                  {"type": "object", "required": ["events"], "properties": {"events": events}}]},
             "EventsResult": {"type": "object", "required": ["accepted", "rejected"], "properties": {
-                "accepted": {"type": "integer"}, "rejected": {"type": "array", "items": item_error}}},
+                "accepted": {"type": "integer"}, "rejected": {"type": "array", "items": item_error}, "sequence": {"type": "integer", "description": "Cluster mode: the write log's sequence of the (last) write"}}},
             "Ids": {"type": "array", "items": {"type": "string"}},
             "IdPage": {"type": "object", "required": ["ids", "next"], "properties": {
                 "ids": strings, "next": {"type": "string", "nullable": true}}},
@@ -199,7 +215,9 @@ fn components() -> Value {
                     "taste": {"type": "boolean"}}},
                 "picks": picks}},
             "Forgotten": {"type": "object", "required": ["user", "events_removed"], "properties": {
-                "user": {"type": "string"}, "events_removed": {"type": "integer"}}},
+                "user": {"type": "string"},
+                "events_removed": {"type": "integer", "nullable": true, "description": "null: cluster mode, not yet applied by this node"},
+                "sequence": {"type": "integer", "description": "Cluster mode: the write log's sequence of the (last) write"}}},
             "Rules": {"type": "object", "required": ["pins", "blocked", "stories"], "properties": {
                 "pins": {"type": "object", "additionalProperties": strings}, "blocked": strings,
                 "stories": {"type": "object", "required": ["splits", "merges"], "properties": {
@@ -210,7 +228,10 @@ fn components() -> Value {
                 "into": {"type": "string", "description": "The story to show this one as part of"}}},
             "Ready": {"type": "object", "required": ["ready", "articles"], "properties": {
                 "ready": {"type": "boolean"}, "articles": {"type": "integer"}, "warm": {"type": "boolean"},
-                "index_lag": {"type": "integer"}}},
+                "index_lag": {"type": "integer"},
+                "cluster_lag": {"type": "integer", "description": "Cluster mode: writes in the log this node has not applied"},
+                "stuck": {"type": "string", "description": "Cluster mode: why this node stopped applying the log"}}},
+            "Node": node,
         },
     })
 }
@@ -294,7 +315,7 @@ pub(crate) fn document() -> Value {
             ("200", Some(json_of("Ready"))),
         ),
         "503",
-        "Not ready: the index lags the store",
+        "Not ready: the index lags the store, or (cluster mode) the node lags the write log",
         "Ready",
     );
     json!({
@@ -362,6 +383,8 @@ pub(crate) fn document() -> Value {
             },
             "/healthz": {"get": op("Liveness", None, &[], None, ("200", Some(text_plain.clone())))},
             "/readyz": {"get": readyz},
+            "/v1/cluster": {"get": op("This node: its mode, its place in the write log and a digest of its store (nodes that applied the same log agree)",
+                Some("read"), &[], None, ("200", Some(json_of("Node"))))},
             "/metrics": {"get": op("Prometheus metrics", Some("read"), &[], None, ("200", Some(text_plain)))},
             "/widget.js": {"get": op("The embeddable widget", None, &[], None,
                 ("200", Some(json!({"application/javascript": {"schema": {"type": "string"}}}))))},

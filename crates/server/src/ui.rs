@@ -314,8 +314,8 @@ async fn rules(State(s): State<Shared>, Form(f): Form<HashMap<String, String>>) 
         _ => format!("/ui/articles/{}", url_part(owner.as_deref().unwrap_or(&id))),
     };
     let engine = s.engine.clone();
-    blocking(move || {
-        match (action.as_str(), owner) {
+    let write = blocking(move || {
+        Ok(match (action.as_str(), owner) {
             ("pin", Some(owner)) => {
                 if !engine.store().contains(&id).map_err(ApiError::internal)? {
                     return Err(ApiError::field("id", format!("no article with id {id:?}")));
@@ -324,48 +324,40 @@ async fn rules(State(s): State<Shared>, Form(f): Form<HashMap<String, String>>) 
                 if !pins.contains(&id) {
                     pins.push(id);
                 }
-                engine.write(&[Write::SetPins { owner, pins }])?;
+                Write::SetPins { owner, pins }
             }
             ("unpin", Some(owner)) => {
                 let mut pins = engine.rules()?.pins_of(&owner).to_vec();
                 pins.retain(|x| x != &id);
-                engine.write(&[Write::SetPins { owner, pins }])?;
+                Write::SetPins { owner, pins }
             }
-            ("block", _) => {
-                engine.write(&[Write::Block(id)])?;
-            }
-            ("unblock", _) => {
-                engine.write(&[Write::Unblock(id)])?;
-            }
+            ("block", _) => Write::Block(id),
+            ("unblock", _) => Write::Unblock(id),
             ("split", _) => {
                 if !engine.store().contains(&id).map_err(ApiError::internal)? {
                     return Err(ApiError::field("id", format!("no article with id {id:?}")));
                 }
-                engine.write(&[Write::SplitStory(id)])?;
+                Write::SplitStory(id)
             }
-            ("unsplit", _) => {
-                engine.write(&[Write::UnsplitStory(id)])?;
-            }
+            ("unsplit", _) => Write::UnsplitStory(id),
             ("merge", _) => {
                 let Some(into) = into else { return Err(ApiError::field("into", "is required")) };
                 if into == id || !engine.story_exists(&into)? {
                     return Err(ApiError::field("into", format!("no other story with id {into:?}")));
                 }
-                engine.write(&[Write::MergeStories { from: id, into }])?;
+                Write::MergeStories { from: id, into }
             }
-            ("unmerge", _) => {
-                engine.write(&[Write::UnmergeStory(id)])?;
-            }
+            ("unmerge", _) => Write::UnmergeStory(id),
             (other, _) => {
                 return Err(ApiError::field(
                     "action",
                     format!("{other:?}: expected pin, unpin, block, unblock, split, unsplit, merge or unmerge"),
                 ));
             }
-        }
-        Ok(())
+        })
     })
     .await?;
+    crate::writes::submit(&s, vec![write], crate::writes::Commit::Now).await?;
     Ok(Redirect::to(&back).into_response())
 }
 

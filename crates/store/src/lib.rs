@@ -139,6 +139,22 @@ pub enum Write {
     Vectors(Vec<(String, Vec<f32>)>),
 }
 
+impl Write {
+    /// The write as bytes, for a replicated log: a format version, then the
+    /// write in the store's own encoding. [`Write::decode`] reads it back on
+    /// every node, so that each applies exactly the value the accepting
+    /// node analysed (and embedded).
+    pub fn encode(&self) -> Result<Vec<u8>> {
+        encode(self, "write")
+    }
+
+    /// Reads a write that [`Write::encode`] made; a payload of another
+    /// format or version is [`StoreError::Corrupt`], not a panic.
+    pub fn decode(bytes: &[u8]) -> Result<Write> {
+        decode("log message", bytes)
+    }
+}
+
 /// Events one [`Write::Events`] may carry: an event's key is the write's
 /// position times this, plus its index.
 pub const MAX_EVENTS_PER_WRITE: usize = 1 << 20;
@@ -175,6 +191,49 @@ pub struct Change {
     pub seq: u64,
     /// The article id.
     pub id: String,
+}
+
+/// What [`Store::digest`] reports: counts, and a hash per group of tables.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Digest {
+    /// The position of the last applied write.
+    pub applied: u64,
+    /// Stored articles.
+    pub articles: u64,
+    /// Stored vectors.
+    pub vectors: u64,
+    /// Stored reading events.
+    pub events: u64,
+    /// Readers with a profile.
+    pub profiles: u64,
+    /// Articles, analyses and vectors.
+    pub articles_digest: String,
+    /// Events.
+    pub events_digest: String,
+    /// Profiles and tastes.
+    pub profiles_digest: String,
+    /// Rules and models.
+    pub rules_digest: String,
+}
+
+/// FNV-1a over the bytes of many keys and values, each prefixed by its
+/// length so that ("ab", "c") and ("a", "bc") differ.
+#[derive(Clone, Copy)]
+struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Self {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Fnv {
+    fn add(&mut self, bytes: &[u8]) {
+        for &b in (bytes.len() as u64).to_le_bytes().iter().chain(bytes) {
+            self.0 ^= u64::from(b);
+            self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
 }
 
 /// What is stored, for `readnext stats`.
@@ -557,6 +616,57 @@ impl Store {
         }
         let mut derived = self.get_many(&missing)?.into_iter().map(|r| r.map(|r| ReadInput::of(&r)));
         Ok(kept.into_iter().map(|k| k.or_else(|| derived.next().flatten())).collect())
+    }
+
+    /// A digest of what the store holds: every article (record, analysis,
+    /// vector), every event, profile and taste, the rules and the models,
+    /// each table hashed in key order, and the position of the last applied
+    /// write. Two nodes that applied the same log to the same position give
+    /// the same digest; the cluster's convergence check compares them.
+    pub fn digest(&self) -> Result<Digest> {
+        fn table<K: redb::Key + 'static, V: redb::Value + 'static>(
+            txn: &redb::ReadTransaction,
+            def: TableDefinition<K, V>,
+        ) -> std::result::Result<(u64, u64), redb::Error> {
+            let t = txn.open_table(def)?;
+            let mut h = Fnv::default();
+            let mut n = 0u64;
+            for item in t.iter()? {
+                let (k, v) = item?;
+                h.add(K::as_bytes(&k.value()).as_ref());
+                h.add(V::as_bytes(&v.value()).as_ref());
+                n += 1;
+            }
+            Ok((n, h.0))
+        }
+        let txn = self.db.begin_read().map_err(|e| self.err(e))?;
+        let e = |e| self.err(e);
+        let (articles, a1) = table(&txn, ARTICLES).map_err(e)?;
+        let (_, a2) = table(&txn, ANALYSES).map_err(e)?;
+        let (vectors, a3) = table(&txn, VECTORS).map_err(e)?;
+        let (events, e1) = table(&txn, events::EVENTS).map_err(e)?;
+        let (profiles, p1) = table(&txn, events::PROFILES).map_err(e)?;
+        let (_, p2) = table(&txn, events::TASTES).map_err(e)?;
+        let (_, r1) = table(&txn, events::RULES).map_err(e)?;
+        let (_, r2) = table(&txn, events::MODELS).map_err(e)?;
+        let meta = txn.open_table(META).map_err(|e| self.err(e))?;
+        let applied = meta.get(WRITE_POS).map_err(|e| self.err(e))?.map_or(0, |v| v.value());
+        let mix = |hs: &[u64]| {
+            let mut h = Fnv::default();
+            hs.iter().for_each(|x| h.add(&x.to_le_bytes()));
+            format!("{:016x}", h.0)
+        };
+        Ok(Digest {
+            applied,
+            articles,
+            vectors,
+            events,
+            profiles,
+            articles_digest: mix(&[a1, a2, a3]),
+            events_digest: mix(&[e1]),
+            profiles_digest: mix(&[p1, p2]),
+            rules_digest: mix(&[r1, r2]),
+        })
     }
 
     /// Bytes each table takes in the file (stored, metadata and fragmented
