@@ -102,13 +102,20 @@ impl Log {
     /// client is the same write again, which applies as a no-op if
     /// unchanged).
     pub async fn publish(&self, w: &Write) -> Result<u64, ClusterError> {
+        let payload = self.encoded(w)?;
+        let id = self.next_id();
+        self.publish_with(w, &id, payload).await
+    }
+
+    /// The write as a message payload, or [`ClusterError::TooLarge`] past
+    /// the servers' `max_payload` (less room for the headers).
+    fn encoded(&self, w: &Write) -> Result<bytes::Bytes, ClusterError> {
         let bytes = w.encode().map_err(|e| ClusterError::Encode(e.to_string()))?;
         let max = self.client.server_info().max_payload;
         if max > 0 && bytes.len() + 256 > max {
             return Err(ClusterError::TooLarge { bytes: bytes.len(), max });
         }
-        let id = self.next_id();
-        self.publish_with(w, &id, bytes::Bytes::from(bytes)).await
+        Ok(bytes::Bytes::from(bytes))
     }
 
     fn next_id(&self) -> String {
@@ -150,13 +157,8 @@ impl Log {
     pub async fn publish_all(&self, writes: &[Write]) -> Result<Vec<u64>, ClusterError> {
         let mut pending = Vec::with_capacity(writes.len());
         for w in writes {
-            let bytes = w.encode().map_err(|e| ClusterError::Encode(e.to_string()))?;
-            let max = self.client.server_info().max_payload;
-            if max > 0 && bytes.len() + 256 > max {
-                return Err(ClusterError::TooLarge { bytes: bytes.len(), max });
-            }
+            let payload = self.encoded(w)?;
             let id = self.next_id();
-            let payload = bytes::Bytes::from(bytes);
             let msg = PublishMessage::build().payload(payload.clone()).message_id(&id);
             let sent = self.js.send_publish(subject_of(w), msg).await.ok();
             pending.push((w, id, payload, sent));
