@@ -66,8 +66,11 @@ def converge(ports: list[int], timeout: float) -> tuple[float | None, list[dict]
     t0 = now()
     while True:
         st = [node_status(p) for p in ports]
-        last = max((s.get("last", 0) for s in st), default=0)
-        if last > 0 and all(s.get("applied") == last and s.get("lag", {}).get("messages") == 0 for s in st):
+        # The digest's position comes with the digest; the follower's and
+        # the stream's last sequence may trail it by a moment.
+        applied = [s.get("digest", {}).get("applied", 0) for s in st]
+        last = max([s.get("last", 0) for s in st] + applied, default=0)
+        if last > 0 and all(a == last and s.get("lag", {}).get("messages") == 0 for a, s in zip(applied, st)):
             return now() - t0, st
         if now() - t0 > timeout:
             return None, st

@@ -207,7 +207,7 @@ impl Follower {
                     _ => break,
                 }
             }
-            self.apply_batch(target, &batch).await?;
+            self.apply_batch(&stream, target, &batch).await?;
             if let Some(last) = batch.last() {
                 last.ack().await.map_err(|e| format!("acknowledging: {e}"))?;
             }
@@ -215,10 +215,16 @@ impl Follower {
         Ok(())
     }
 
-    /// Applies messages, in runs of consecutive sequences (a purge leaves
-    /// gaps), each run in one transaction.
+    /// Applies messages, in runs of consecutive sequences, each run in one
+    /// transaction. A run must start right after the last applied position,
+    /// or after sequences the stream no longer holds (a purge's gap): a
+    /// consumer that failed over may deliver past a message it had sent to
+    /// a dead connection, and applying past it would lose it for good (its
+    /// redelivery would be a replay). Then this consumer is given up, and
+    /// the next one starts at the first missing sequence.
     async fn apply_batch(
         &self,
+        stream: &async_nats::jetstream::stream::Stream,
         target: &Arc<dyn Apply>,
         batch: &[async_nats::jetstream::Message],
     ) -> Result<(), String> {
@@ -246,6 +252,22 @@ impl Follower {
             }
         }
         for (first, writes, published) in runs {
+            let applied_at = self.applied();
+            if first + writes.len() as u64 - 1 <= applied_at {
+                continue; // a redelivery of what is applied: nothing to do
+            }
+            let mut missing = applied_at + 1;
+            while missing < first {
+                match stream.get_raw_message(missing).await {
+                    Ok(_) => {
+                        return Err(format!("sequence {missing} was skipped by the consumer; following again from it"));
+                    }
+                    Err(e) if e.kind() == async_nats::jetstream::stream::LastRawMessageErrorKind::NoMessageFound => {
+                        missing += 1;
+                    }
+                    Err(e) => return Err(format!("checking sequence {missing}: {e}")),
+                }
+            }
             let t = target.clone();
             let n = writes.len() as u64;
             let applied = tokio::task::spawn_blocking(move || t.apply(first, &writes))
