@@ -70,16 +70,20 @@ impl Follower {
     /// stream, so that it survives the loss of a NATS server; it is made
     /// anew at every start from the store's position, since the store, not
     /// the consumer, knows what was applied.
-    pub fn start(log: Arc<Log>, target: Arc<dyn Apply>) -> Result<Arc<Follower>, ClusterError> {
+    ///
+    /// The stream's last sequence is read before this returns, so that a
+    /// node far behind never reports itself caught up.
+    pub async fn start(log: Arc<Log>, target: Arc<dyn Apply>) -> Result<Arc<Follower>, ClusterError> {
         let at = target.applied().map_err(|e| ClusterError::Stream {
             stream: log.config().stream.clone(),
             reason: format!("reading the applied position: {e}"),
         })?;
+        let last = log.last_sequence().await?;
         let (applied, _) = watch::channel(at);
         let f = Arc::new(Follower {
             applied,
             results: Mutex::new(BTreeMap::new()),
-            last: AtomicU64::new(at),
+            last: AtomicU64::new(last.max(at)),
             applied_published_ms: AtomicU64::new(0),
             stuck: Mutex::new(None),
             stopped: AtomicBool::new(false),

@@ -170,6 +170,19 @@ fn article(id: &str, i: usize) -> Value {
            "published": format!("2025-03-{:02}", 1 + i % 28)})
 }
 
+/// Six harbour notes: `h0` shares 5 of its words with `h1`, 4 with `h2`,
+/// and so on, so that `h0`'s block has one right order, far from any tie
+/// (the report articles are near-identical, and which of two near-equal
+/// ones a node ranks first can depend on its index's merge history).
+fn harbour(j: usize) -> Value {
+    const SHARED: [&str; 5] = ["cranes", "dredging", "ferries", "tugboats", "moorings"];
+    const OWN: [&str; 6] = ["lighthouse", "customs", "shipwright", "quayside", "breakwater", "pilotage"];
+    let words: Vec<&str> = SHARED[..5 - j.min(5)].iter().copied().chain([OWN[j]]).collect();
+    json!({"id": format!("h{j}"), "title": format!("Harbour {}", words.join(" ")),
+           "body": [format!("The harbour board met about {}.", words.join(", "))],
+           "published": "2025-02-01"})
+}
+
 fn events(user: &str, ids: &[String], now_ms: i64) -> Value {
     Value::Array(
         ids.iter()
@@ -205,6 +218,10 @@ fn a_cluster_converges_keeps_every_acknowledged_write_through_faults_and_takes_a
         assert_eq!(get(&c, &format!("{}/v1/articles/{id}", n.base)).0, StatusCode::OK, "read your writes");
         ids.push(id);
     }
+    for j in 0..6 {
+        let r = c.put(format!("{}/v1/articles/h{j}", nodes[j % 3].base)).json(&harbour(j)).send().unwrap();
+        assert_eq!(r.status(), StatusCode::CREATED);
+    }
     let mut accepted = 0u64;
     for (i, user) in ["u0", "u1", "u2", "gone"].iter().enumerate() {
         let r = c.post(format!("{}/v1/events", nodes[i % 3].base)).json(&events(user, &ids[..10], now_ms())).send();
@@ -220,7 +237,7 @@ fn a_cluster_converges_keeps_every_acknowledged_write_through_faults_and_takes_a
 
     let d = converged(&c, &[&nodes[0], &nodes[1], &nodes[2]]);
     assert!(d.windows(2).all(|w| w[0] == w[1]), "every node holds the same data: {d:?}");
-    assert_eq!((d[0]["articles"].as_u64(), d[0]["events"].as_u64()), (Some(30), Some(30)));
+    assert_eq!((d[0]["articles"].as_u64(), d[0]["events"].as_u64()), (Some(36), Some(30)));
     for n in &nodes {
         let (_, rules) = get(&c, &format!("{}/v1/rules", n.base));
         assert_eq!(rules["blocked"], json!(["a3"]), "{}", n.name);
@@ -247,7 +264,8 @@ fn a_cluster_converges_keeps_every_acknowledged_write_through_faults_and_takes_a
                 let bases = live.lock().unwrap().clone();
                 let base = &bases[i % bases.len()];
                 let id = format!("f{i}");
-                match c.put(format!("{base}/v1/articles/{id}")).json(&article(&id, i)).send() {
+                // Numbered apart from the first articles: none is a copy.
+                match c.put(format!("{base}/v1/articles/{id}")).json(&article(&id, 1000 + i)).send() {
                     Ok(r) if r.status().is_success() => acked.lock().unwrap().push(id),
                     _ => refused.lock().unwrap().0 += 1,
                 }
@@ -292,7 +310,7 @@ fn a_cluster_converges_keeps_every_acknowledged_write_through_faults_and_takes_a
     // what was sent (a write whose answer was lost with a killed node may
     // be in, once; a retried publish is not in twice).
     let articles = d[0]["articles"].as_u64().unwrap();
-    let low = 30 + acked.len() as u64;
+    let low = 36 + acked.len() as u64;
     assert!(
         (low..=low + refused_puts).contains(&articles),
         "{articles} articles, {low} acknowledged, {refused_puts} refused"
@@ -315,18 +333,44 @@ fn a_cluster_converges_keeps_every_acknowledged_write_through_faults_and_takes_a
         nodes
             .iter()
             .map(|n| {
-                let (_, b) = get(&c, &format!("{}/v1/articles/a1/related?k=5", n.base));
-                json!(b["picks"].as_array().unwrap().iter().map(|p| p["id"].clone()).collect::<Vec<_>>())
+                let ids = |id: &str| {
+                    let (_, b) = get(&c, &format!("{}/v1/articles/{id}/related?k=5", n.base));
+                    json!(b["picks"].as_array().unwrap().iter().map(|p| p["id"].clone()).collect::<Vec<_>>())
+                };
+                json!({"h0": ids("h0"), "a1": ids("a1")})
             })
             .collect()
     };
+    // h0's block is the same everywhere; a1's (among hundreds of reports
+    // alike) holds reports of its topic everywhere.
+    let agree = |b: &[Value]| {
+        let a1_ok = |v: &Value| {
+            v["a1"].as_array().is_some_and(|p| {
+                !p.is_empty()
+                    && p.iter().all(|id| {
+                        // The number its text has (a report's topic is that mod 3).
+                        let id = id.as_str().unwrap_or("");
+                        let n: usize = id.get(1..).and_then(|n| n.parse().ok()).unwrap_or(0);
+                        let text_n = if id.starts_with('f') { 1000 + n } else { n };
+                        text_n % 3 == 1
+                    })
+            })
+        };
+        b.windows(2).all(|w| w[0]["h0"] == w[1]["h0"])
+            && b[0]["h0"].as_array().is_some_and(|p| {
+                let mut p: Vec<&str> = p.iter().filter_map(Value::as_str).collect();
+                p.sort_unstable();
+                p == ["h1", "h2", "h3", "h4", "h5"]
+            })
+            && b.iter().all(a1_ok)
+    };
     let t = Instant::now();
     loop {
-        // The two nodes that ran throughout. The node that was killed and
-        // caught up is not compared: a node that catches up (or joins) can
-        // keep a block cached mid-replay (the known defect in the README).
-        let b = blocks_of(&[&nodes[0], &nodes[2]]);
-        if b.windows(2).all(|w| w[0] == w[1]) && b[0].as_array().is_some_and(|p| !p.is_empty()) {
+        // The node that was killed and caught up included: the blocks it
+        // cached while replaying are dropped or refreshed as the writes
+        // they missed become searchable.
+        let b = blocks_of(&[&nodes[0], &nodes[1], &nodes[2]]);
+        if agree(&b) {
             break;
         }
         assert!(t.elapsed() < Duration::from_secs(5), "the nodes' blocks differ after 5 s: {b:?}");
@@ -336,7 +380,12 @@ fn a_cluster_converges_keeps_every_acknowledged_write_through_faults_and_takes_a
 
     // A fourth, empty node replays the log and serves the same.
     let t = Instant::now();
+    let head = status(&c, &nodes[0])["digest"]["applied"].as_u64().unwrap();
     let fourth = start_node(&dir.path().join("node4"), "node4", &nats.urls);
+    // It knows how far behind it is from its first answer, so it never
+    // says it is ready before it caught up.
+    let first = status(&c, &fourth);
+    assert_eq!(first["last"].as_u64(), Some(head), "{first}");
     wait_ready(&c, &fourth, Duration::from_secs(60));
     let joined = t.elapsed();
     let d4 = converged(&c, &[&nodes[0], &fourth]);
@@ -346,9 +395,17 @@ fn a_cluster_converges_keeps_every_acknowledged_write_through_faults_and_takes_a
     );
     let (_, reader) = get(&c, &format!("{}/v1/users/gone/recommendations", fourth.base));
     assert_eq!(reader["profile"]["reads"], 0, "the log does not bring a forgotten reader back");
-    // Not checked here: the new node's cached block for a1 can stay empty
-    // after it replayed the log (a known defect of the replay path, being
-    // looked into); its store and digest are checked above.
+    // And it serves the blocks the others serve (what its warmer cached
+    // while it replayed included).
+    let t = Instant::now();
+    loop {
+        let b = blocks_of(&[&nodes[0], &fourth]);
+        if agree(&b) {
+            break;
+        }
+        assert!(t.elapsed() < Duration::from_secs(5), "the new node's block differs after 5 s: {b:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
     eprintln!(
         "cluster: {} article writes and {acked_events} events acknowledged, {refused_puts} + {refused_posts} refused \
          through the faults; a new node was ready in {:.1} s",

@@ -8,6 +8,10 @@
 //! - a computation that started before an invalidation is not stored
 //!   ([`BlockCache::insert`] checks the epoch it started in), so a block
 //!   never misses an invalidation that happened while it was computed;
+//! - a computation that started before a BM25 commit (`note_commit`) and is
+//!   stored after it is stored stale: the newly searchable articles were
+//!   checked against the blocks cached at the commit, not against this one,
+//!   so it is refreshed instead of trusted;
 //! - `shown_in[x]` holds every owner whose cached block shows `x` (it may
 //!   hold more: an extra invalidation is harmless);
 //! - a *dropped* block is gone (it showed an article that changed or went,
@@ -71,6 +75,8 @@ pub(crate) struct BlockCache {
     entries: usize,
     /// Bumped by every invalidation.
     epoch: u64,
+    /// Bumped by every BM25 commit ([`BlockCache::note_commit`]).
+    commits: u64,
     /// Owners to compute a block for: those whose blocks a write dropped,
     /// and new articles once searchable (the server's warmer drains it, so
     /// that it never needs to walk every id after its first pass).
@@ -78,6 +84,14 @@ pub(crate) struct BlockCache {
     /// Bumped when every block went at once, or the warm queue overflowed:
     /// the warmer then walks every id again.
     clears: u64,
+}
+
+/// When a block's computation started: the cache's epoch and commit count
+/// then ([`BlockCache::since`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Since {
+    epoch: u64,
+    commits: u64,
 }
 
 /// Owners the warm queue holds before it gives up on them and asks for a
@@ -145,8 +159,8 @@ impl BlockCache {
     /// since `epoch` when it had `marks` marks. A drop since then discards
     /// them (the owner is queued again if still stale); a mark since then
     /// keeps the owner stale and queued.
-    pub(crate) fn refresh(&mut self, owner: &str, fresh: Vec<Entry>, marks: u64, epoch: u64) {
-        if epoch != self.epoch {
+    pub(crate) fn refresh(&mut self, owner: &str, fresh: Vec<Entry>, marks: u64, since: Since) {
+        if since.epoch != self.epoch {
             if self.stale.contains_key(owner) {
                 self.queue.push_back(owner.to_string());
             }
@@ -155,13 +169,14 @@ impl BlockCache {
         let still = self.stale.get(owner).copied();
         self.drop_owner(owner);
         for e in fresh {
-            self.insert(owner, e, epoch);
+            self.store(owner, e);
         }
         match still {
             Some(m) if m != marks => {
                 self.stale.insert(owner.to_string(), m);
                 self.queue.push_back(owner.to_string());
             }
+            _ if since.commits != self.commits => self.mark_stale(&[owner]),
             _ => {}
         }
     }
@@ -171,12 +186,33 @@ impl BlockCache {
         self.epoch
     }
 
-    /// Stores a block computed since `epoch`; nothing when an invalidation
-    /// happened meanwhile (the block may predate it).
-    pub(crate) fn insert(&mut self, owner: &str, entry: Entry, epoch: u64) {
-        if epoch != self.epoch {
+    /// What a computation starting now passes to [`BlockCache::insert`] or
+    /// [`BlockCache::refresh`].
+    pub(crate) fn since(&self) -> Since {
+        Since { epoch: self.epoch, commits: self.commits }
+    }
+
+    /// Records that the BM25 index committed: computations that started
+    /// before it searched without the articles it made searchable.
+    pub(crate) fn note_commit(&mut self) {
+        self.commits += 1;
+    }
+
+    /// Stores a block computed since `since`: nothing when an invalidation
+    /// happened meanwhile (the block may predate it), and stale when a
+    /// commit did.
+    pub(crate) fn insert(&mut self, owner: &str, entry: Entry, since: Since) {
+        if since.epoch != self.epoch {
             return;
         }
+        self.store(owner, entry);
+        if since.commits != self.commits {
+            self.mark_stale(&[owner]);
+        }
+    }
+
+    /// Stores a block, evicting when full.
+    fn store(&mut self, owner: &str, entry: Entry) {
         if self.entries >= BLOCK_CACHE_ENTRIES {
             self.evict(BLOCK_CACHE_ENTRIES / 10);
         }
@@ -303,7 +339,7 @@ mod tests {
     #[test]
     fn invalidation_drops_the_owner_and_the_blocks_that_show_an_article_only() {
         let mut c = BlockCache::default();
-        let e = c.epoch();
+        let e = c.since();
         c.insert("a", entry(&["x", "y"]), e);
         c.insert("b", entry(&["y", "z"]), e);
         c.insert("c", entry(&["z"]), e);
@@ -318,7 +354,7 @@ mod tests {
         assert_eq!(c.next_to_warm(10), ["a", "c", "b"]);
         assert!(c.next_to_warm(10).is_empty());
         // A block computed before an invalidation is not kept.
-        let before = c.epoch();
+        let before = c.since();
         c.invalidate(&["nobody"], &[]);
         c.insert("a", entry(&["x"]), before);
         assert!(c.get("a", "k").is_none());
@@ -327,20 +363,38 @@ mod tests {
     #[test]
     fn stale_blocks_are_served_until_refreshed_and_a_later_mark_keeps_them_stale() {
         let mut c = BlockCache::default();
-        c.insert("a", entry(&["x"]), c.epoch());
+        c.insert("a", entry(&["x"]), c.since());
         c.mark_stale(&["a", "not-cached"]);
         assert_eq!(c.get("a", "k").map(|(b, stale)| (b[0].id.clone(), stale)), Some(("x".into(), true)));
         let (owner, marks, opts) = c.next_stale().unwrap();
         assert_eq!((owner.as_str(), opts.len()), ("a", 1));
         assert!(c.next_stale().is_none(), "an uncached owner is not queued");
         // Made stale again while it was being refreshed: still stale after.
-        let epoch = c.epoch();
+        let epoch = c.since();
         c.mark_stale(&["a"]);
         c.refresh("a", vec![entry(&["y"])], marks, epoch);
         assert_eq!(c.get("a", "k").map(|(b, stale)| (b[0].id.clone(), stale)), Some(("y".into(), true)));
         let (_, marks, _) = c.next_stale().unwrap();
-        c.refresh("a", vec![entry(&["z"])], marks, c.epoch());
+        c.refresh("a", vec![entry(&["z"])], marks, c.since());
         assert_eq!(c.get("a", "k").map(|(b, stale)| (b[0].id.clone(), stale)), Some(("z".into(), false)));
         assert_eq!(c.stale_owners(), 0);
+    }
+
+    #[test]
+    fn a_block_computed_across_a_commit_is_stored_stale_and_refreshed() {
+        let mut c = BlockCache::default();
+        let before = c.since();
+        c.note_commit();
+        c.insert("a", entry(&["x"]), before);
+        assert_eq!(c.get("a", "k").map(|(_, stale)| stale), Some(true), "served, but queued to be refreshed");
+        let (_, marks, _) = c.next_stale().unwrap();
+        // A refresh that itself straddled another commit stays stale.
+        let during = c.since();
+        c.note_commit();
+        c.refresh("a", vec![entry(&["y"])], marks, during);
+        assert_eq!(c.get("a", "k").map(|(_, stale)| stale), Some(true));
+        let (_, marks, _) = c.next_stale().unwrap();
+        c.refresh("a", vec![entry(&["z"])], marks, c.since());
+        assert_eq!(c.get("a", "k").map(|(b, stale)| (b[0].id.clone(), stale)), Some(("z".into(), false)));
     }
 }

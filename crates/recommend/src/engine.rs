@@ -137,6 +137,9 @@ pub struct Engine {
     pending: Mutex<Vec<String>>,
     /// Whether deferred writes wait for a BM25 commit.
     dirty: std::sync::atomic::AtomicBool,
+    /// Whether a deferred batch too large for neighbours waits for that
+    /// commit (which then drops every block).
+    clear_at_commit: std::sync::atomic::AtomicBool,
     last_commit: Mutex<std::time::Instant>,
     /// Whether bulk writes moved the store's statistics past the snapshot
     /// (read back in [`Engine::finish`]).
@@ -189,6 +192,7 @@ impl Engine {
             refresher: std::sync::atomic::AtomicBool::new(false),
             pending: Mutex::new(Vec::new()),
             dirty: std::sync::atomic::AtomicBool::new(false),
+            clear_at_commit: std::sync::atomic::AtomicBool::new(false),
             last_commit: Mutex::new(std::time::Instant::now()),
             stats_behind: std::sync::atomic::AtomicBool::new(false),
             stories: RwLock::new(None),
@@ -352,7 +356,11 @@ impl Engine {
             self.index.commit()?;
             self.dirty.store(false, Ordering::Relaxed);
             *self.last_commit.lock().unwrap_or_else(|p| p.into_inner()) = std::time::Instant::now();
-            std::mem::take(&mut *self.pending.lock().unwrap_or_else(|p| p.into_inner()))
+            let ids = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|p| p.into_inner()));
+            if self.after_commit(&ids) {
+                return Ok(ids.len());
+            }
+            ids
         };
         // Ranking the neighbours needs no writer: the next article write
         // need not wait for it.
@@ -386,7 +394,10 @@ impl Engine {
             let (near, gates): (Vec<String>, Vec<_>) = {
                 let cache = self.blocks.read().unwrap_or_else(|p| p.into_inner());
                 near.into_iter()
-                    .filter(|n| !ids.contains(n) && !stale.contains(n))
+                    // The other articles of the commit too: a block of one
+                    // of them computed after its write and before the
+                    // commit searched without the rest.
+                    .filter(|n| n != id && !stale.contains(n))
                     .map(|n| {
                         let g = cache.gates_of(&n);
                         (n, g)
@@ -622,6 +633,19 @@ impl Engine {
         }
         if mode == Mode::Bulk || upserted.len() > NEIGHBOUR_BATCH {
             self.blocks.write().unwrap_or_else(|p| p.into_inner()).clear();
+            match mode {
+                // Blocks computed before the commit search without them.
+                Mode::Deferred => self.clear_at_commit.store(true, Ordering::Relaxed),
+                // Committed: this clear came after it, deferred writes
+                // before it included.
+                Mode::Commit => {
+                    self.pending.lock().unwrap_or_else(|p| p.into_inner()).clear();
+                    self.dirty.store(false, Ordering::Relaxed);
+                    self.clear_at_commit.store(false, Ordering::Relaxed);
+                    self.blocks.write().unwrap_or_else(|p| p.into_inner()).note_commit();
+                }
+                Mode::Bulk => {}
+            }
             return Ok(());
         }
         self.blocks.write().unwrap_or_else(|p| p.into_inner()).invalidate(&changed, &changed);
@@ -634,7 +658,27 @@ impl Engine {
         let ids = std::mem::take(&mut *pending);
         drop(pending);
         self.dirty.store(false, Ordering::Relaxed);
+        if self.after_commit(&ids) {
+            return Ok(());
+        }
         self.mark_neighbours_stale(&ids)
+    }
+
+    /// What a BM25 commit that made `ids` searchable does to the blocks at
+    /// once: computations in flight are told (they searched without `ids`:
+    /// [`BlockCache::note_commit`]), and when a deferred batch too large
+    /// for neighbours is among what it committed, every block goes (those
+    /// computed since that batch's write searched without it). Returns
+    /// whether every block went, so that no neighbours are left to mark.
+    fn after_commit(&self, ids: &[String]) -> bool {
+        let mut cache = self.blocks.write().unwrap_or_else(|p| p.into_inner());
+        cache.note_commit();
+        if self.clear_at_commit.swap(false, Ordering::Relaxed) {
+            cache.clear();
+            ids.iter().for_each(|id| cache.queue_warm(id.clone()));
+            return true;
+        }
+        false
     }
 
     /// Moves the stories, once built, by the article writes.
@@ -1111,7 +1155,7 @@ impl Engine {
                 if let Some((hit, false)) = cache.get(owner, &key) {
                     return Ok::<_, RecommendError>((hit.as_ref().clone(), None));
                 }
-                cache.epoch()
+                cache.since()
             };
             let (picks, gate) = self.related_uncached(query, opts)?;
             Ok((picks, Some((epoch, gate))))
@@ -1155,7 +1199,7 @@ impl Engine {
         while done < max {
             let (next, epoch) = {
                 let mut cache = self.blocks.write().unwrap_or_else(|p| p.into_inner());
-                (cache.next_stale(), cache.epoch())
+                (cache.next_stale(), cache.since())
             };
             let Some((owner, marks, options)) = next else { break };
             let query = match self.query_for_id(&owner) {

@@ -726,6 +726,94 @@ fn a_deferred_batch_too_large_for_neighbours_is_still_committed() {
     assert_eq!(engine.index().committed_seq().unwrap(), engine.store().last_seq().unwrap());
 }
 
+/// Waits out the commit interval and commits the deferred writes.
+fn commit_now(engine: &Engine) {
+    std::thread::sleep(std::time::Duration::from_millis(crate::COMMIT_INTERVAL_MS + 20));
+    engine.commit_pending().unwrap();
+}
+
+#[test]
+fn a_block_read_before_the_commit_that_makes_its_neighbours_searchable_is_not_kept() {
+    // What a node replaying the log goes through: its warmer and its
+    // readers compute blocks while deferred writes wait for their commit.
+    let opts = RelatedOptions::default();
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::open(dir.path()).unwrap();
+    let docs = corpus();
+    // One write of several articles: the block of one of them, read before
+    // the commit, searched without the others.
+    engine.write_deferred(&docs[..5]).unwrap();
+    let before = engine.related(&engine.query_for_id("q").unwrap(), &opts).unwrap();
+    assert!(before.is_empty(), "nothing searchable yet: {before:?}");
+    commit_now(&engine);
+    let after = engine.related(&engine.query_for_id("q").unwrap(), &opts).unwrap();
+    assert!(after.iter().any(|p| p.id == "sheinbaum"), "the commit reached the block: {after:?}");
+    // A batch too large to rank for neighbours: every block read before its
+    // commit goes at the commit.
+    let notes: Vec<Write> = (0..70)
+        .map(|i| {
+            upsert(article(
+                &format!("n{i}"),
+                &format!("Cartel note {i}"),
+                &format!("{CARTELS} Note number {i}."),
+                20_100,
+            ))
+        })
+        .collect();
+    engine.write_deferred(&notes).unwrap();
+    let stale = engine.related(&engine.query_for_id("q").unwrap(), &opts).unwrap();
+    assert!(stale.iter().all(|p| !p.id.starts_with('n')), "not searchable yet: {stale:?}");
+    assert!(engine.is_cached("q", &opts));
+    commit_now(&engine);
+    assert!(!engine.is_cached("q", &opts), "dropped at the commit");
+    let fresh = engine.related(&engine.query_for_id("q").unwrap(), &opts).unwrap();
+    assert!(fresh.iter().any(|p| p.id.starts_with('n')), "{fresh:?}");
+}
+
+#[test]
+fn blocks_cached_through_deferred_writes_and_commits_equal_a_fresh_engines() {
+    let (d1, d2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut docs = corpus();
+    docs.push(follow_up());
+    docs.extend((0..66).map(|i| {
+        upsert(article(
+            &format!("h{i}"),
+            &format!("Harbour {i}"),
+            &format!("Harbour cranes and ferries, note {i}."),
+            20_050,
+        ))
+    }));
+    {
+        let a = Engine::open(d1.path()).unwrap();
+        a.write(&docs).unwrap();
+    }
+    let b = Engine::open(d2.path()).unwrap();
+    // One article at a time, a large batch, and a few more, each deferred,
+    // with every block read in between and a commit now and then.
+    for (i, w) in docs[..4].iter().enumerate() {
+        b.write_deferred(std::slice::from_ref(w)).unwrap();
+        all_blocks(&b);
+        if i % 2 == 1 {
+            commit_now(&b);
+            all_blocks(&b);
+        }
+    }
+    b.write_deferred(&docs[7..]).unwrap();
+    all_blocks(&b);
+    b.write_deferred(&docs[4..7]).unwrap();
+    all_blocks(&b);
+    commit_now(&b);
+    let a = Engine::open(d1.path()).unwrap();
+    let ids = |blocks: Vec<(String, Vec<(String, u32)>)>| -> Vec<(String, Vec<String>)> {
+        blocks.into_iter().map(|(o, b)| (o, b.into_iter().map(|(id, _)| id).collect())).collect()
+    };
+    assert_eq!(
+        ids(all_blocks(&b)),
+        ids(all_blocks(&a)),
+        "what the cache serves after the commit is what a fresh engine computes"
+    );
+}
+
 /// Forty notes of one harbour, each on its own three of a dozen topics, so
 /// that every block's diversity pool is full.
 fn harbour() -> Vec<Write> {

@@ -146,6 +146,7 @@ pub async fn serve(engine: Arc<Engine>, config: Config) -> Result<(), ServerErro
             );
             let target = Arc::new(writes::EngineApply(engine.clone()));
             let follower = readnext_cluster::Follower::start(log.clone(), target)
+                .await
                 .map_err(|e| ServerError::Cluster(e.to_string()))?;
             tracing::info!(node = %c.node, stream = %c.stream, applied = follower.applied(), "cluster mode");
             Some(writes::ClusterNode { log, follower })
