@@ -16,6 +16,8 @@
 #                   (an ack then means a quorum holds the write in memory)
 #                   [always]
 #   READNEXT_FLAGS  global flags for every node, e.g. "--lexical"
+#   SERVE_FLAGS     more `serve` flags for every node, e.g.
+#                   "--rate-limit-ip 0" for a load test
 # The folders stay after `down` (the stream and the stores survive a
 # restart); remove CLUSTER_DIR to start afresh.
 set -euo pipefail
@@ -28,6 +30,7 @@ NATS_PORT="${NATS_PORT:-4222}"
 NODE_PORT="${NODE_PORT:-8181}"
 NATS_SYNC="${NATS_SYNC:-always}"
 READNEXT_FLAGS="${READNEXT_FLAGS:-}"
+SERVE_FLAGS="${SERVE_FLAGS:-}"
 BIN="${READNEXT_BIN:-target/release/readnext}"
 
 servers() {
@@ -92,7 +95,7 @@ CONF
     fi
     # shellcheck disable=SC2086
     "$BIN" --store "$DIR/$name" $READNEXT_FLAGS serve --addr "127.0.0.1:$port" \
-      --cluster "$(servers)" --node "$name" >> "$DIR/$name.log" 2>&1 &
+      --cluster "$(servers)" --node "$name" $SERVE_FLAGS >> "$DIR/$name.log" 2>&1 &
     echo $! > "$DIR/pids/$name.pid"
     echo "$name: http://127.0.0.1:$port (pid $!)"
   done

@@ -8,6 +8,13 @@
 //! - a computation that started before an invalidation is not stored
 //!   ([`BlockCache::insert`] checks the epoch it started in), so a block
 //!   never misses an invalidation that happened while it was computed;
+//! - a block computed when the corpus held more than 1% (and more than
+//!   `DRIFT_MIN_DOCS`) more or fewer articles than now (`set_docs`) is *drifted*: its scores rest on
+//!   statistics that moved, as the feature cache's do when it is dropped.
+//!   It is served as a stale block is, and recomputed on the read that finds
+//!   it (or by the refresher), so that a block is never older than the last
+//!   1% of the corpus, and two nodes with the same store converge on the
+//!   same blocks whatever order they cached them in;
 //! - a computation that started before a BM25 commit (`note_commit`) and is
 //!   stored after it is stored stale: the newly searchable articles were
 //!   checked against the blocks cached at the commit, not against this one,
@@ -52,13 +59,22 @@ pub(crate) struct Entry {
     /// The owner's headline when the block was computed (a write of the
     /// owner drops the block), so that a cached read needs no store read.
     pub(crate) title: Arc<str>,
+    /// The corpus's article count when its computation started.
+    docs: u64,
 }
 
 impl Entry {
     /// The entry of a block computed with `opts` for the owner headlined
     /// `title`.
     pub(crate) fn new(opts: RelatedOptions, block: Vec<Pick>, gate: Gate, title: &str) -> Entry {
-        Entry { key: block_key(&opts), opts, block: Arc::new(block), gate: Arc::new(gate), title: title.into() }
+        Entry {
+            key: block_key(&opts),
+            opts,
+            block: Arc::new(block),
+            gate: Arc::new(gate),
+            title: title.into(),
+            docs: 0,
+        }
     }
 }
 
@@ -77,6 +93,8 @@ pub(crate) struct BlockCache {
     epoch: u64,
     /// Bumped by every BM25 commit ([`BlockCache::note_commit`]).
     commits: u64,
+    /// The corpus's article count now ([`BlockCache::set_docs`]).
+    docs: u64,
     /// Owners to compute a block for: those whose blocks a write dropped,
     /// and new articles once searchable (the server's warmer drains it, so
     /// that it never needs to walk every id after its first pass).
@@ -92,6 +110,21 @@ pub(crate) struct BlockCache {
 pub(crate) struct Since {
     epoch: u64,
     commits: u64,
+    docs: u64,
+}
+
+/// Articles a corpus may gain or lose, whatever its size, before a block
+/// computed on it is drifted: on a small corpus every write moves the
+/// statistics by more than 1%, and recomputing every block at each would
+/// undo what the cache keeps.
+const DRIFT_MIN_DOCS: u64 = 100;
+
+/// Whether statistics of a corpus of `at` articles are too far off those
+/// of `now`: more than 1% of it (the feature cache's rule), and more than
+/// [`DRIFT_MIN_DOCS`] articles.
+fn drifted(at: u64, now: u64) -> bool {
+    let d = at.abs_diff(now);
+    d > DRIFT_MIN_DOCS && d.saturating_mul(100) > now
 }
 
 /// Owners the warm queue holds before it gives up on them and asks for a
@@ -102,8 +135,8 @@ impl BlockCache {
     /// The cached block of `owner` with options `key`, and whether it is
     /// stale.
     pub(crate) fn get(&self, owner: &str, key: &str) -> Option<(Arc<Vec<Pick>>, bool)> {
-        let b = self.by_owner.get(owner)?.iter().find(|e| e.key == key).map(|e| e.block.clone())?;
-        Some((b, self.stale.contains_key(owner)))
+        let e = self.by_owner.get(owner)?.iter().find(|e| e.key == key)?;
+        Some((e.block.clone(), self.stale.contains_key(owner) || drifted(e.docs, self.docs)))
     }
 
     /// The cached block of `owner` with options `key` when it is not stale,
@@ -112,7 +145,22 @@ impl BlockCache {
         if self.stale.contains_key(owner) {
             return None;
         }
-        self.by_owner.get(owner)?.iter().find(|e| e.key == key).map(|e| (e.block.clone(), e.title.clone()))
+        let e = self.by_owner.get(owner)?.iter().find(|e| e.key == key)?;
+        (!drifted(e.docs, self.docs)).then(|| (e.block.clone(), e.title.clone()))
+    }
+
+    /// Queues `owner` to be refreshed when one of its blocks is drifted and
+    /// it is not queued yet (a read served the drifted block).
+    pub(crate) fn queue_drifted(&mut self, owner: &str) {
+        let drifted = self.by_owner.get(owner).is_some_and(|b| b.iter().any(|e| drifted(e.docs, self.docs)));
+        if drifted && !self.stale.contains_key(owner) {
+            self.mark_stale(&[owner]);
+        }
+    }
+
+    /// The corpus now holds `docs` articles.
+    pub(crate) fn set_docs(&mut self, docs: u64) {
+        self.docs = docs;
     }
 
     /// Marks the blocks of `owners` stale: still served, queued to be
@@ -169,7 +217,7 @@ impl BlockCache {
         let still = self.stale.get(owner).copied();
         self.drop_owner(owner);
         for e in fresh {
-            self.store(owner, e);
+            self.store(owner, Entry { docs: since.docs, ..e });
         }
         match still {
             Some(m) if m != marks => {
@@ -189,7 +237,7 @@ impl BlockCache {
     /// What a computation starting now passes to [`BlockCache::insert`] or
     /// [`BlockCache::refresh`].
     pub(crate) fn since(&self) -> Since {
-        Since { epoch: self.epoch, commits: self.commits }
+        Since { epoch: self.epoch, commits: self.commits, docs: self.docs }
     }
 
     /// Records that the BM25 index committed: computations that started
@@ -205,7 +253,7 @@ impl BlockCache {
         if since.epoch != self.epoch {
             return;
         }
-        self.store(owner, entry);
+        self.store(owner, Entry { docs: since.docs, ..entry });
         if since.commits != self.commits {
             self.mark_stale(&[owner]);
         }
@@ -396,5 +444,27 @@ mod tests {
         let (_, marks, _) = c.next_stale().unwrap();
         c.refresh("a", vec![entry(&["z"])], marks, c.since());
         assert_eq!(c.get("a", "k").map(|(b, stale)| (b[0].id.clone(), stale)), Some(("z".into(), false)));
+    }
+
+    #[test]
+    fn a_block_computed_on_a_corpus_more_than_one_percent_off_is_served_stale_and_recomputed() {
+        let mut c = BlockCache::default();
+        c.set_docs(20_000);
+        c.insert("a", entry(&["x"]), c.since());
+        c.set_docs(20_200);
+        assert_eq!(c.get("a", "k").map(|(_, stale)| stale), Some(false), "1% is within the bound");
+        c.set_docs(150);
+        c.insert("b", entry(&["x"]), c.since());
+        c.set_docs(250);
+        assert_eq!(c.get("b", "k").map(|(_, stale)| stale), Some(false), "so are 100 articles");
+        c.set_docs(20_203);
+        assert_eq!(c.get("a", "k").map(|(_, stale)| stale), Some(true));
+        assert!(c.get_fresh("a", "k").is_none());
+        c.queue_drifted("a");
+        c.queue_drifted("a");
+        let (owner, marks, _) = c.next_stale().unwrap();
+        assert!(c.next_stale().is_none(), "queued once");
+        c.refresh(&owner, vec![entry(&["y"])], marks, c.since());
+        assert_eq!(c.get("a", "k").map(|(b, stale)| (b[0].id.clone(), stale)), Some(("y".into(), false)));
     }
 }

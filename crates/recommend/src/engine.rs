@@ -578,6 +578,7 @@ impl Engine {
                 }
             }
         }
+        self.blocks.write().unwrap_or_else(|p| p.into_inner()).set_docs(docs);
         let at = self.features_docs.load(Ordering::Relaxed);
         if docs.abs_diff(at).saturating_mul(100) > docs {
             self.features.clear();
@@ -596,6 +597,7 @@ impl Engine {
             keyphrase_df: c.keyphrases.into_iter().collect(),
         };
         self.features_docs.store(c.docs, Ordering::Relaxed);
+        self.blocks.write().unwrap_or_else(|p| p.into_inner()).set_docs(c.docs);
         *self.stats.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(stats);
         self.features.clear();
         Ok(())
@@ -1163,7 +1165,11 @@ impl Engine {
         let (picks, epoch) = match hit {
             Some((stale, true)) if refresher => match self.computing.try_acquire() {
                 Some(_computing) => compute()?,
-                None => return Ok(stale.as_ref().clone()),
+                None => {
+                    // A drifted block is queued for the refresher here.
+                    self.blocks.write().unwrap_or_else(|p| p.into_inner()).queue_drifted(owner);
+                    return Ok(stale.as_ref().clone());
+                }
             },
             _ => {
                 let _computing = self.computing.acquire();
@@ -1173,13 +1179,10 @@ impl Engine {
         let Some((epoch, gate)) = epoch else { return Ok(picks) };
         let entry = Entry::new(opts.clone(), picks.clone(), gate, &query.title);
         let mut cache = self.blocks.write().unwrap_or_else(|p| p.into_inner());
-        match cache.get(owner, &key) {
-            // A stale block recomputed here: it is this owner's refresh.
-            Some((_, true)) => {
-                if let Some((o, marks, _)) = cache.next_stale_of(owner) {
-                    cache.refresh(&o, vec![entry], marks, epoch);
-                }
-            }
+        // A stale block recomputed here is this owner's refresh (a
+        // drifted one, not queued, is replaced as a new one is stored).
+        match cache.next_stale_of(owner) {
+            Some((o, marks, _)) if cache.get(owner, &key).is_some() => cache.refresh(&o, vec![entry], marks, epoch),
             _ => cache.insert(owner, entry, epoch),
         }
         Ok(picks)

@@ -814,6 +814,34 @@ fn blocks_cached_through_deferred_writes_and_commits_equal_a_fresh_engines() {
     );
 }
 
+#[test]
+fn a_block_is_recomputed_once_the_corpus_moved_past_its_statistics() {
+    let (_dir, engine) = stored(&corpus());
+    let opts = RelatedOptions::default();
+    let q = engine.query_for_id("q").unwrap();
+    engine.related(&q, &opts).unwrap();
+    let notes = |from: usize| -> Vec<Write> {
+        (from..from + 60)
+            .map(|i| {
+                upsert(article(
+                    &format!("n{i}"),
+                    &format!("Gardening {i}"),
+                    &format!("Roses and tulips, tip {i}."),
+                    20_200,
+                ))
+            })
+            .collect()
+    };
+    // Unrelated articles enter no block: the first 60 leave it cached.
+    engine.write(&notes(0)).unwrap();
+    assert!(engine.is_cached("q", &opts));
+    // 120 more than it was computed on: its statistics moved too far.
+    engine.write(&notes(60)).unwrap();
+    assert!(!engine.is_cached("q", &opts), "drifted");
+    engine.related(&q, &opts).unwrap();
+    assert!(engine.is_cached("q", &opts), "recomputed on the read that found it");
+}
+
 /// Forty notes of one harbour, each on its own three of a dozen topics, so
 /// that every block's diversity pool is full.
 fn harbour() -> Vec<Write> {

@@ -156,7 +156,12 @@ pub async fn serve(engine: Arc<Engine>, config: Config) -> Result<(), ServerErro
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let warmer = {
         let (engine, stop) = (engine.clone(), stop.clone());
-        std::thread::spawn(move || warm(&engine, &stop))
+        // A node catching up on the log would compute blocks that the
+        // writes it replays drop at once: the warmer waits for it.
+        let catching_up = cluster.as_ref().map(|c| (c.follower.clone(), c.log.config().ready_lag));
+        std::thread::spawn(move || {
+            warm(&engine, &stop, || catching_up.as_ref().is_some_and(|(f, lag)| f.lag().messages > *lag))
+        })
     };
     let refresher = {
         let (engine, stop) = (engine.clone(), stop.clone());
@@ -218,8 +223,9 @@ fn refresh(engine: &Engine, stop: &std::sync::atomic::AtomicBool) {
 /// they dropped, and new articles once searchable), and walks every id again
 /// only when every block went at once, or, as a safety net for a block a
 /// write's race kept out of the cache, at most every [`REWALK_SECS`] when a
-/// block was dropped since the last walk. Runs until `stop`.
-fn warm(engine: &Engine, stop: &std::sync::atomic::AtomicBool) {
+/// block was dropped since the last walk. Waits while `catching_up` (a
+/// cluster node replaying the log). Runs until `stop`.
+fn warm(engine: &Engine, stop: &std::sync::atomic::AtomicBool, catching_up: impl Fn() -> bool) {
     use std::sync::atomic::Ordering::Relaxed;
     let opts = readnext_recommend::RelatedOptions { k: 8, ..Default::default() };
     let mut after: Option<String> = None;
@@ -229,6 +235,11 @@ fn warm(engine: &Engine, stop: &std::sync::atomic::AtomicBool) {
     let mut next_walk = Instant::now();
     // The cache's epoch and clears when the last complete walk started.
     let (mut walked_at, mut walk_epoch) = (None::<(u64, u64)>, (0, 0));
+    // Not before the node caught up: built then, once, instead of moved by
+    // every replayed article.
+    while catching_up() && !stop.load(Relaxed) {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
     // The stories first: same-story marks and the story endpoints need
     // them, and they cost a second or two on a large store.
     match engine.build_stories() {
@@ -236,6 +247,10 @@ fn warm(engine: &Engine, stop: &std::sync::atomic::AtomicBool) {
         Err(e) => tracing::warn!("building stories: {e}"),
     }
     while !stop.load(Relaxed) {
+        if catching_up() {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            continue;
+        }
         if !walking {
             match engine.warm_queued(WARM_STEP, &opts) {
                 Ok(n) if n > 0 => continue,
