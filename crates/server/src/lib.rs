@@ -190,6 +190,10 @@ pub async fn serve(engine: Arc<Engine>, config: Config) -> Result<(), ServerErro
 /// stop flag between steps).
 const WARM_STEP: usize = 32;
 
+/// How long no clear of every block must last before the warmer walks
+/// every id again.
+const CLEAR_QUIET: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// The longest the warmer waits before walking every id again after a block
 /// was dropped (the warm queue covers every drop it knows of).
 const REWALK_SECS: u64 = 60;
@@ -235,6 +239,9 @@ fn warm(engine: &Engine, stop: &std::sync::atomic::AtomicBool, catching_up: impl
     let mut next_walk = Instant::now();
     // The cache's epoch and clears when the last complete walk started.
     let (mut walked_at, mut walk_epoch) = (None::<(u64, u64)>, (0, 0));
+    // The cache's clears as last seen, and when they last changed.
+    let (mut seen_clears, mut cleared_at) =
+        (engine.blocks_clears(), Instant::now().checked_sub(CLEAR_QUIET).unwrap_or_else(Instant::now));
     // Not before the node caught up: built then, once, instead of moved by
     // every replayed article.
     while catching_up() && !stop.load(Relaxed) {
@@ -269,6 +276,21 @@ fn warm(engine: &Engine, stop: &std::sync::atomic::AtomicBool, catching_up: impl
                 std::thread::sleep(std::time::Duration::from_millis(20));
                 continue;
             }
+        }
+        // Every block going at once is a bulk load in progress, most often:
+        // a walk waits until a second has passed without one, and one that
+        // a clear overtook starts again, since what it computed is gone.
+        let clears = engine.blocks_clears();
+        if clears != seen_clears {
+            seen_clears = clears;
+            cleared_at = Instant::now();
+        }
+        if cleared_at.elapsed() < CLEAR_QUIET {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            continue;
+        }
+        if after.is_some() && walk_epoch.1 != clears {
+            after = None;
         }
         if after.is_none() {
             walk_epoch = (engine.blocks_epoch(), engine.blocks_clears());
