@@ -11,10 +11,11 @@
 //! - a block computed when the corpus held more than 1% (and more than
 //!   `DRIFT_MIN_DOCS`) more or fewer articles than now (`set_docs`) is *drifted*: its scores rest on
 //!   statistics that moved, as the feature cache's do when it is dropped.
-//!   It is served as a stale block is, and recomputed on the read that finds
-//!   it (or by the refresher), so that a block is never older than the last
-//!   1% of the corpus, and two nodes with the same store converge on the
-//!   same blocks whatever order they cached them in;
+//!   It is recomputed by the read that finds it, within a budget of such
+//!   recomputations per second that the engine keeps (past it, served as
+//!   it is), so that the blocks read converge on what the statistics now
+//!   give, and two nodes with the same store on the same blocks, whatever
+//!   order they cached them in;
 //! - a computation that started before a BM25 commit (`note_commit`) and is
 //!   stored after it is stored stale: the newly searchable articles were
 //!   checked against the blocks cached at the commit, not against this one,
@@ -140,22 +141,21 @@ impl BlockCache {
     }
 
     /// The cached block of `owner` with options `key` when it is not stale,
-    /// with the owner's headline.
-    pub(crate) fn get_fresh(&self, owner: &str, key: &str) -> Option<(Arc<Vec<Pick>>, Arc<str>)> {
+    /// with the owner's headline, and whether it is drifted (served all the
+    /// same: the caller decides whether to recompute it).
+    pub(crate) fn get_fresh(&self, owner: &str, key: &str) -> Option<(Arc<Vec<Pick>>, Arc<str>, bool)> {
         if self.stale.contains_key(owner) {
             return None;
         }
         let e = self.by_owner.get(owner)?.iter().find(|e| e.key == key)?;
-        (!drifted(e.docs, self.docs)).then(|| (e.block.clone(), e.title.clone()))
+        Some((e.block.clone(), e.title.clone(), drifted(e.docs, self.docs)))
     }
 
-    /// Queues `owner` to be refreshed when one of its blocks is drifted and
-    /// it is not queued yet (a read served the drifted block).
-    pub(crate) fn queue_drifted(&mut self, owner: &str) {
-        let drifted = self.by_owner.get(owner).is_some_and(|b| b.iter().any(|e| drifted(e.docs, self.docs)));
-        if drifted && !self.stale.contains_key(owner) {
-            self.mark_stale(&[owner]);
-        }
+    /// Whether the block of `owner` with options `key` is drifted and not
+    /// marked stale (no write made a new article a candidate for it).
+    pub(crate) fn drifted_only(&self, owner: &str, key: &str) -> bool {
+        !self.stale.contains_key(owner)
+            && self.by_owner.get(owner).is_some_and(|b| b.iter().any(|e| e.key == key && drifted(e.docs, self.docs)))
     }
 
     /// The corpus now holds `docs` articles.
@@ -459,12 +459,18 @@ mod tests {
         assert_eq!(c.get("b", "k").map(|(_, stale)| stale), Some(false), "so are 100 articles");
         c.set_docs(20_203);
         assert_eq!(c.get("a", "k").map(|(_, stale)| stale), Some(true));
-        assert!(c.get_fresh("a", "k").is_none());
-        c.queue_drifted("a");
-        c.queue_drifted("a");
+        assert_eq!(c.get_fresh("a", "k").map(|(_, _, drifted)| drifted), Some(true));
+        assert!(c.drifted_only("a", "k"));
+        assert!(c.next_stale().is_none(), "not queued: the reads that find it recompute it");
+        c.mark_stale(&["a"]);
+        assert!(!c.drifted_only("a", "k"), "stale: the refresher's");
         let (owner, marks, _) = c.next_stale().unwrap();
-        assert!(c.next_stale().is_none(), "queued once");
         c.refresh(&owner, vec![entry(&["y"])], marks, c.since());
         assert_eq!(c.get("a", "k").map(|(b, stale)| (b[0].id.clone(), stale)), Some(("y".into(), false)));
+        // Recomputed by a read: stored as a new block, fresh.
+        c.set_docs(30_000);
+        assert!(c.drifted_only("a", "k"));
+        c.insert("a", entry(&["z"]), c.since());
+        assert_eq!(c.get("a", "k").map(|(b, stale)| (b[0].id.clone(), stale)), Some(("z".into(), false)));
     }
 }

@@ -45,6 +45,52 @@ enum Mode {
 /// block is cheaper than ranking each article for its neighbours.
 const NEIGHBOUR_BATCH: usize = 64;
 
+/// Drifted blocks (see `blocks`) the reads recompute per second at most,
+/// and at most at once: a few percent of a core, while every block read
+/// more than once a minute or so converges within minutes of a drift.
+const DRIFT_RECOMPUTES_PER_SEC: f64 = 20.0;
+const DRIFT_BURST: f64 = 200.0;
+
+/// A token bucket: `take` succeeds at most `rate` times per second on
+/// average, and `burst` times at once.
+struct Budget {
+    rate: f64,
+    burst: f64,
+    /// Tokens left, and when they were counted.
+    state: Mutex<(f64, std::time::Instant)>,
+}
+
+impl Budget {
+    fn new(rate: f64, burst: f64) -> Budget {
+        Budget { rate, burst, state: Mutex::new((burst, std::time::Instant::now())) }
+    }
+
+    /// Takes a token if one is left.
+    fn take(&self) -> bool {
+        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        self.refill(&mut s);
+        if s.0 >= 1.0 {
+            s.0 -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Whether a token is left (without taking it).
+    fn has_room(&self) -> bool {
+        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        self.refill(&mut s);
+        s.0 >= 1.0
+    }
+
+    fn refill(&self, s: &mut (f64, std::time::Instant)) {
+        let now = std::time::Instant::now();
+        s.0 = (s.0 + now.duration_since(s.1).as_secs_f64() * self.rate).min(self.burst);
+        s.1 = now;
+    }
+}
+
 /// Events read per step when the counters are built on open.
 const COUNTER_CHUNK: usize = 10_000;
 
@@ -140,6 +186,8 @@ pub struct Engine {
     /// Whether a deferred batch too large for neighbours waits for that
     /// commit (which then drops every block).
     clear_at_commit: std::sync::atomic::AtomicBool,
+    /// Recomputations of drifted blocks left to the reads.
+    drift_budget: Budget,
     last_commit: Mutex<std::time::Instant>,
     /// Whether bulk writes moved the store's statistics past the snapshot
     /// (read back in [`Engine::finish`]).
@@ -193,6 +241,7 @@ impl Engine {
             pending: Mutex::new(Vec::new()),
             dirty: std::sync::atomic::AtomicBool::new(false),
             clear_at_commit: std::sync::atomic::AtomicBool::new(false),
+            drift_budget: Budget::new(DRIFT_RECOMPUTES_PER_SEC, DRIFT_BURST),
             last_commit: Mutex::new(std::time::Instant::now()),
             stats_behind: std::sync::atomic::AtomicBool::new(false),
             stories: RwLock::new(None),
@@ -1120,11 +1169,17 @@ impl Engine {
     /// short read lock, so that a server may answer it on its event loop.
     /// Picks from the article's story are marked ([`Why::story`]) from the
     /// stories as they are when the block is served, not when it was
-    /// computed.
+    /// computed. A drifted block (see `blocks`) is served too, unless the
+    /// budget for recomputing drifted blocks has room: then `None`, and
+    /// [`Engine::related`] recomputes it.
     ///
     /// [`Why::story`]: readnext_core::Why::story
     pub fn cached_related(&self, id: &str, opts: &RelatedOptions) -> Option<(String, Vec<Pick>)> {
-        let (block, title) = self.blocks.read().unwrap_or_else(|p| p.into_inner()).get_fresh(id, &block_key(opts))?;
+        let (block, title, drifted) =
+            self.blocks.read().unwrap_or_else(|p| p.into_inner()).get_fresh(id, &block_key(opts))?;
+        if drifted && self.drift_budget.has_room() {
+            return None;
+        }
         let (title, mut picks) = (title.to_string(), block.as_ref().clone());
         self.mark_same_story(id, &mut picks);
         Some((title, picks))
@@ -1146,8 +1201,23 @@ impl Engine {
         // is and a refresher runs, it is served as it is (the refresher
         // replaces it shortly).
         let refresher = self.refresher.load(Ordering::Relaxed);
-        let hit = self.blocks.read().unwrap_or_else(|p| p.into_inner()).get(owner, &key);
+        let (hit, drifted_only) = {
+            let cache = self.blocks.read().unwrap_or_else(|p| p.into_inner());
+            let hit = cache.get(owner, &key);
+            let drifted_only = matches!(hit, Some((_, true))) && cache.drifted_only(owner, &key);
+            (hit, drifted_only)
+        };
         if let Some((block, false)) = &hit {
+            return Ok(block.as_ref().clone());
+        }
+        // A block the statistics drifted from is recomputed within a
+        // budget: a write that moves the corpus past 1% drifts every block
+        // at once, and recomputing each on its next read would take the
+        // cores from the reads for minutes.
+        if let Some((block, true)) = &hit
+            && drifted_only
+            && !self.drift_budget.take()
+        {
             return Ok(block.as_ref().clone());
         }
         let compute = || {
@@ -1165,11 +1235,7 @@ impl Engine {
         let (picks, epoch) = match hit {
             Some((stale, true)) if refresher => match self.computing.try_acquire() {
                 Some(_computing) => compute()?,
-                None => {
-                    // A drifted block is queued for the refresher here.
-                    self.blocks.write().unwrap_or_else(|p| p.into_inner()).queue_drifted(owner);
-                    return Ok(stale.as_ref().clone());
-                }
+                None => return Ok(stale.as_ref().clone()),
             },
             _ => {
                 let _computing = self.computing.acquire();
@@ -1231,7 +1297,7 @@ impl Engine {
 
     /// Whether the block of `id` with `opts` is cached and not stale.
     pub fn is_cached(&self, id: &str, opts: &RelatedOptions) -> bool {
-        self.blocks.read().unwrap_or_else(|p| p.into_inner()).get_fresh(id, &block_key(opts)).is_some()
+        self.blocks.read().unwrap_or_else(|p| p.into_inner()).get_fresh(id, &block_key(opts)).is_some_and(|b| !b.2)
     }
 
     /// Marks the blocks warm (the server's warmer finished a pass).
@@ -1405,5 +1471,21 @@ fn index_doc(r: &Record) -> IndexDoc<'_> {
         published: r.article.published,
         lang: &r.analysis.lang,
         section: r.article.section.as_deref(),
+    }
+}
+
+#[cfg(test)]
+mod budget_tests {
+    use super::Budget;
+
+    #[test]
+    fn a_budget_gives_its_burst_at_once_then_its_rate() {
+        let b = Budget::new(0.0, 2.0);
+        assert!(b.has_room() && b.take() && b.take());
+        assert!(!b.has_room() && !b.take(), "spent, and nothing comes back at rate 0");
+        let b = Budget::new(1000.0, 1.0);
+        assert!(b.take());
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        assert!(b.take(), "refilled");
     }
 }

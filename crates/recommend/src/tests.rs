@@ -839,7 +839,7 @@ fn a_block_is_recomputed_once_the_corpus_moved_past_its_statistics() {
     engine.write(&notes(60)).unwrap();
     assert!(!engine.is_cached("q", &opts), "drifted");
     engine.related(&q, &opts).unwrap();
-    assert!(engine.is_cached("q", &opts), "recomputed on the read that found it");
+    assert!(engine.is_cached("q", &opts), "recomputed on the read that found it (within the budget)");
 }
 
 /// Forty notes of one harbour, each on its own three of a dozen topics, so
