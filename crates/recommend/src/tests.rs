@@ -817,6 +817,7 @@ fn blocks_cached_through_deferred_writes_and_commits_equal_a_fresh_engines() {
 #[test]
 fn a_block_is_recomputed_once_the_corpus_moved_past_its_statistics() {
     let (_dir, engine) = stored(&corpus());
+    engine.set_drift_budget(20.0, 200.0);
     let opts = RelatedOptions::default();
     let q = engine.query_for_id("q").unwrap();
     engine.related(&q, &opts).unwrap();
@@ -838,6 +839,11 @@ fn a_block_is_recomputed_once_the_corpus_moved_past_its_statistics() {
     // 120 more than it was computed on: its statistics moved too far.
     engine.write(&notes(60)).unwrap();
     assert!(!engine.is_cached("q", &opts), "drifted");
+    // A single node's default: served as it is.
+    engine.set_drift_budget(0.0, 0.0);
+    engine.related(&q, &opts).unwrap();
+    assert!(!engine.is_cached("q", &opts));
+    engine.set_drift_budget(20.0, 200.0);
     engine.related(&q, &opts).unwrap();
     assert!(engine.is_cached("q", &opts), "recomputed on the read that found it (within the budget)");
 }

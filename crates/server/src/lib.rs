@@ -144,6 +144,9 @@ pub async fn serve(engine: Arc<Engine>, config: Config) -> Result<(), ServerErro
             let log = Arc::new(
                 readnext_cluster::Log::connect(c.clone()).await.map_err(|e| ServerError::Cluster(e.to_string()))?,
             );
+            // Nodes must serve the same blocks: what the statistics drifted
+            // from is recomputed (see `Engine::set_drift_budget`).
+            engine.set_drift_budget(CLUSTER_DRIFT_PER_SEC, CLUSTER_DRIFT_BURST);
             let target = Arc::new(writes::EngineApply(engine.clone()));
             let follower = readnext_cluster::Follower::start(log.clone(), target)
                 .await
@@ -185,6 +188,10 @@ pub async fn serve(engine: Arc<Engine>, config: Config) -> Result<(), ServerErro
     let _ = refresher.join();
     served
 }
+
+/// Drifted blocks a cluster node's reads recompute per second, and at once.
+const CLUSTER_DRIFT_PER_SEC: f64 = 20.0;
+const CLUSTER_DRIFT_BURST: f64 = 200.0;
 
 /// Blocks the warmer computes per step (it checks for stale blocks and the
 /// stop flag between steps).
