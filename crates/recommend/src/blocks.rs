@@ -9,13 +9,13 @@
 //!   ([`BlockCache::insert`] checks the epoch it started in), so a block
 //!   never misses an invalidation that happened while it was computed;
 //! - a block computed when the corpus held more than 1% (and more than
-//!   `DRIFT_MIN_DOCS`) more or fewer articles than now (`set_docs`) is *drifted*: its scores rest on
-//!   statistics that moved, as the feature cache's do when it is dropped.
-//!   It is recomputed by the read that finds it, within a budget of such
-//!   recomputations per second that the engine keeps (past it, served as
-//!   it is), so that the blocks read converge on what the statistics now
-//!   give, and two nodes with the same store on the same blocks, whatever
-//!   order they cached them in;
+//!   `DRIFT_MIN_DOCS`) more or fewer articles than now (`set_docs`) is
+//!   *drifted*: its scores rest on statistics that moved, as the feature
+//!   cache's do when it is dropped. It is served all the same, and
+//!   recomputed by the read that finds it only within the budget the
+//!   engine keeps for that (none on a single node; in cluster mode, so
+//!   that two nodes with the same store serve the same blocks whatever
+//!   order they cached them in);
 //! - a computation that started before a BM25 commit (`note_commit`) and is
 //!   stored after it is stored stale: the newly searchable articles were
 //!   checked against the blocks cached at the commit, not against this one,
