@@ -7,6 +7,7 @@
 #![warn(missing_docs)]
 
 mod article;
+mod bucket;
 mod embedding;
 mod event;
 mod hash;
@@ -16,6 +17,7 @@ mod story;
 mod time;
 
 pub use article::{Analysis, Article, Entity, EntityKind, Keyphrase, MIN_TOKENS_FOR_LANG, RankInput, Term};
+pub use bucket::TokenBucket;
 pub use embedding::{TASTE_DECAY, add_to_taste, dot, normalize};
 pub use event::{Event, EventKind, Profile, Rules, StoryRules};
 pub use hash::{FastMap, FastSet, FnvHasher, fnv1a64, stable_id};

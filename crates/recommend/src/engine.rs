@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use readnext_analysis::analyze;
-use readnext_core::{Analysis, Article, Event, FastMap, Permits, Pick, RankInput, Rules};
+use readnext_core::{Analysis, Article, Event, FastMap, Permits, Pick, RankInput, Rules, TokenBucket};
 use readnext_embed::{DIM, Encoder, article_text};
 use readnext_index::{BmIndex, DenseDoc, DenseIndex, IndexDoc};
 use readnext_store::{Applied, Record, Store, Write};
@@ -45,46 +45,34 @@ enum Mode {
 /// block is cheaper than ranking each article for its neighbours.
 const NEIGHBOUR_BATCH: usize = 64;
 
-/// A token bucket: `take` succeeds at most `rate` times per second on
-/// average, and `burst` times at once.
+/// A token bucket with its rate and burst: `take` succeeds at most `rate`
+/// times per second on average, and `burst` times at once.
 struct Budget {
-    /// Tokens left, when they were counted, the rate and the burst.
-    state: Mutex<(f64, std::time::Instant, f64, f64)>,
+    /// The bucket, the rate and the burst.
+    state: Mutex<(TokenBucket, f64, f64)>,
 }
 
 impl Budget {
     fn new(rate: f64, burst: f64) -> Budget {
-        Budget { state: Mutex::new((burst, std::time::Instant::now(), rate, burst)) }
+        Budget { state: Mutex::new((TokenBucket::full(burst, std::time::Instant::now()), rate, burst)) }
     }
 
     /// Sets the rate and the burst (full at once).
     fn set(&self, rate: f64, burst: f64) {
-        *self.state.lock().unwrap_or_else(|p| p.into_inner()) = (burst, std::time::Instant::now(), rate, burst);
+        *self.state.lock().unwrap_or_else(|p| p.into_inner()) =
+            (TokenBucket::full(burst, std::time::Instant::now()), rate, burst);
     }
 
     /// Takes a token if one is left.
     fn take(&self) -> bool {
-        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        self.refill(&mut s);
-        if s.0 >= 1.0 {
-            s.0 -= 1.0;
-            true
-        } else {
-            false
-        }
+        let (b, rate, burst) = &mut *self.state.lock().unwrap_or_else(|p| p.into_inner());
+        b.take(*rate, *burst, std::time::Instant::now())
     }
 
     /// Whether a token is left (without taking it).
     fn has_room(&self) -> bool {
-        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        self.refill(&mut s);
-        s.0 >= 1.0
-    }
-
-    fn refill(&self, s: &mut (f64, std::time::Instant, f64, f64)) {
-        let now = std::time::Instant::now();
-        s.0 = (s.0 + now.duration_since(s.1).as_secs_f64() * s.2).min(s.3);
-        s.1 = now;
+        let (b, rate, burst) = &mut *self.state.lock().unwrap_or_else(|p| p.into_inner());
+        b.has_room(*rate, *burst, std::time::Instant::now())
     }
 }
 

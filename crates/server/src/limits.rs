@@ -4,10 +4,12 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Instant;
 
+use readnext_core::TokenBucket;
+
 /// Token buckets: `rate` tokens a second, up to `2 * rate` saved.
 pub struct RateLimiter {
     rate: f64,
-    buckets: Mutex<HashMap<String, (f64, Instant)>>,
+    buckets: Mutex<HashMap<String, TokenBucket>>,
 }
 
 /// Past this many clients, idle buckets are dropped (a full bucket is the
@@ -33,17 +35,9 @@ impl RateLimiter {
         let mut b = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
         if b.len() > MAX_BUCKETS {
             let rate = self.rate;
-            b.retain(|_, (tokens, at)| *tokens + now.duration_since(*at).as_secs_f64() * rate < burst);
+            b.retain(|_, bucket| bucket.level(rate, burst, now) < burst);
         }
-        let (tokens, at) = b.entry(client.to_string()).or_insert((burst, now));
-        *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * self.rate).min(burst);
-        *at = now;
-        if *tokens >= 1.0 {
-            *tokens -= 1.0;
-            true
-        } else {
-            false
-        }
+        b.entry(client.to_string()).or_insert_with(|| TokenBucket::full(burst, now)).take(self.rate, burst, now)
     }
 }
 
