@@ -367,7 +367,9 @@ fn hybrid_block_gains_the_same_story_in_other_words() {
     // hybrid block as an ingest that embedded as it went. The int8 encoder
     // quantises activations per batch, and the two paths batch articles
     // differently, so the vectors differ in their last digits: the picks
-    // are the same, with the same scores to 0.01, and near-ties may swap.
+    // are the same, with the same scores to 0.02, and near-ties may swap.
+    // How far apart depends on ONNX Runtime's int8 kernels for the CPU:
+    // under 0.01 with AVX-512, up to 0.0125 on an AVX2-only CPU.
     let later = tmp.path().join("later");
     let o = bin().arg("--store").arg(&later).args(["--lexical", "ingest", "-q"]).args(&parts).output().unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
@@ -399,7 +401,7 @@ fn hybrid_block_gains_the_same_story_in_other_words() {
         .unwrap();
     let (again, first) = (scores(json(&o)["picks"].as_array().unwrap()), scores(&hybrid));
     assert_eq!(again.iter().map(|p| &p.0).collect::<Vec<_>>(), first.iter().map(|p| &p.0).collect::<Vec<_>>());
-    assert!(again.iter().zip(&first).all(|(a, b)| (a.1 - b.1).abs() < 0.01), "{again:?} vs {first:?}");
+    assert!(again.iter().zip(&first).all(|(a, b)| (a.1 - b.1).abs() < 0.02), "{again:?} vs {first:?}");
 }
 
 fn eval(args: &[&str]) -> serde_json::Value {
